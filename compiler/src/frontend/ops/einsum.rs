@@ -1,0 +1,54 @@
+//! MatMul, Gemm and Einsum: tract turns all of them into `EinSum` (Gemm's
+//! `alpha`/`beta`/bias become elementwise ops around it).
+
+use super::{Ctx, Registry, fail};
+use crate::FrontendError;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::ops::einsum::EinSum;
+use zkml_ir::ValueId;
+use zkml_ir::ops::einsum::Einsum;
+use zkml_ir::ops::layout::Reshape;
+
+pub(super) const ONNX: &[&str] = &["MatMul", "Gemm", "Einsum"];
+
+pub(super) fn register(r: &mut Registry) {
+    r.insert::<EinSum>(einsum);
+}
+
+/// tract equations may name size-1 axes that only the output has (an
+/// implicit unsqueeze); our einsums are strict, so those letters are dropped
+/// from the equation and restored by a reshape.
+fn einsum(
+    ctx: &mut Ctx,
+    node: &TypedNode,
+    args: &[ValueId],
+) -> Result<Vec<ValueId>, FrontendError> {
+    let op = node
+        .op_as::<EinSum>()
+        .ok_or_else(|| fail(node, "not an EinSum"))?;
+    if op.q_params.is_some() {
+        return Err(fail(
+            node,
+            "quantized einsum inputs are not supported (give a float model)",
+        ));
+    }
+    let eq = op.axes.to_string();
+    let (lhs, rhs) = eq
+        .split_once("->")
+        .ok_or_else(|| fail(node, format!("bad equation {eq}")))?;
+    let kept: String = rhs.chars().filter(|c| lhs.contains(*c)).collect();
+    let out = ctx.add(
+        &node.name,
+        Einsum::new(format!("{lhs}->{kept}")).map_err(|e| fail(node, e.to_string()))?,
+        args,
+    )?;
+    if kept.len() == rhs.len() {
+        return Ok(vec![out]);
+    }
+    let shape = ctx.out_shape(node)?;
+    Ok(vec![ctx.add(
+        &format!("{}.unsqueeze", node.name),
+        Reshape { shape },
+        &[out],
+    )?])
+}

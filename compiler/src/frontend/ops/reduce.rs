@@ -1,0 +1,53 @@
+//! Reductions. tract keeps reduced axes (size 1) and expresses `keepdims=0`
+//! with a following axis removal, and `ReduceMean` as a sum and a division.
+
+use super::{Ctx, Registry, fail};
+use crate::FrontendError;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::ops::nn::{Reduce, Reducer};
+use zkml_ir::ValueId;
+use zkml_ir::ops::reduce::{self, ReduceOp};
+
+pub(super) const ONNX: &[&str] = &[
+    "ReduceSum",
+    "ReduceMean",
+    "ReduceMax",
+    "ReduceMin",
+    "ReduceProd",
+    "ReduceSumSquare",
+    "GlobalAveragePool",
+];
+
+pub(super) fn register(r: &mut Registry) {
+    r.insert::<Reduce>(reduce);
+}
+
+fn reduce(
+    ctx: &mut Ctx,
+    node: &TypedNode,
+    args: &[ValueId],
+) -> Result<Vec<ValueId>, FrontendError> {
+    let op = node
+        .op_as::<Reduce>()
+        .ok_or_else(|| fail(node, "not a reduce"))?;
+    let r = match op.reducer {
+        Reducer::Sum => ReduceOp::Sum,
+        Reducer::Max => ReduceOp::Max,
+        Reducer::Min => ReduceOp::Min,
+        Reducer::Prod => ReduceOp::Prod,
+        Reducer::MeanOfSquares => ReduceOp::MeanSquares,
+        other => return Err(fail(node, format!("reducer {other:?} is not supported"))),
+    };
+    let mut axes: Vec<usize> = op.axes.iter().copied().collect();
+    axes.sort_unstable();
+    axes.dedup();
+    Ok(vec![ctx.add(
+        &node.name,
+        reduce::Reduce {
+            op: r,
+            axes,
+            keepdims: true,
+        },
+        args,
+    )?])
+}

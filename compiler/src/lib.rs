@@ -1,0 +1,14 @@
+//! `zkc`, the zkml compiler: ONNX in, proving plan out.
+//!
+//! Stages (each can be printed with `zkc dump --stage <name>`):
+//! 1. [`frontend`]: tract-onnx loads the model, fixes input shapes, folds
+//!    shape arithmetic; the typed tract graph is mapped into the zkml IR.
+//! 2. rewrite, quantize, partition: later stages (see `docs/architecture.md`).
+//!
+//! The plan is written by [`zkml_ir::Plan`].
+
+pub mod error;
+pub mod frontend;
+
+pub use error::FrontendError;
+pub use frontend::{FrontendOptions, load_onnx};

@@ -1,0 +1,72 @@
+//! Element types and facts (the static type of a value).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Parameters of a quantized integer type: the real number represented by
+/// the integer `q` is `q · scale`; `q` is signed and fits in `bits` bits
+/// (two's complement range `[-2^(bits-1), 2^(bits-1))`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct QType {
+    pub bits: u8,
+    pub scale: f32,
+}
+
+/// Element type of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum DType {
+    /// IEEE single precision: every value before quantization.
+    F32,
+    /// Plain integers: token ids and gather indices.
+    I64,
+    /// Booleans: masks and conditions.
+    Bool,
+    /// Quantized fixed point, stored as i64 (embeddable in Goldilocks).
+    Q(QType),
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DType::F32 => write!(f, "f32"),
+            DType::I64 => write!(f, "i64"),
+            DType::Bool => write!(f, "bool"),
+            DType::Q(q) => write!(f, "q{}@{:e}", q.bits, q.scale),
+        }
+    }
+}
+
+/// The static type of a value: element type and fully known shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fact {
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+}
+
+impl Fact {
+    pub fn new(dtype: DType, shape: impl Into<Vec<usize>>) -> Self {
+        Fact {
+            dtype,
+            shape: shape.into(),
+        }
+    }
+    pub fn f32(shape: impl Into<Vec<usize>>) -> Self {
+        Fact::new(DType::F32, shape)
+    }
+    pub fn rank(&self) -> usize {
+        self.shape.len()
+    }
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl fmt::Display for Fact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dims: Vec<String> = self.shape.iter().map(|d| d.to_string()).collect();
+        write!(f, "{}[{}]", self.dtype, dims.join(","))
+    }
+}

@@ -1,0 +1,78 @@
+//! Typed errors of the IR crate.
+
+use crate::ValueId;
+
+/// An op refused its inputs (shape/type inference) or failed to evaluate.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct OpError(pub String);
+
+impl OpError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        OpError(msg.into())
+    }
+}
+
+/// Shorthand for returning an [`OpError`] built with `format!`.
+#[macro_export]
+macro_rules! bail_op {
+    ($($arg:tt)*) => { return Err($crate::OpError::new(format!($($arg)*))) };
+}
+
+/// Errors about a graph as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum IrError {
+    #[error("node {id} '{name}' ({op}): {error}")]
+    Node {
+        id: usize,
+        name: String,
+        op: String,
+        error: OpError,
+    },
+    #[error("node '{name}' refers to value {value} which does not exist (yet)")]
+    DanglingInput { name: String, value: ValueId },
+    #[error("graph has {expected} inputs, {got} tensors were given")]
+    InputCount { expected: usize, got: usize },
+    #[error("input {index} ('{name}') expects {expected}, got {got}")]
+    InputFact {
+        index: usize,
+        name: String,
+        expected: String,
+        got: String,
+    },
+}
+
+/// Errors reading or writing a plan file.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("not a zkml plan (bad magic bytes); was this file written by `zkc compile`?")]
+    BadMagic,
+    #[error(
+        "plan format version {found} is not supported by this build (reads version {supported}); recompile the model with this `zkc`"
+    )]
+    Version { found: u32, supported: u32 },
+    #[error("plan is truncated: {0}")]
+    Truncated(String),
+    #[error("plan is corrupted: content hash mismatch (expected {expected}, computed {computed})")]
+    HashMismatch { expected: String, computed: String },
+    #[error("plan is corrupted: {0}")]
+    Corrupt(String),
+    #[error("plan I/O: {0}")]
+    Io(std::io::Error),
+    #[error("plan graph is invalid: {0}")]
+    Graph(IrError),
+}
+
+// Written by hand rather than with `#[from]`: that would also mark the inner
+// error as the `source`, and chain printers (`{:#}`) would show it twice.
+impl From<std::io::Error> for PlanError {
+    fn from(e: std::io::Error) -> Self {
+        PlanError::Io(e)
+    }
+}
+
+impl From<IrError> for PlanError {
+    fn from(e: IrError) -> Self {
+        PlanError::Graph(e)
+    }
+}

@@ -1,0 +1,241 @@
+//! The plan file (`plan.bin`): what `zkc compile` writes and `zkrt` reads.
+//!
+//! ```text
+//! offset  size  field
+//!      0     8  magic "ZKMLPLAN"
+//!      8     4  format version (u32 LE) = FORMAT_VERSION
+//!     12     4  reserved, 0
+//!     16     8  header length H (u64 LE)
+//!     24     8  blob offset B (u64 LE, multiple of 64)
+//!     32     8  blob length L (u64 LE); file length is exactly B + L
+//!     40    32  BLAKE3 of bytes 72..B+L (header, padding, blob)
+//!     72     H  header: bincode of the graph structure (constants by fact only)
+//!      B     L  blob: every constant's raw little-endian data, each block
+//!               starting at a 64-byte aligned offset (mmap-friendly)
+//! ```
+//!
+//! Reading checks, in order: length ≥ 72, magic, version, lengths against the
+//! file length, content hash, header decoding, blob references, and finally
+//! full graph validation (shape inference of every node). Any failure is a
+//! typed [`PlanError`]; no input makes the reader panic.
+
+use crate::codec;
+use crate::graph::{Node, ValueId};
+use crate::ops::Op;
+use crate::{Graph, PlanError, Tensor};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::Arc;
+
+pub const MAGIC: &[u8; 8] = b"ZKMLPLAN";
+/// Bump on any change of the layout or of the serialized IR.
+pub const FORMAT_VERSION: u32 = 1;
+const FIXED: usize = 72;
+const ALIGN: usize = 64;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    producer: String,
+    nodes: Vec<Node>,
+    inputs: Vec<usize>,
+    outputs: Vec<ValueId>,
+    blobs: Vec<BlobRef>,
+}
+
+/// Where a constant's data sits in the blob.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct BlobRef {
+    node: usize,
+    offset: u64,
+    len: u64,
+}
+
+/// A compiled model: the graph (with weights) plus provenance.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub graph: Graph,
+    /// Tool and version that wrote the plan.
+    pub producer: String,
+}
+
+fn align(n: usize) -> usize {
+    n.div_ceil(ALIGN) * ALIGN
+}
+
+impl Plan {
+    pub fn new(graph: Graph) -> Self {
+        Plan {
+            graph,
+            producer: format!("zkml {}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+
+    /// Serialises the plan.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, PlanError> {
+        let mut blob = Vec::new();
+        let mut blobs = Vec::new();
+        let mut nodes = Vec::with_capacity(self.graph.len());
+        for (id, n) in self.graph.nodes() {
+            if let Op::Const(c) = &n.op {
+                let bytes = c.value.to_le_bytes();
+                blob.resize(align(blob.len()), 0);
+                blobs.push(BlobRef {
+                    node: id,
+                    offset: blob.len() as u64,
+                    len: bytes.len() as u64,
+                });
+                blob.extend_from_slice(&bytes);
+            }
+            nodes.push(n.clone());
+        }
+        let header = Header {
+            producer: self.producer.clone(),
+            nodes,
+            inputs: self.graph.inputs().to_vec(),
+            outputs: self.graph.outputs().to_vec(),
+            blobs,
+        };
+        let header = codec::encode(&header).map_err(|e| PlanError::Corrupt(e.to_string()))?;
+        let blob_offset = align(FIXED + header.len());
+        let mut out = vec![0u8; blob_offset];
+        out[..8].copy_from_slice(MAGIC);
+        out[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out[16..24].copy_from_slice(&(header.len() as u64).to_le_bytes());
+        out[24..32].copy_from_slice(&(blob_offset as u64).to_le_bytes());
+        out[32..40].copy_from_slice(&(blob.len() as u64).to_le_bytes());
+        out[FIXED..FIXED + header.len()].copy_from_slice(&header);
+        out.extend_from_slice(&blob);
+        let hash = blake3::hash(&out[FIXED..]);
+        out[40..72].copy_from_slice(hash.as_bytes());
+        Ok(out)
+    }
+
+    pub fn write(&self, path: &Path) -> Result<(), PlanError> {
+        Ok(std::fs::write(path, self.to_bytes()?)?)
+    }
+
+    /// Reads and fully validates a plan from bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Plan, PlanError> {
+        if bytes.len() < 8 || &bytes[..8] != MAGIC {
+            return Err(if bytes.len() < 8 && MAGIC.starts_with(bytes) {
+                PlanError::Truncated(format!("{} bytes, not even the magic", bytes.len()))
+            } else {
+                PlanError::BadMagic
+            });
+        }
+        if bytes.len() < FIXED {
+            return Err(PlanError::Truncated(format!(
+                "{} bytes, fixed header is {FIXED}",
+                bytes.len()
+            )));
+        }
+        let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
+        let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
+        let version = u32_at(8);
+        if version != FORMAT_VERSION {
+            return Err(PlanError::Version {
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let (h_len, b_off, b_len) = (u64_at(16), u64_at(24), u64_at(32));
+        let end = b_off
+            .checked_add(b_len)
+            .ok_or_else(|| PlanError::Corrupt("blob length overflows".into()))?;
+        if (bytes.len() as u64) < end {
+            return Err(PlanError::Truncated(format!(
+                "file has {} bytes, header says {end}",
+                bytes.len()
+            )));
+        }
+        if bytes.len() as u64 != end
+            || (FIXED as u64).saturating_add(h_len) > b_off
+            || b_off % ALIGN as u64 != 0
+        {
+            return Err(PlanError::Corrupt(
+                "section lengths are inconsistent".into(),
+            ));
+        }
+        let computed = blake3::hash(&bytes[FIXED..]);
+        if computed.as_bytes()[..] != bytes[40..72] {
+            return Err(PlanError::HashMismatch {
+                expected: hex(&bytes[40..72]),
+                computed: computed.to_hex().to_string(),
+            });
+        }
+        let header: Header = codec::decode(&bytes[FIXED..FIXED + h_len as usize])
+            .map_err(|e| PlanError::Corrupt(format!("header: {e}")))?;
+        let blob = &bytes[b_off as usize..];
+        let mut nodes = header.nodes;
+        let mut filled = vec![false; nodes.len()];
+        for r in &header.blobs {
+            let node = nodes
+                .get_mut(r.node)
+                .ok_or_else(|| PlanError::Corrupt(format!("blob for missing node {}", r.node)))?;
+            let Op::Const(c) = &mut node.op else {
+                return Err(PlanError::Corrupt(format!(
+                    "blob for non-constant node {}",
+                    r.node
+                )));
+            };
+            let range = r
+                .offset
+                .checked_add(r.len)
+                .filter(|&e| e <= blob.len() as u64);
+            let Some(e) = range else {
+                return Err(PlanError::Corrupt(format!(
+                    "blob of node {} out of range",
+                    r.node
+                )));
+            };
+            let t = Tensor::from_le_bytes(&c.fact, &blob[r.offset as usize..e as usize])
+                .map_err(|e| PlanError::Corrupt(format!("constant {}: {e}", r.node)))?;
+            c.value = Arc::new(t);
+            filled[r.node] = true;
+        }
+        if let Some((id, _)) = nodes
+            .iter()
+            .enumerate()
+            .find(|(i, n)| matches!(n.op, Op::Const(_)) && !filled[*i])
+        {
+            return Err(PlanError::Corrupt(format!(
+                "constant node {id} has no data"
+            )));
+        }
+        let graph = Graph::from_parts(nodes, header.inputs, header.outputs)?;
+        Ok(Plan {
+            graph,
+            producer: header.producer,
+        })
+    }
+
+    /// Maps the file into memory and reads it. The mapping is dropped once
+    /// the graph is built (weights are copied out); later stages that prove
+    /// over huge weights will keep it.
+    pub fn open(path: &Path) -> Result<Plan, PlanError> {
+        let file = std::fs::File::open(path)?;
+        let map = map_file(&file)?;
+        Plan::from_bytes(&map)
+    }
+}
+
+#[allow(unsafe_code)]
+fn map_file(file: &std::fs::File) -> Result<memmap2::Mmap, PlanError> {
+    // SAFETY: the map is read-only and lives only for the duration of
+    // `Plan::from_bytes`, which hashes every byte before trusting any. A
+    // concurrent writer truncating the file could still fault the process;
+    // plans are written once by `zkc`, and callers that cannot rule this out
+    // can use `Plan::from_bytes(&std::fs::read(path)?)`.
+    Ok(unsafe { memmap2::Mmap::map(file)? })
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Plan {
+    /// Content hash of the plan bytes (identifies a compiled model).
+    pub fn digest(bytes: &[u8]) -> Option<String> {
+        (bytes.len() >= FIXED).then(|| hex(&bytes[40..72]))
+    }
+}

@@ -1,0 +1,99 @@
+use super::{matmul, transpose};
+use crate::EinsumSpec;
+use crate::einsum_spec::size_of;
+
+/// Same contract as [`crate::reference::einsum`].
+///
+/// Two-operand equations are rewritten as one batched matrix product:
+/// letters only one operand has and the output lacks are summed out first;
+/// the rest are classified as batch (both operands and output), `m` (first
+/// operand and output), `n` (second operand and output) and `k` (both
+/// operands, not output); the operands are transposed to `[batch, m, k]` and
+/// `[batch, k, n]`, multiplied, and the product transposed to the output
+/// order. One-operand equations are a sum-out plus a transpose. Equations with
+/// more operands use the reference kernel (none are produced by the compiler).
+pub fn einsum(spec: &EinsumSpec, operands: &[&[f32]], shapes: &[&[usize]]) -> Vec<f32> {
+    let sizes = spec
+        .axis_sizes(shapes)
+        .expect("einsum shapes validated by caller");
+    let sz = |c: char| size_of(&sizes, c);
+    match operands.len() {
+        1 => {
+            let (data, term) = sum_out(operands[0], &spec.inputs[0], shapes[0], &spec.output);
+            permute_to(&data, &term, &spec.output, &sz)
+        }
+        2 => {
+            let (a_only_out, b_keep): (Vec<char>, Vec<char>) = (
+                spec.output.iter().chain(&spec.inputs[1]).copied().collect(),
+                spec.output.iter().chain(&spec.inputs[0]).copied().collect(),
+            );
+            let (a, ta) = sum_out(operands[0], &spec.inputs[0], shapes[0], &a_only_out);
+            let (b, tb) = sum_out(operands[1], &spec.inputs[1], shapes[1], &b_keep);
+            let out = &spec.output;
+            let batch: Vec<char> = out
+                .iter()
+                .copied()
+                .filter(|c| ta.contains(c) && tb.contains(c))
+                .collect();
+            let m: Vec<char> = out
+                .iter()
+                .copied()
+                .filter(|c| ta.contains(c) && !tb.contains(c))
+                .collect();
+            let n: Vec<char> = out
+                .iter()
+                .copied()
+                .filter(|c| tb.contains(c) && !ta.contains(c))
+                .collect();
+            let k: Vec<char> = ta
+                .iter()
+                .copied()
+                .filter(|c| tb.contains(c) && !out.contains(c))
+                .collect();
+            let prod = |ls: &[char]| ls.iter().map(|&c| sz(c)).product::<usize>();
+            let a_order: Vec<char> = batch.iter().chain(&m).chain(&k).copied().collect();
+            let b_order: Vec<char> = batch.iter().chain(&k).chain(&n).copied().collect();
+            let a2 = permute_to(&a, &ta, &a_order, &sz);
+            let b2 = permute_to(&b, &tb, &b_order, &sz);
+            let c = matmul(&a2, &b2, prod(&batch), prod(&m), prod(&k), prod(&n));
+            let c_order: Vec<char> = batch.iter().chain(&m).chain(&n).copied().collect();
+            permute_to(&c, &c_order, out, &sz)
+        }
+        _ => crate::reference::einsum(spec, operands, shapes),
+    }
+}
+
+/// Transposes `data` (axes named by `from`) so its axes are named by `to`
+/// (a permutation of `from`).
+fn permute_to(data: &[f32], from: &[char], to: &[char], sz: &dyn Fn(char) -> usize) -> Vec<f32> {
+    let shape: Vec<usize> = from.iter().map(|&c| sz(c)).collect();
+    let perm: Vec<usize> = to
+        .iter()
+        .map(|c| {
+            from.iter()
+                .position(|x| x == c)
+                .expect("permutation of letters")
+        })
+        .collect();
+    transpose(data, &shape, &perm)
+}
+
+/// Sums `data` over the letters of `term` that are not in `keep`; returns the
+/// reduced data and its letters (kept letters, in `term` order).
+fn sum_out(data: &[f32], term: &[char], shape: &[usize], keep: &[char]) -> (Vec<f32>, Vec<char>) {
+    let kept: Vec<char> = term.iter().copied().filter(|c| keep.contains(c)).collect();
+    if kept.len() == term.len() {
+        return (data.to_vec(), kept);
+    }
+    let dropped: Vec<char> = term.iter().copied().filter(|c| !keep.contains(c)).collect();
+    let order: Vec<char> = kept.iter().chain(&dropped).copied().collect();
+    let size = |c: char| shape[term.iter().position(|&x| x == c).expect("letter of term")];
+    let moved = permute_to(data, term, &order, &size);
+    let inner: usize = dropped.iter().map(|&c| size(c)).product();
+    let reduced = if inner == 0 {
+        vec![0.0; kept.iter().map(|&c| size(c)).product()]
+    } else {
+        moved.chunks(inner).map(|ch| ch.iter().sum()).collect()
+    };
+    (reduced, kept)
+}

@@ -1,0 +1,10 @@
+//! Optimised CPU kernels. Each has a twin of the same name in
+//! [`crate::reference`] and a test asserting they agree.
+
+mod einsum;
+mod matmul;
+mod transpose;
+
+pub use einsum::einsum;
+pub use matmul::matmul;
+pub use transpose::transpose;

@@ -1,0 +1,11 @@
+//! Naive reference kernels: the definitions the optimised kernels are tested
+//! against. Clarity over speed; accumulation in f64 so that the oracle is
+//! more accurate than what it checks.
+
+mod einsum;
+mod matmul;
+mod transpose;
+
+pub use einsum::einsum;
+pub use matmul::matmul;
+pub use transpose::transpose;

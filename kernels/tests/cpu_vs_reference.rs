@@ -1,0 +1,91 @@
+//! The optimised kernels agree with their reference twins on random inputs.
+use proptest::prelude::*;
+use zkml_kernels::{EinsumSpec, cpu, reference};
+
+/// Relative to the largest magnitude of the oracle: the sums are reordered, so
+/// an element-wise relative bound would be meaningless where terms cancel.
+fn close(a: &[f32], b: &[f32]) -> bool {
+    let scale = b.iter().fold(1e-6f32, |m, x| m.max(x.abs()));
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-5 * scale)
+}
+
+fn values(n: usize) -> impl Strategy<Value = Vec<f32>> {
+    proptest::collection::vec(-4.0f32..4.0, n)
+}
+
+/// Random two-operand equation over up to 5 letters with sizes 1..4.
+fn equation() -> impl Strategy<Value = (String, Vec<usize>)> {
+    let letters = ['a', 'b', 'c', 'd', 'e'];
+    (
+        proptest::collection::vec(1usize..4, 5),
+        proptest::collection::vec(0u8..4, 5), // 0: A only, 1: B only, 2: both, 3: absent
+        proptest::collection::vec(any::<bool>(), 5), // in output?
+        any::<u64>(),
+    )
+        .prop_map(move |(sizes, owner, in_out, shuffle)| {
+            let (mut a, mut b, mut o) = (String::new(), String::new(), String::new());
+            for i in 0..5 {
+                let c = letters[i];
+                if owner[i] == 0 || owner[i] == 2 {
+                    a.push(c)
+                }
+                if owner[i] == 1 || owner[i] == 2 {
+                    b.push(c)
+                }
+                if owner[i] != 3 && in_out[i] {
+                    o.push(c)
+                }
+            }
+            // permute the output letters deterministically from `shuffle`
+            let mut o: Vec<char> = o.chars().collect();
+            let len = o.len();
+            for i in 0..len {
+                let j = (shuffle as usize >> (i * 3)) % len.max(1);
+                o.swap(i, j);
+            }
+            let o: String = o.into_iter().collect();
+            (format!("{a},{b}->{o}"), sizes)
+        })
+}
+
+proptest! {
+    #[test]
+    fn einsum_cpu_matches_reference((eq, sizes) in equation(), seed in any::<u32>()) {
+        let spec = EinsumSpec::parse(&eq).unwrap();
+        let shape_of = |t: &[char]| t.iter().map(|&c| sizes[(c as u8 - b'a') as usize]).collect::<Vec<_>>();
+        let (sa, sb) = (shape_of(&spec.inputs[0]), shape_of(&spec.inputs[1]));
+        let fill = |n: usize, s: u32| (0..n).map(|i| (((i as u32).wrapping_mul(2654435761) ^ s) % 17) as f32 - 8.0).collect::<Vec<f32>>();
+        let a = fill(sa.iter().product(), seed);
+        let b = fill(sb.iter().product(), seed.rotate_left(7));
+        let want = reference::einsum(&spec, &[&a, &b], &[&sa, &sb]);
+        let got = cpu::einsum(&spec, &[&a, &b], &[&sa, &sb]);
+        prop_assert!(close(&got, &want), "{eq}: {got:?} vs {want:?}");
+    }
+
+    #[test]
+    fn matmul_cpu_matches_reference(batch in 1usize..3, m in 1usize..9, k in 1usize..9, n in 1usize..9, a in values(512), b in values(512)) {
+        let a = &a[..batch * m * k];
+        let b = &b[..batch * k * n];
+        prop_assert!(close(&cpu::matmul(a, b, batch, m, k, n), &reference::matmul(a, b, batch, m, k, n)));
+    }
+
+    #[test]
+    fn transpose_cpu_matches_reference(shape in proptest::collection::vec(1usize..5, 1..5), seed in any::<u64>()) {
+        let n: usize = shape.iter().product();
+        let data: Vec<u32> = (0..n as u32).collect();
+        let mut perm: Vec<usize> = (0..shape.len()).collect();
+        for i in 0..perm.len() { let j = (seed as usize >> (i * 4)) % perm.len(); perm.swap(i, j); }
+        prop_assert_eq!(cpu::transpose(&data, &shape, &perm), reference::transpose(&data, &shape, &perm));
+    }
+}
+
+#[test]
+fn einsum_spec_rejects_bad_equations() {
+    assert!(EinsumSpec::parse("ij,jk").is_err());
+    assert!(EinsumSpec::parse("ii,jk->ik").is_err());
+    assert!(EinsumSpec::parse("ij,jk->iz").is_err());
+    assert!(EinsumSpec::parse("i1,jk->ik").is_err());
+    let spec = EinsumSpec::parse("ij,jk->ik").unwrap();
+    assert!(spec.output_shape(&[&[2, 3], &[4, 5]]).is_err());
+    assert_eq!(spec.output_shape(&[&[2, 3], &[3, 5]]).unwrap(), vec![2, 5]);
+}

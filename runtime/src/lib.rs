@@ -1,0 +1,128 @@
+//! `zkrt`, the zkml runtime: loads a plan, executes it, and (in later
+//! stages) proves and verifies the execution.
+//!
+//! Today it executes the plan with the IR's f32 reference semantics; the
+//! input/output files already use the EZKL-style JSON layout that proving
+//! will keep:
+//!
+//! ```json
+//! {"input_data": [[...one flattened list per model input...]]}
+//! ```
+
+use serde::{Deserialize, Serialize};
+use zkml_ir::{DType, Graph, Tensor};
+
+/// Errors of the runtime library.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("input file: {0}")]
+    InputJson(String),
+    #[error("input {index} ('{name}'): expected {expected} values for {fact}, got {got}")]
+    InputLength {
+        index: usize,
+        name: String,
+        fact: String,
+        expected: usize,
+        got: usize,
+    },
+    #[error("input {index} ('{name}'): value {value} is not a valid {dtype}")]
+    InputValue {
+        index: usize,
+        name: String,
+        value: f64,
+        dtype: String,
+    },
+    #[error(transparent)]
+    Ir(#[from] zkml_ir::IrError),
+}
+
+/// EZKL-style input file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InputData {
+    pub input_data: Vec<Vec<f64>>,
+}
+
+/// EZKL-style output file (dequantized floats).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutputData {
+    pub output_data: Vec<Vec<f64>>,
+}
+
+impl InputData {
+    pub fn parse(text: &str) -> Result<Self, RuntimeError> {
+        serde_json::from_str(text).map_err(|e| RuntimeError::InputJson(e.to_string()))
+    }
+
+    /// Builds the graph's input tensors, checking counts, lengths and types.
+    pub fn to_tensors(&self, graph: &Graph) -> Result<Vec<Tensor>, RuntimeError> {
+        let facts = graph.input_facts();
+        if facts.len() != self.input_data.len() {
+            return Err(RuntimeError::InputJson(format!(
+                "the model has {} inputs, input_data has {} lists",
+                facts.len(),
+                self.input_data.len()
+            )));
+        }
+        let mut out = Vec::new();
+        for (index, (fact, data)) in facts.iter().zip(&self.input_data).enumerate() {
+            let name = graph.node(graph.inputs()[index]).name.clone();
+            if data.len() != fact.len() {
+                return Err(RuntimeError::InputLength {
+                    index,
+                    name,
+                    fact: fact.to_string(),
+                    expected: fact.len(),
+                    got: data.len(),
+                });
+            }
+            let bad = |value: f64| RuntimeError::InputValue {
+                index,
+                name: name.clone(),
+                value,
+                dtype: fact.dtype.to_string(),
+            };
+            let t = match fact.dtype {
+                DType::F32 => {
+                    if let Some(&v) = data.iter().find(|v| !v.is_finite()) {
+                        return Err(bad(v));
+                    }
+                    Tensor::from_f32(fact.shape.clone(), data.iter().map(|&v| v as f32).collect())
+                }
+                DType::I64 => {
+                    if let Some(&v) = data.iter().find(|v| v.fract() != 0.0 || v.abs() > 9.0e15) {
+                        return Err(bad(v));
+                    }
+                    Tensor::from_i64(fact.shape.clone(), data.iter().map(|&v| v as i64).collect())
+                }
+                other => {
+                    return Err(RuntimeError::InputJson(format!(
+                        "input {index} has unsupported type {other}"
+                    )));
+                }
+            }
+            .map_err(|e| RuntimeError::InputJson(e.to_string()))?;
+            out.push(t);
+        }
+        Ok(out)
+    }
+}
+
+impl OutputData {
+    pub fn from_tensors(ts: &[Tensor]) -> Self {
+        let output_data = ts
+            .iter()
+            .map(|t| match t.data() {
+                zkml_ir::TensorData::F32(v) => v.iter().map(|&x| x as f64).collect(),
+                zkml_ir::TensorData::I64(v) => v.iter().map(|&x| x as f64).collect(),
+                zkml_ir::TensorData::Bool(v) => v.iter().map(|&x| x as u8 as f64).collect(),
+            })
+            .collect();
+        OutputData { output_data }
+    }
+}
+
+/// Executes the plan's graph on the inputs (f32 reference semantics).
+pub fn execute(graph: &Graph, input: &InputData) -> Result<OutputData, RuntimeError> {
+    let tensors = input.to_tensors(graph)?;
+    Ok(OutputData::from_tensors(&graph.eval(&tensors)?))
+}

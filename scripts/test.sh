@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs the whole test suite. The ONNX node conformance tests read the test
+# data shipped in the `onnx==1.22.0` wheel (later wheels dropped it); this
+# script installs that wheel for the current user if it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${ONNX_NODE_TEST_DIR:-}" ]; then
+  if ! python3 -c 'import onnx, sys; sys.exit(onnx.__version__ != "1.22.0")' 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check "onnx==1.22.0"
+  fi
+  ONNX_NODE_TEST_DIR=$(python3 -c 'import onnx, os; print(os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "node"))')
+  export ONNX_NODE_TEST_DIR
+fi
+cargo test --workspace "$@"

@@ -11,20 +11,12 @@ pub enum FrontendError {
     #[error(
         "unsupported op: node '{node}' is a {domain}{op_type} (opset {opset}); zkml supports: {supported}"
     )]
-    UnsupportedOp {
-        node: String,
-        op_type: String,
-        domain: String,
-        opset: i64,
-        supported: String,
-    },
+    UnsupportedOp { node: String, op_type: String, domain: String, opset: i64, supported: String },
     #[error("the model has no input named '{name}' (inputs: {inputs})")]
     UnknownInput { name: String, inputs: String },
     #[error("bad --input-shape '{0}': expected name=d1,d2,… with positive integers")]
     BadShapeSpec(String),
-    #[error(
-        "input '{name}' has no fixed shape ({fact}); give one with --input-shape {name}=d1,d2,…"
-    )]
+    #[error("input '{name}' has no fixed shape ({fact}); give one with --input-shape {name}=d1,d2,…")]
     SymbolicInput { name: String, fact: String },
     #[error("the model does not type-check with these input shapes: {0}")]
     Shapes(String),

@@ -12,9 +12,7 @@ use serde::{Serialize, de::DeserializeOwned};
 const LIMIT: usize = 1 << 30;
 
 fn config() -> impl bincode::config::Config {
-    bincode::config::standard()
-        .with_little_endian()
-        .with_limit::<LIMIT>()
+    bincode::config::standard().with_little_endian().with_limit::<LIMIT>()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +30,8 @@ pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, CodecError> {
 }
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
-    let (v, used) = bincode::serde::decode_from_slice(bytes, config())
-        .map_err(|e| CodecError::Decode(e.to_string()))?;
+    let (v, used) =
+        bincode::serde::decode_from_slice(bytes, config()).map_err(|e| CodecError::Decode(e.to_string()))?;
     if used != bytes.len() {
         return Err(CodecError::Trailing(bytes.len() - used));
     }

@@ -45,10 +45,7 @@ pub struct Fact {
 
 impl Fact {
     pub fn new(dtype: DType, shape: impl Into<Vec<usize>>) -> Self {
-        Fact {
-            dtype,
-            shape: shape.into(),
-        }
+        Fact { dtype, shape: shape.into() }
     }
     pub fn f32(shape: impl Into<Vec<usize>>) -> Self {
         Fact::new(DType::F32, shape)

@@ -23,23 +23,13 @@ macro_rules! bail_op {
 #[derive(Debug, thiserror::Error)]
 pub enum IrError {
     #[error("node {id} '{name}' ({op}): {error}")]
-    Node {
-        id: usize,
-        name: String,
-        op: String,
-        error: OpError,
-    },
+    Node { id: usize, name: String, op: String, error: OpError },
     #[error("node '{name}' refers to value {value} which does not exist (yet)")]
     DanglingInput { name: String, value: ValueId },
     #[error("graph has {expected} inputs, {got} tensors were given")]
     InputCount { expected: usize, got: usize },
     #[error("input {index} ('{name}') expects {expected}, got {got}")]
-    InputFact {
-        index: usize,
-        name: String,
-        expected: String,
-        got: String,
-    },
+    InputFact { index: usize, name: String, expected: String, got: String },
 }
 
 /// Errors reading or writing a plan file.

@@ -29,11 +29,7 @@ impl ValueId {
 
 impl fmt::Display for ValueId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.slot == 0 {
-            write!(f, "%{}", self.node)
-        } else {
-            write!(f, "%{}.{}", self.node, self.slot)
-        }
+        if self.slot == 0 { write!(f, "%{}", self.node) } else { write!(f, "%{}.{}", self.node, self.slot) }
     }
 }
 
@@ -86,10 +82,7 @@ impl Graph {
         let id = self.dag.node_count();
         let mut facts = Vec::with_capacity(inputs.len());
         for &v in inputs {
-            facts.push(self.fact(v).ok_or_else(|| IrError::DanglingInput {
-                name: name.clone(),
-                value: v,
-            })?);
+            facts.push(self.fact(v).ok_or_else(|| IrError::DanglingInput { name: name.clone(), value: v })?);
         }
         let out = op.def().infer(&facts).map_err(|error| IrError::Node {
             id,
@@ -100,14 +93,7 @@ impl Graph {
         let outputs = out
             .into_iter()
             .enumerate()
-            .map(|(i, fact)| Value {
-                fact,
-                name: if i == 0 {
-                    name.clone()
-                } else {
-                    format!("{name}:{i}")
-                },
-            })
+            .map(|(i, fact)| Value { fact, name: if i == 0 { name.clone() } else { format!("{name}:{i}") } })
             .collect();
         if let Op::Input(inp) = &op {
             if self.inputs.len() <= inp.index {
@@ -115,31 +101,16 @@ impl Graph {
             }
             self.inputs[inp.index] = id;
         }
-        let ix = self.dag.add_node(Node {
-            name,
-            op,
-            inputs: inputs.to_vec(),
-            outputs,
-        });
+        let ix = self.dag.add_node(Node { name, op, inputs: inputs.to_vec(), outputs });
         for (dst_slot, v) in inputs.iter().enumerate() {
-            self.dag.add_edge(
-                NodeIndex::new(v.node),
-                ix,
-                Wire {
-                    src_slot: v.slot,
-                    dst_slot,
-                },
-            );
+            self.dag.add_edge(NodeIndex::new(v.node), ix, Wire { src_slot: v.slot, dst_slot });
         }
         Ok(id)
     }
 
     /// Adds a constant node.
     pub fn add_const(&mut self, name: impl Into<String>, t: Tensor) -> Result<ValueId, IrError> {
-        Ok(ValueId::new(
-            self.add_node(name, crate::ops::source::Const::new(t), &[])?,
-            0,
-        ))
+        Ok(ValueId::new(self.add_node(name, crate::ops::source::Const::new(t), &[])?, 0))
     }
 
     pub fn set_outputs(&mut self, outputs: Vec<ValueId>) {
@@ -147,10 +118,8 @@ impl Graph {
     }
     /// Renames a value (the frontend gives values their ONNX tensor names).
     pub fn set_value_name(&mut self, v: ValueId, name: impl Into<String>) {
-        if let Some(val) = self
-            .dag
-            .node_weight_mut(NodeIndex::new(v.node))
-            .and_then(|n| n.outputs.get_mut(v.slot))
+        if let Some(val) =
+            self.dag.node_weight_mut(NodeIndex::new(v.node)).and_then(|n| n.outputs.get_mut(v.slot))
         {
             val.name = name.into();
         }
@@ -174,25 +143,14 @@ impl Graph {
         self.dag.node_indices().map(|i| (i.index(), &self.dag[i]))
     }
     pub fn fact(&self, v: ValueId) -> Option<&Fact> {
-        self.dag
-            .node_weight(NodeIndex::new(v.node))?
-            .outputs
-            .get(v.slot)
-            .map(|o| &o.fact)
+        self.dag.node_weight(NodeIndex::new(v.node))?.outputs.get(v.slot).map(|o| &o.fact)
     }
     pub fn value(&self, v: ValueId) -> Option<&Value> {
-        self.dag
-            .node_weight(NodeIndex::new(v.node))?
-            .outputs
-            .get(v.slot)
+        self.dag.node_weight(NodeIndex::new(v.node))?.outputs.get(v.slot)
     }
     /// Nodes reading any output of `id`.
     pub fn consumers(&self, id: usize) -> Vec<usize> {
-        let mut c: Vec<usize> = self
-            .dag
-            .neighbors(NodeIndex::new(id))
-            .map(|n| n.index())
-            .collect();
+        let mut c: Vec<usize> = self.dag.neighbors(NodeIndex::new(id)).map(|n| n.index()).collect();
         c.sort_unstable();
         c.dedup();
         c
@@ -214,17 +172,11 @@ impl Graph {
             }
         }
         if g.inputs != inputs {
-            return Err(IrError::InputCount {
-                expected: inputs.len(),
-                got: g.inputs.len(),
-            });
+            return Err(IrError::InputCount { expected: inputs.len(), got: g.inputs.len() });
         }
         for &o in &outputs {
             if g.fact(o).is_none() {
-                return Err(IrError::DanglingInput {
-                    name: "<graph outputs>".into(),
-                    value: o,
-                });
+                return Err(IrError::DanglingInput { name: "<graph outputs>".into(), value: o });
             }
         }
         g.outputs = outputs;
@@ -233,20 +185,14 @@ impl Graph {
 
     /// Facts of the graph inputs, in order.
     pub fn input_facts(&self) -> Vec<&Fact> {
-        self.inputs
-            .iter()
-            .map(|&i| &self.node(i).outputs[0].fact)
-            .collect()
+        self.inputs.iter().map(|&i| &self.node(i).outputs[0].fact).collect()
     }
 
     /// Runs the f32 reference evaluator; returns every node's outputs
     /// (indexed by node id).
     pub fn eval_all(&self, inputs: &[Tensor]) -> Result<Vec<Vec<Tensor>>, IrError> {
         if inputs.len() != self.inputs.len() {
-            return Err(IrError::InputCount {
-                expected: self.inputs.len(),
-                got: inputs.len(),
-            });
+            return Err(IrError::InputCount { expected: self.inputs.len(), got: inputs.len() });
         }
         let mut values: Vec<Vec<Tensor>> = Vec::with_capacity(self.len());
         for (id, node) in self.nodes() {
@@ -262,11 +208,7 @@ impl Graph {
                 }
                 vec![t.clone()]
             } else {
-                let args: Vec<&Tensor> = node
-                    .inputs
-                    .iter()
-                    .map(|v| &values[v.node][v.slot])
-                    .collect();
+                let args: Vec<&Tensor> = node.inputs.iter().map(|v| &values[v.node][v.slot]).collect();
                 node.op.def().eval(&args).map_err(|error| IrError::Node {
                     id,
                     name: node.name.clone(),
@@ -282,10 +224,6 @@ impl Graph {
     /// Runs the f32 reference evaluator; returns the graph outputs.
     pub fn eval(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>, IrError> {
         let all = self.eval_all(inputs)?;
-        Ok(self
-            .outputs
-            .iter()
-            .map(|v| all[v.node][v.slot].clone())
-            .collect())
+        Ok(self.outputs.iter().map(|v| all[v.node][v.slot].clone()).collect())
     }
 }

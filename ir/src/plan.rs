@@ -64,10 +64,7 @@ fn align(n: usize) -> usize {
 
 impl Plan {
     pub fn new(graph: Graph) -> Self {
-        Plan {
-            graph,
-            producer: format!("zkml {}", env!("CARGO_PKG_VERSION")),
-        }
+        Plan { graph, producer: format!("zkml {}", env!("CARGO_PKG_VERSION")) }
     }
 
     /// Serialises the plan.
@@ -79,11 +76,7 @@ impl Plan {
             if let Op::Const(c) = &n.op {
                 let bytes = c.value.to_le_bytes();
                 blob.resize(align(blob.len()), 0);
-                blobs.push(BlobRef {
-                    node: id,
-                    offset: blob.len() as u64,
-                    len: bytes.len() as u64,
-                });
+                blobs.push(BlobRef { node: id, offset: blob.len() as u64, len: bytes.len() as u64 });
                 blob.extend_from_slice(&bytes);
             }
             nodes.push(n.clone());
@@ -124,37 +117,25 @@ impl Plan {
             });
         }
         if bytes.len() < FIXED {
-            return Err(PlanError::Truncated(format!(
-                "{} bytes, fixed header is {FIXED}",
-                bytes.len()
-            )));
+            return Err(PlanError::Truncated(format!("{} bytes, fixed header is {FIXED}", bytes.len())));
         }
         let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
         let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
         let version = u32_at(8);
         if version != FORMAT_VERSION {
-            return Err(PlanError::Version {
-                found: version,
-                supported: FORMAT_VERSION,
-            });
+            return Err(PlanError::Version { found: version, supported: FORMAT_VERSION });
         }
         let (h_len, b_off, b_len) = (u64_at(16), u64_at(24), u64_at(32));
-        let end = b_off
-            .checked_add(b_len)
-            .ok_or_else(|| PlanError::Corrupt("blob length overflows".into()))?;
+        let end =
+            b_off.checked_add(b_len).ok_or_else(|| PlanError::Corrupt("blob length overflows".into()))?;
         if (bytes.len() as u64) < end {
-            return Err(PlanError::Truncated(format!(
-                "file has {} bytes, header says {end}",
-                bytes.len()
-            )));
+            return Err(PlanError::Truncated(format!("file has {} bytes, header says {end}", bytes.len())));
         }
         if bytes.len() as u64 != end
             || (FIXED as u64).saturating_add(h_len) > b_off
             || b_off % ALIGN as u64 != 0
         {
-            return Err(PlanError::Corrupt(
-                "section lengths are inconsistent".into(),
-            ));
+            return Err(PlanError::Corrupt("section lengths are inconsistent".into()));
         }
         let computed = blake3::hash(&bytes[FIXED..]);
         if computed.as_bytes()[..] != bytes[40..72] {
@@ -173,40 +154,24 @@ impl Plan {
                 .get_mut(r.node)
                 .ok_or_else(|| PlanError::Corrupt(format!("blob for missing node {}", r.node)))?;
             let Op::Const(c) = &mut node.op else {
-                return Err(PlanError::Corrupt(format!(
-                    "blob for non-constant node {}",
-                    r.node
-                )));
+                return Err(PlanError::Corrupt(format!("blob for non-constant node {}", r.node)));
             };
-            let range = r
-                .offset
-                .checked_add(r.len)
-                .filter(|&e| e <= blob.len() as u64);
+            let range = r.offset.checked_add(r.len).filter(|&e| e <= blob.len() as u64);
             let Some(e) = range else {
-                return Err(PlanError::Corrupt(format!(
-                    "blob of node {} out of range",
-                    r.node
-                )));
+                return Err(PlanError::Corrupt(format!("blob of node {} out of range", r.node)));
             };
             let t = Tensor::from_le_bytes(&c.fact, &blob[r.offset as usize..e as usize])
                 .map_err(|e| PlanError::Corrupt(format!("constant {}: {e}", r.node)))?;
             c.value = Arc::new(t);
             filled[r.node] = true;
         }
-        if let Some((id, _)) = nodes
-            .iter()
-            .enumerate()
-            .find(|(i, n)| matches!(n.op, Op::Const(_)) && !filled[*i])
+        if let Some((id, _)) =
+            nodes.iter().enumerate().find(|(i, n)| matches!(n.op, Op::Const(_)) && !filled[*i])
         {
-            return Err(PlanError::Corrupt(format!(
-                "constant node {id} has no data"
-            )));
+            return Err(PlanError::Corrupt(format!("constant node {id} has no data")));
         }
         let graph = Graph::from_parts(nodes, header.inputs, header.outputs)?;
-        Ok(Plan {
-            graph,
-            producer: header.producer,
-        })
+        Ok(Plan { graph, producer: header.producer })
     }
 
     /// Maps the file into memory and reads it. The mapping is dropped once

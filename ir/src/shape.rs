@@ -14,11 +14,7 @@ pub fn broadcast_shapes(shapes: &[&[usize]]) -> Result<Vec<usize>, OpError> {
             if *o == 1 {
                 *o = d;
             } else if d != 1 && d != *o {
-                bail_op!(
-                    "shapes {shapes:?} do not broadcast (axis {}: {} vs {d})",
-                    off + i,
-                    *o
-                );
+                bail_op!("shapes {shapes:?} do not broadcast (axis {}: {} vs {d})", off + i, *o);
             }
         }
     }
@@ -30,24 +26,13 @@ pub fn broadcast_shapes(shapes: &[&[usize]]) -> Result<Vec<usize>, OpError> {
 pub fn broadcast_strides(shape: &[usize], out_shape: &[usize]) -> Vec<usize> {
     let own = zkml_kernels::strides(shape);
     let off = out_shape.len() - shape.len();
-    (0..out_shape.len())
-        .map(|a| {
-            if a < off || shape[a - off] == 1 {
-                0
-            } else {
-                own[a - off]
-            }
-        })
-        .collect()
+    (0..out_shape.len()).map(|a| if a < off || shape[a - off] == 1 { 0 } else { own[a - off] }).collect()
 }
 
 /// For every element of `out_shape` (row-major), the source offsets into each
 /// of the broadcast operands `shapes`.
 pub fn broadcast_offsets(shapes: &[&[usize]], out_shape: &[usize]) -> Vec<Vec<usize>> {
-    let strides: Vec<Vec<usize>> = shapes
-        .iter()
-        .map(|s| broadcast_strides(s, out_shape))
-        .collect();
+    let strides: Vec<Vec<usize>> = shapes.iter().map(|s| broadcast_strides(s, out_shape)).collect();
     let n: usize = out_shape.iter().product();
     let mut offsets = vec![Vec::with_capacity(n); shapes.len()];
     let mut idx = vec![0usize; out_shape.len()];
@@ -72,11 +57,7 @@ pub fn normalize_axis(axis: i64, rank: usize) -> Result<usize, OpError> {
     if axis < -r || axis >= r {
         bail_op!("axis {axis} out of range for rank {rank}");
     }
-    Ok(if axis < 0 {
-        (axis + r) as usize
-    } else {
-        axis as usize
-    })
+    Ok(if axis < 0 { (axis + r) as usize } else { axis as usize })
 }
 
 /// Checks that `inputs` has exactly `n` entries.

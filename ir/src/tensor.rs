@@ -56,10 +56,7 @@ impl Tensor {
         let shape = shape.into();
         let n: usize = shape.iter().product();
         if n != data.len() {
-            bail_op!(
-                "tensor of shape {shape:?} needs {n} elements, got {}",
-                data.len()
-            );
+            bail_op!("tensor of shape {shape:?} needs {n} elements, got {}", data.len());
         }
         Ok(Tensor { shape, data })
     }
@@ -70,10 +67,7 @@ impl Tensor {
         Tensor::new(shape, TensorData::I64(v))
     }
     pub fn scalar_f32(x: f32) -> Self {
-        Tensor {
-            shape: vec![],
-            data: TensorData::F32(vec![x]),
-        }
+        Tensor { shape: vec![], data: TensorData::F32(vec![x]) }
     }
     pub fn shape(&self) -> &[usize] {
         &self.shape
@@ -142,10 +136,7 @@ impl Tensor {
         }
         let data = match fact.dtype {
             DType::F32 => TensorData::F32(
-                bytes
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect(),
+                bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
             ),
             DType::I64 | DType::Q(_) => TensorData::I64(
                 bytes

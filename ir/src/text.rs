@@ -15,9 +15,8 @@ impl Graph {
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         for (id, n) in self.nodes() {
-            let outs: Vec<String> = (0..n.outputs.len())
-                .map(|i| crate::ValueId::new(id, i).to_string())
-                .collect();
+            let outs: Vec<String> =
+                (0..n.outputs.len()).map(|i| crate::ValueId::new(id, i).to_string()).collect();
             let ins: Vec<String> = n.inputs.iter().map(|v| v.to_string()).collect();
             let facts: Vec<String> = n.outputs.iter().map(|v| v.fact.to_string()).collect();
             let _ = write!(s, "{} = {}", outs.join(", "), n.op);
@@ -55,11 +54,6 @@ impl Graph {
             }
         }
         let ops: Vec<String> = counts.iter().map(|(k, v)| format!("{k}×{v}")).collect();
-        format!(
-            "{} nodes, {} constant elements; {}",
-            self.len(),
-            params,
-            ops.join(" ")
-        )
+        format!("{} nodes, {} constant elements; {}", self.len(), params, ops.join(" "))
     }
 }

@@ -42,16 +42,13 @@ pub struct EinsumSpec {
 impl EinsumSpec {
     pub fn parse(eq: &str) -> Result<Self, EinsumError> {
         let eq: String = eq.chars().filter(|c| !c.is_whitespace()).collect();
-        let (lhs, rhs) = eq
-            .split_once("->")
-            .ok_or_else(|| EinsumError::Syntax(format!("'{eq}' has no '->'")))?;
+        let (lhs, rhs) =
+            eq.split_once("->").ok_or_else(|| EinsumError::Syntax(format!("'{eq}' has no '->'")))?;
         let term = |t: &str| -> Result<Vec<char>, EinsumError> {
             let mut seen = Vec::new();
             for c in t.chars() {
                 if !c.is_ascii_alphabetic() {
-                    return Err(EinsumError::Syntax(format!(
-                        "bad axis letter '{c}' in '{eq}'"
-                    )));
+                    return Err(EinsumError::Syntax(format!("bad axis letter '{c}' in '{eq}'")));
                 }
                 if seen.contains(&c) {
                     return Err(EinsumError::RepeatedAxis(c, t.to_string()));
@@ -86,10 +83,7 @@ impl EinsumSpec {
 
     /// Letters summed over (in no output).
     pub fn contracted(&self) -> Vec<char> {
-        self.letters()
-            .into_iter()
-            .filter(|c| !self.output.contains(c))
-            .collect()
+        self.letters().into_iter().filter(|c| !self.output.contains(c)).collect()
     }
 
     /// Size of every letter, checked for consistency across operands.
@@ -134,21 +128,12 @@ impl EinsumSpec {
 }
 
 pub(crate) fn size_of(sizes: &[(char, usize)], c: char) -> usize {
-    sizes
-        .iter()
-        .find(|(l, _)| *l == c)
-        .map(|&(_, d)| d)
-        .unwrap_or(1)
+    sizes.iter().find(|(l, _)| *l == c).map(|&(_, d)| d).unwrap_or(1)
 }
 
 impl fmt::Display for EinsumSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let terms: Vec<String> = self.inputs.iter().map(|t| t.iter().collect()).collect();
-        write!(
-            f,
-            "{}->{}",
-            terms.join(","),
-            self.output.iter().collect::<String>()
-        )
+        write!(f, "{}->{}", terms.join(","), self.output.iter().collect::<String>())
     }
 }

@@ -1,4 +1,7 @@
 //! The optimised kernels agree with their reference twins on random inputs.
+
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use proptest::prelude::*;
 use zkml_kernels::{EinsumSpec, cpu, reference};
 

@@ -18,20 +18,9 @@ pub enum RuntimeError {
     #[error("input file: {0}")]
     InputJson(String),
     #[error("input {index} ('{name}'): expected {expected} values for {fact}, got {got}")]
-    InputLength {
-        index: usize,
-        name: String,
-        fact: String,
-        expected: usize,
-        got: usize,
-    },
+    InputLength { index: usize, name: String, fact: String, expected: usize, got: usize },
     #[error("input {index} ('{name}'): value {value} is not a valid {dtype}")]
-    InputValue {
-        index: usize,
-        name: String,
-        value: f64,
-        dtype: String,
-    },
+    InputValue { index: usize, name: String, value: f64, dtype: String },
     #[error(transparent)]
     Ir(#[from] zkml_ir::IrError),
 }

@@ -23,10 +23,7 @@ pub fn model_fixtures() -> Vec<PathBuf> {
         .expect("fixtures dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
-        .filter(|p| {
-            !p.file_stem()
-                .is_some_and(|s| s.to_string_lossy().starts_with("unsupported"))
-        })
+        .filter(|p| !p.file_stem().is_some_and(|s| s.to_string_lossy().starts_with("unsupported")))
         .collect();
     v.sort();
     v
@@ -42,15 +39,11 @@ pub fn random_inputs(facts: &[&Fact], seed: u64, id_bound: i64) -> Vec<Tensor> {
             match f.dtype {
                 DType::I64 => Tensor::from_i64(
                     f.shape.clone(),
-                    (0..f.len())
-                        .map(|_| rng.random_range(0..id_bound))
-                        .collect(),
+                    (0..f.len()).map(|_| rng.random_range(0..id_bound)).collect(),
                 ),
                 _ => Tensor::from_f32(
                     f.shape.clone(),
-                    (0..f.len())
-                        .map(|_| rng.random_range(-1.0f32..1.0))
-                        .collect(),
+                    (0..f.len()).map(|_| rng.random_range(-1.0f32..1.0)).collect(),
                 ),
             }
             .expect("shape matches length")
@@ -67,26 +60,12 @@ fn to_tract(t: &Tensor) -> TractResult<TValue> {
 }
 
 /// Runs the model with tract's optimised runner (the oracle).
-pub fn tract_run(
-    path: &Path,
-    opts: &FrontendOptions,
-    inputs: &[Tensor],
-) -> TractResult<Vec<Vec<f32>>> {
+pub fn tract_run(path: &Path, opts: &FrontendOptions, inputs: &[Tensor]) -> TractResult<Vec<Vec<f32>>> {
     let typed = frontend::load_typed(path, opts).map_err(|e| TractError::msg(e.to_string()))?;
     let plan = typed.into_optimized()?.into_runnable()?;
-    let ins = inputs
-        .iter()
-        .map(to_tract)
-        .collect::<TractResult<TVec<_>>>()?;
+    let ins = inputs.iter().map(to_tract).collect::<TractResult<TVec<_>>>()?;
     let outs = plan.run(ins)?;
-    outs.iter()
-        .map(|o| {
-            Ok(o.cast_to::<f32>()?
-                .try_as_plain_ram()?
-                .as_slice::<f32>()?
-                .to_vec())
-        })
-        .collect()
+    outs.iter().map(|o| Ok(o.cast_to::<f32>()?.try_as_plain_ram()?.as_slice::<f32>()?.to_vec())).collect()
 }
 
 /// Runs our f32 reference evaluator.
@@ -113,11 +92,7 @@ pub fn max_rel_error(ours: &[f32], oracle: &[f32]) -> f32 {
     if ours.len() != oracle.len() {
         return f32::INFINITY;
     }
-    let scale = oracle
-        .iter()
-        .filter(|x| x.is_finite())
-        .fold(0f32, |m, x| m.max(x.abs()))
-        .max(1e-30);
+    let scale = oracle.iter().filter(|x| x.is_finite()).fold(0f32, |m, x| m.max(x.abs())).max(1e-30);
     ours.iter()
         .zip(oracle)
         .map(|(a, b)| {
@@ -130,4 +105,138 @@ pub fn max_rel_error(ours: &[f32], oracle: &[f32]) -> f32 {
             }
         })
         .fold(0f32, f32::max)
+}
+
+/// ONNX backend node tests (`onnx/backend/test/data/node` in the
+/// `onnx==1.22.0` wheel).
+pub mod onnx_node {
+    use prost::Message;
+    use std::path::Path;
+    use zkml_compiler::frontend::ops::ir_tensor;
+    use zkml_compiler::{FrontendOptions, load_onnx};
+    use zkml_ir::{Tensor, TensorData};
+
+    /// Reads a serialized `TensorProto`.
+    pub fn read_tensor(path: &Path) -> Result<Tensor, String> {
+        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+        let proto = tract_onnx::pb::TensorProto::decode(bytes.as_slice()).map_err(|e| e.to_string())?;
+        let t = tract_onnx::tensor::load_tensor(&tract_onnx::data_resolver::MmapDataResolver, &proto, None)
+            .map_err(|e| format!("{e:#}"))?;
+        ir_tensor(&t)
+    }
+
+    /// Op types of the nodes of a model.
+    pub fn op_types(model: &Path) -> Result<Vec<String>, String> {
+        let bytes = std::fs::read(model).map_err(|e| e.to_string())?;
+        let proto = tract_onnx::pb::ModelProto::decode(bytes.as_slice()).map_err(|e| e.to_string())?;
+        Ok(proto.graph.map(|g| g.node.into_iter().map(|n| n.op_type).collect()).unwrap_or_default())
+    }
+
+    /// `|a - b| ≤ tol · (1 + |b|)` for floats (NaN matches NaN), exact for
+    /// integers and booleans.
+    pub fn close(got: &Tensor, want: &Tensor, tol: f32) -> Result<(), String> {
+        if got.shape() != want.shape() {
+            return Err(format!("shape {:?}, expected {:?}", got.shape(), want.shape()));
+        }
+        match (got.data(), want.data()) {
+            (TensorData::F32(a), TensorData::F32(b)) => {
+                for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                    let ok = (x.is_nan() && y.is_nan()) || x == y || (x - y).abs() <= tol * (1.0 + y.abs());
+                    if !ok {
+                        return Err(format!("element {i}: {x} vs expected {y}"));
+                    }
+                }
+                Ok(())
+            }
+            (a, b) if a == b => Ok(()),
+            (a, b) if a.dtype() != b.dtype() => Err(format!("type {} vs expected {}", a.dtype(), b.dtype())),
+            _ => Err("values differ".into()),
+        }
+    }
+
+    /// Inputs that real models carry as initializers (shapes, axes, slice
+    /// bounds, split sizes, normalisation statistics), by op type. Node
+    /// tests feed them as graph inputs; a zkml plan has static shapes, so the
+    /// harness turns them into initializers, as tract's own harness does.
+    fn parameter_inputs(op: &str) -> &'static [usize] {
+        match op {
+            "Reshape" | "Expand" | "Split" | "Unsqueeze" | "ReduceMean" | "Trilu" => &[1],
+            "Slice" => &[1, 2, 3, 4],
+            "BatchNormalization" => &[1, 2, 3, 4],
+            "Pad" => &[1, 2, 3],
+            _ => &[],
+        }
+    }
+
+    /// Loads the test's model (parameters as initializers) with its data
+    /// set's input shapes, evaluates it on `test_data_set_0`, and compares
+    /// every output.
+    pub fn run_case(dir: &Path, tol: f32) -> Result<(), String> {
+        let data = dir.join("test_data_set_0");
+        let bytes = std::fs::read(dir.join("model.onnx")).map_err(|e| e.to_string())?;
+        let mut proto = tract_onnx::pb::ModelProto::decode(bytes.as_slice()).map_err(|e| e.to_string())?;
+        let graph = proto.graph.as_mut().ok_or("no graph")?;
+        let node = graph.node.first().cloned().ok_or("no node")?;
+        let real_inputs: Vec<String> = graph.input.iter().map(|i| i.name.clone()).collect();
+        let mut inputs = Vec::new();
+        for (k, name) in real_inputs.iter().enumerate() {
+            let file = data.join(format!("input_{k}.pb"));
+            let as_param = node
+                .input
+                .iter()
+                .position(|n| n == name)
+                .is_some_and(|pos| parameter_inputs(&node.op_type).contains(&pos));
+            if as_param {
+                let raw = std::fs::read(&file).map_err(|e| e.to_string())?;
+                let mut t = tract_onnx::pb::TensorProto::decode(raw.as_slice()).map_err(|e| e.to_string())?;
+                t.name = name.clone();
+                graph.initializer.push(t);
+                graph.input.retain(|i| &i.name != name);
+            } else {
+                inputs.push(read_tensor(&file)?);
+            }
+        }
+        let tmp = tempdir_in_target()?;
+        let model = tmp.join(format!("{}.onnx", dir.file_name().and_then(|n| n.to_str()).unwrap_or("case")));
+        std::fs::write(&model, proto.encode_to_vec()).map_err(|e| e.to_string())?;
+        let mut wants = Vec::new();
+        while data.join(format!("output_{}.pb", wants.len())).exists() {
+            wants.push(read_tensor(&data.join(format!("output_{}.pb", wants.len())))?);
+        }
+        let names = input_names(&model)?;
+        let opts = FrontendOptions {
+            input_shapes: names
+                .iter()
+                .cloned()
+                .zip(inputs.iter().map(|t| t.shape().to_vec()))
+                .filter(|(_, s)| !s.is_empty() && !s.contains(&0))
+                .collect(),
+        };
+        let graph = load_onnx(&model, &opts).map_err(|e| format!("load: {e}"))?;
+        let got = graph.eval(&inputs).map_err(|e| format!("eval: {e}"))?;
+        if got.len() != wants.len() {
+            return Err(format!("{} outputs, expected {}", got.len(), wants.len()));
+        }
+        for (i, (g, w)) in got.iter().zip(&wants).enumerate() {
+            close(g, w, tol).map_err(|e| format!("output {i}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// A scratch folder under the target directory (kept small: one model
+    /// per case, overwritten on each run).
+    fn tempdir_in_target() -> Result<std::path::PathBuf, String> {
+        let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/onnx-node-cases");
+        std::fs::create_dir_all(&d).map_err(|e| e.to_string())?;
+        Ok(d)
+    }
+
+    /// Names of the real (non-initializer) graph inputs, in order.
+    fn input_names(model: &Path) -> Result<Vec<String>, String> {
+        let bytes = std::fs::read(model).map_err(|e| e.to_string())?;
+        let proto = tract_onnx::pb::ModelProto::decode(bytes.as_slice()).map_err(|e| e.to_string())?;
+        let g = proto.graph.unwrap_or_default();
+        let inits: Vec<&str> = g.initializer.iter().map(|t| t.name.as_str()).collect();
+        Ok(g.input.iter().map(|i| i.name.clone()).filter(|n| !inits.contains(&n.as_str())).collect())
+    }
 }

@@ -2,6 +2,9 @@
 //! on random inputs: outputs agree within 1e-5 (relative to the output's
 //! magnitude, see `max_rel_error`).
 
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use zkml_compiler::{FrontendOptions, load_onnx};
 use zkml_tests::{max_rel_error, model_fixtures, ours_run, random_inputs, tract_run};
 
@@ -10,10 +13,7 @@ const TOLERANCE: f32 = 1e-5;
 #[test]
 fn every_fixture_matches_tract() {
     let fixtures = model_fixtures();
-    assert!(
-        fixtures.len() >= 4,
-        "expected the committed fixtures, found {fixtures:?}"
-    );
+    assert!(fixtures.len() >= 4, "expected the committed fixtures, found {fixtures:?}");
     let opts = FrontendOptions::default();
     for path in fixtures {
         let graph = load_onnx(&path, &opts).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -56,8 +56,7 @@ fn differential_check_detects_a_changed_weight() {
             }
             op => op.clone(),
         };
-        g2.add_node(n.name.clone(), op, &n.inputs)
-            .expect("same graph");
+        g2.add_node(n.name.clone(), op, &n.inputs).expect("same graph");
     }
     g2.set_outputs(graph.outputs().to_vec());
     let got = ours_run(&g2, &inputs);

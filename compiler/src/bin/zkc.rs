@@ -7,11 +7,7 @@ use zkml_compiler::{FrontendOptions, frontend};
 use zkml_ir::Plan;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "zkc",
-    version,
-    about = "zkml compiler: ONNX model → proving plan"
-)]
+#[command(name = "zkc", version, about = "zkml compiler: ONNX model → proving plan")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -28,11 +24,8 @@ struct ModelArgs {
 
 impl ModelArgs {
     fn options(&self) -> Result<FrontendOptions> {
-        let input_shapes = self
-            .input_shapes
-            .iter()
-            .map(|s| FrontendOptions::parse_shape(s))
-            .collect::<Result<_, _>>()?;
+        let input_shapes =
+            self.input_shapes.iter().map(|s| FrontendOptions::parse_shape(s)).collect::<Result<_, _>>()?;
         Ok(FrontendOptions { input_shapes })
     }
 }
@@ -88,8 +81,7 @@ fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("compiling {}", model.model.display()))?;
             let plan = Plan::new(graph);
             let bytes = plan.to_bytes()?;
-            std::fs::write(&output, &bytes)
-                .with_context(|| format!("writing {}", output.display()))?;
+            std::fs::write(&output, &bytes).with_context(|| format!("writing {}", output.display()))?;
             println!("model:   {}", model.model.display());
             println!("graph:   {}", plan.graph.summary());
             for (i, f) in plan.graph.input_facts().iter().enumerate() {

@@ -74,11 +74,7 @@ fn check_supported(proto: &pb::ModelProto) -> Result<(), FrontendError> {
             return Err(FrontendError::UnsupportedOp {
                 node: node.name.clone(),
                 op_type: node.op_type.clone(),
-                domain: if std_domain {
-                    String::new()
-                } else {
-                    format!("{}.", node.domain)
-                },
+                domain: if std_domain { String::new() } else { format!("{}.", node.domain) },
                 opset: opset(proto),
                 supported: supported.join(", "),
             });
@@ -96,33 +92,19 @@ pub fn load_onnx(path: &Path, opts: &FrontendOptions) -> Result<Graph, FrontendE
 /// Steps 1-3: the typed tract model (also used by tests as the oracle).
 pub fn load_typed(path: &Path, opts: &FrontendOptions) -> Result<TypedModel, FrontendError> {
     let p = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|error| FrontendError::Io {
-        path: p.clone(),
-        error,
-    })?;
+    let bytes = std::fs::read(path).map_err(|error| FrontendError::Io { path: p.clone(), error })?;
     let onnx = tract_onnx::onnx();
     let proto = onnx
         .proto_model_for_read(&mut bytes.as_slice())
-        .map_err(|e| FrontendError::Corrupt {
-            path: p.clone(),
-            reason: format!("{e:#}"),
-        })?;
+        .map_err(|e| FrontendError::Corrupt { path: p.clone(), reason: format!("{e:#}") })?;
     if proto.graph.is_none() {
-        return Err(FrontendError::Corrupt {
-            path: p,
-            reason: "no graph in the file".into(),
-        });
+        return Err(FrontendError::Corrupt { path: p, reason: "no graph in the file".into() });
     }
     check_supported(&proto)?;
     let dir = path.parent().and_then(|d| d.to_str());
-    let parsed = onnx
-        .parse(&proto, dir)
-        .map_err(|e| FrontendError::Tract(format!("{e:#}")))?;
+    let parsed = onnx.parse(&proto, dir).map_err(|e| FrontendError::Tract(format!("{e:#}")))?;
     if !parsed.unresolved_inputs.is_empty() {
-        return Err(FrontendError::Tract(format!(
-            "unresolved inputs {:?}",
-            parsed.unresolved_inputs
-        )));
+        return Err(FrontendError::Tract(format!("unresolved inputs {:?}", parsed.unresolved_inputs)));
     }
     let mut model = parsed.model;
     let names: Vec<String> = model
@@ -132,43 +114,23 @@ pub fn load_typed(path: &Path, opts: &FrontendOptions) -> Result<TypedModel, Fro
         .map(|o| model.node(o.node).name.clone())
         .collect();
     for (name, shape) in &opts.input_shapes {
-        let ix =
-            names
-                .iter()
-                .position(|n| n == name)
-                .ok_or_else(|| FrontendError::UnknownInput {
-                    name: name.clone(),
-                    inputs: names.join(", "),
-                })?;
-        let old = model
-            .input_fact(ix)
-            .map_err(|e| FrontendError::Tract(e.to_string()))?
-            .clone();
+        let ix = names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| FrontendError::UnknownInput { name: name.clone(), inputs: names.join(", ") })?;
+        let old = model.input_fact(ix).map_err(|e| FrontendError::Tract(e.to_string()))?.clone();
         let mut fact = InferenceFact::shape(shape.iter().map(|&d| d as i64).collect::<Vec<_>>());
         if let Some(dt) = old.datum_type.concretize() {
             fact = fact.with_datum_type(dt);
         }
-        model
-            .set_input_fact(ix, fact)
-            .map_err(|e| FrontendError::Tract(e.to_string()))?;
+        model.set_input_fact(ix, fact).map_err(|e| FrontendError::Tract(e.to_string()))?;
     }
-    let typed = model
-        .into_typed()
-        .map_err(|e| FrontendError::Shapes(format!("{e:#}")))?;
-    for (ix, o) in typed
-        .input_outlets()
-        .map_err(|e| FrontendError::Tract(e.to_string()))?
-        .iter()
-        .enumerate()
+    let typed = model.into_typed().map_err(|e| FrontendError::Shapes(format!("{e:#}")))?;
+    for (ix, o) in typed.input_outlets().map_err(|e| FrontendError::Tract(e.to_string()))?.iter().enumerate()
     {
-        let fact = typed
-            .outlet_fact(*o)
-            .map_err(|e| FrontendError::Tract(e.to_string()))?;
+        let fact = typed.outlet_fact(*o).map_err(|e| FrontendError::Tract(e.to_string()))?;
         if fact.shape.as_concrete().is_none() {
-            return Err(FrontendError::SymbolicInput {
-                name: names[ix].clone(),
-                fact: format!("{fact:?}"),
-            });
+            return Err(FrontendError::SymbolicInput { name: names[ix].clone(), fact: format!("{fact:?}") });
         }
     }
     Ok(typed)
@@ -179,35 +141,29 @@ pub fn lower(typed: &TypedModel) -> Result<Graph, FrontendError> {
     let tract_err = |e: TractError| FrontendError::Tract(format!("{e:#}"));
     let outputs = typed.output_outlets().map_err(tract_err)?.to_vec();
     let inputs = typed.input_outlets().map_err(tract_err)?.to_vec();
-    let order = typed.eval_order().map_err(tract_err)?;
+    // Inputs first, in order, even those no output depends on (eval_order
+    // only lists the nodes the outputs need): the plan's inputs are the
+    // model's inputs.
+    let input_nodes: Vec<usize> = inputs.iter().map(|o| o.node).collect();
+    let rest = typed.eval_order().map_err(tract_err)?.into_iter().filter(|id| !input_nodes.contains(id));
+    let order: Vec<usize> = input_nodes.iter().copied().chain(rest).collect();
     let mut ctx = ops::Ctx::new(typed);
     let registry = ops::Registry::new();
     let mut values: HashMap<OutletId, ValueId> = HashMap::new();
     for id in order {
         let node = typed.node(id);
-        let err = |message: String| FrontendError::Lowering {
-            node: node.name.clone(),
-            message,
-        };
+        let err = |message: String| FrontendError::Lowering { node: node.name.clone(), message };
         if let Some(ix) = inputs.iter().position(|o| o.node == id) {
             let fact = ops::ir_fact(&node.outputs[0].fact).map_err(err)?;
             let op = zkml_ir::ops::source::Input { index: ix, fact };
-            values.insert(
-                OutletId::new(id, 0),
-                ValueId::new(ctx.graph.add_node(&node.name, op, &[])?, 0),
-            );
+            values.insert(OutletId::new(id, 0), ValueId::new(ctx.graph.add_node(&node.name, op, &[])?, 0));
             continue;
         }
         // Constant-valued outputs (weights, folded shape arithmetic).
         if node.outputs.iter().all(|o| o.fact.konst.is_some()) {
             for (slot, o) in node.outputs.iter().enumerate() {
-                let t =
-                    ops::ir_tensor(o.fact.konst.as_ref().expect("checked above")).map_err(err)?;
-                let name = if slot == 0 {
-                    node.name.clone()
-                } else {
-                    format!("{}:{slot}", node.name)
-                };
+                let t = ops::ir_tensor(o.fact.konst.as_ref().expect("checked above")).map_err(err)?;
+                let name = if slot == 0 { node.name.clone() } else { format!("{}:{slot}", node.name) };
                 values.insert(OutletId::new(id, slot), ctx.graph.add_const(name, t)?);
             }
             continue;
@@ -215,12 +171,7 @@ pub fn lower(typed: &TypedModel) -> Result<Graph, FrontendError> {
         let args: Vec<ValueId> = node
             .inputs
             .iter()
-            .map(|i| {
-                values
-                    .get(i)
-                    .copied()
-                    .ok_or_else(|| err(format!("input {i:?} not lowered")))
-            })
+            .map(|i| values.get(i).copied().ok_or_else(|| err(format!("input {i:?} not lowered"))))
             .collect::<Result<_, _>>()?;
         let outs = registry.lower(&mut ctx, node, &args)?;
         for (slot, v) in outs.into_iter().enumerate() {
@@ -230,9 +181,7 @@ pub fn lower(typed: &TypedModel) -> Result<Graph, FrontendError> {
     let mut graph = ctx.graph;
     let mut outs = Vec::new();
     for o in &outputs {
-        let v = *values
-            .get(o)
-            .ok_or_else(|| FrontendError::Tract(format!("output {o:?} not lowered")))?;
+        let v = *values.get(o).ok_or_else(|| FrontendError::Tract(format!("output {o:?} not lowered")))?;
         if let Some(label) = typed.outlet_label(*o) {
             graph.set_value_name(v, label);
         }
@@ -262,17 +211,11 @@ fn rebuild(g: Graph, fold: bool) -> Result<Graph, FrontendError> {
         if !live[id] {
             continue;
         }
-        let ins: Vec<ValueId> = n
-            .inputs
-            .iter()
-            .map(|v| ValueId::new(remap[&v.node], v.slot))
-            .collect();
+        let ins: Vec<ValueId> = n.inputs.iter().map(|v| ValueId::new(remap[&v.node], v.slot)).collect();
         let foldable = fold
             && !ins.is_empty()
             && n.outputs.len() == 1
-            && ins
-                .iter()
-                .all(|v| matches!(out.node(v.node).op, zkml_ir::Op::Const(_)));
+            && ins.iter().all(|v| matches!(out.node(v.node).op, zkml_ir::Op::Const(_)));
         let new = if foldable {
             let args: Vec<zkml_ir::Tensor> = ins
                 .iter()
@@ -282,15 +225,11 @@ fn rebuild(g: Graph, fold: bool) -> Result<Graph, FrontendError> {
                 })
                 .collect();
             let refs: Vec<&zkml_ir::Tensor> = args.iter().collect();
-            let t =
-                n.op.def()
-                    .eval(&refs)
-                    .map_err(|e| FrontendError::Lowering {
-                        node: n.name.clone(),
-                        message: format!("constant folding: {e}"),
-                    })?;
-            out.add_const(n.name.clone(), t.into_iter().next().expect("one output"))?
-                .node
+            let t = n.op.def().eval(&refs).map_err(|e| FrontendError::Lowering {
+                node: n.name.clone(),
+                message: format!("constant folding: {e}"),
+            })?;
+            out.add_const(n.name.clone(), t.into_iter().next().expect("one output"))?.node
         } else {
             out.add_node(n.name.clone(), n.op.clone(), &ins)?
         };
@@ -299,11 +238,6 @@ fn rebuild(g: Graph, fold: bool) -> Result<Graph, FrontendError> {
         }
         remap.insert(id, new);
     }
-    out.set_outputs(
-        g.outputs()
-            .iter()
-            .map(|v| ValueId::new(remap[&v.node], v.slot))
-            .collect(),
-    );
+    out.set_outputs(g.outputs().iter().map(|v| ValueId::new(remap[&v.node], v.slot)).collect());
     Ok(out)
 }

@@ -38,9 +38,7 @@ impl BinaryOp {
             BinaryOp::Sub => a.wrapping_sub(b),
             BinaryOp::Mul => a.wrapping_mul(b),
             // Truncating division, as ONNX's reference (C semantics).
-            BinaryOp::Div => a
-                .checked_div(b)
-                .ok_or_else(|| OpError::new("integer division by zero"))?,
+            BinaryOp::Div => a.checked_div(b).ok_or_else(|| OpError::new("integer division by zero"))?,
             BinaryOp::Pow => {
                 let e = u32::try_from(b).map_err(|_| OpError::new("negative integer exponent"))?;
                 a.wrapping_pow(e)
@@ -73,16 +71,9 @@ impl OpDef for Binary {
         expect_inputs(inputs, 2)?;
         let (a, b) = (inputs[0], inputs[1]);
         if a.dtype != b.dtype || !matches!(a.dtype, DType::F32 | DType::I64) {
-            bail_op!(
-                "operands must both be f32 or both i64, got {} and {}",
-                a.dtype,
-                b.dtype
-            );
+            bail_op!("operands must both be f32 or both i64, got {} and {}", a.dtype, b.dtype);
         }
-        Ok(vec![Fact::new(
-            a.dtype,
-            broadcast_shapes(&[&a.shape, &b.shape])?,
-        )])
+        Ok(vec![Fact::new(a.dtype, broadcast_shapes(&[&a.shape, &b.shape])?)])
     }
     fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
         let (a, b) = (inputs[0], inputs[1]);
@@ -90,11 +81,7 @@ impl OpDef for Binary {
         let offs = broadcast_offsets(&[a.shape(), b.shape()], &shape);
         let data = match (a.data(), b.data()) {
             (TensorData::F32(x), TensorData::F32(y)) => TensorData::F32(
-                offs[0]
-                    .iter()
-                    .zip(&offs[1])
-                    .map(|(&i, &j)| self.op.f32(x[i], y[j]))
-                    .collect(),
+                offs[0].iter().zip(&offs[1]).map(|(&i, &j)| self.op.f32(x[i], y[j])).collect(),
             ),
             (TensorData::I64(x), TensorData::I64(y)) => TensorData::I64(
                 offs[0]

@@ -21,12 +21,7 @@ pub struct Window {
 impl Window {
     fn check(&self, spatial: &[usize]) -> Result<(), OpError> {
         let r = spatial.len();
-        let lens = [
-            self.kernel.len(),
-            self.strides.len(),
-            self.dilations.len(),
-            self.pads.len(),
-        ];
+        let lens = [self.kernel.len(), self.strides.len(), self.dilations.len(), self.pads.len()];
         if lens.iter().any(|&l| l != r) {
             bail_op!("window {self:?} does not match {r} spatial axes");
         }
@@ -36,10 +31,7 @@ impl Window {
         for (a, &d) in spatial.iter().enumerate() {
             let span = self.dilations[a] * (self.kernel[a] - 1) + 1;
             if d + self.pads[a].0 + self.pads[a].1 < span {
-                bail_op!(
-                    "kernel span {span} exceeds padded input {} on spatial axis {a}",
-                    spatial[a]
-                );
+                bail_op!("kernel span {span} exceeds padded input {} on spatial axis {a}", spatial[a]);
             }
         }
         Ok(())
@@ -122,11 +114,7 @@ impl Window {
                                 off += p as usize * strides[a];
                             }
                         }
-                        if let Tap::Input(_) = tap {
-                            Tap::Input(off)
-                        } else {
-                            tap
-                        }
+                        if let Tap::Input(_) = tap { Tap::Input(off) } else { tap }
                     })
                     .collect()
             })
@@ -179,10 +167,7 @@ impl OpDef for Conv {
             bail_op!("weight {w} does not fit input {x} with group {g}");
         }
         if w.shape[2..] != self.window.kernel[..] {
-            bail_op!(
-                "weight {w} kernel differs from attribute {:?}",
-                self.window.kernel
-            );
+            bail_op!("weight {w} kernel differs from attribute {:?}", self.window.kernel);
         }
         if let Some(b) = inputs.get(2).filter(|b| b.shape != [o]) {
             bail_op!("bias {b} must be [{o}]");
@@ -193,14 +178,7 @@ impl OpDef for Conv {
     }
     fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
         let out_fact = self
-            .infer(
-                &inputs
-                    .iter()
-                    .map(|t| t.fact())
-                    .collect::<Vec<_>>()
-                    .iter()
-                    .collect::<Vec<_>>(),
-            )?
+            .infer(&inputs.iter().map(|t| t.fact()).collect::<Vec<_>>().iter().collect::<Vec<_>>())?
             .remove(0);
         let (x, w) = (inputs[0].as_f32()?, inputs[1].as_f32()?);
         let xs = inputs[0].shape();
@@ -286,13 +264,7 @@ impl OpDef for MaxPool {
     fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
         let t = pool_eval(&self.window, inputs[0], |plane, taps| {
             taps.iter()
-                .filter_map(|t| {
-                    if let Tap::Input(o) = t {
-                        Some(plane[*o])
-                    } else {
-                        None
-                    }
-                })
+                .filter_map(|t| if let Tap::Input(o) = t { Some(plane[*o]) } else { None })
                 .fold(f32::NEG_INFINITY, f32::max)
         })?;
         Ok(vec![t])

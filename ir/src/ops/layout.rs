@@ -31,12 +31,7 @@ impl OpDef for Reshape {
         expect_inputs(inputs, 1)?;
         let n: usize = self.shape.iter().product();
         if n != inputs[0].len() {
-            bail_op!(
-                "cannot reshape {} ({} elements) to {:?}",
-                inputs[0],
-                inputs[0].len(),
-                self.shape
-            );
+            bail_op!("cannot reshape {} ({} elements) to {:?}", inputs[0], inputs[0].len(), self.shape);
         }
         Ok(vec![Fact::new(inputs[0].dtype, self.shape.clone())])
     }
@@ -63,11 +58,7 @@ impl OpDef for Transpose {
         let r = inputs[0].rank();
         let mut seen = vec![false; r];
         if self.perm.len() != r {
-            bail_op!(
-                "perm {:?} has length {} for rank {r}",
-                self.perm,
-                self.perm.len()
-            );
+            bail_op!("perm {:?} has length {} for rank {r}", self.perm, self.perm.len());
         }
         for &p in &self.perm {
             if p >= r || seen[p] {
@@ -75,11 +66,7 @@ impl OpDef for Transpose {
             }
             seen[p] = true;
         }
-        let shape = self
-            .perm
-            .iter()
-            .map(|&p| inputs[0].shape[p])
-            .collect::<Vec<_>>();
+        let shape = self.perm.iter().map(|&p| inputs[0].shape[p]).collect::<Vec<_>>();
         Ok(vec![Fact::new(inputs[0].dtype, shape)])
     }
     fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
@@ -102,16 +89,8 @@ pub struct Slice {
 
 impl Slice {
     fn len(&self) -> usize {
-        let span = if self.step > 0 {
-            self.end - self.start
-        } else {
-            self.start - self.end
-        };
-        if span <= 0 {
-            0
-        } else {
-            ((span + self.step.abs() - 1) / self.step.abs()) as usize
-        }
+        let span = if self.step > 0 { self.end - self.start } else { self.start - self.end };
+        if span <= 0 { 0 } else { ((span + self.step.abs() - 1) / self.step.abs()) as usize }
     }
 }
 
@@ -186,9 +165,7 @@ impl OpDef for Concat {
         vec![("axis", self.axis.to_string())]
     }
     fn infer(&self, inputs: &[&Fact]) -> Result<Vec<Fact>, OpError> {
-        let Some(first) = inputs.first() else {
-            bail_op!("concat of nothing")
-        };
+        let Some(first) = inputs.first() else { bail_op!("concat of nothing") };
         if self.axis >= first.rank() {
             bail_op!("axis {} out of range for {first}", self.axis);
         }
@@ -264,12 +241,7 @@ impl Split {
         self.sizes
             .iter()
             .map(|&n| {
-                let s = Slice {
-                    axis: self.axis,
-                    start,
-                    end: start + n as i64,
-                    step: 1,
-                };
+                let s = Slice { axis: self.axis, start, end: start + n as i64, step: 1 };
                 start += n as i64;
                 s
             })
@@ -282,31 +254,18 @@ impl OpDef for Split {
         "split"
     }
     fn attrs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("axis", self.axis.to_string()),
-            ("sizes", list(&self.sizes)),
-        ]
+        vec![("axis", self.axis.to_string()), ("sizes", list(&self.sizes))]
     }
     fn infer(&self, inputs: &[&Fact]) -> Result<Vec<Fact>, OpError> {
         expect_inputs(inputs, 1)?;
         let f = inputs[0];
         if self.axis >= f.rank() || self.sizes.iter().sum::<usize>() != f.shape[self.axis] {
-            bail_op!(
-                "split sizes {:?} on axis {} do not cover {f}",
-                self.sizes,
-                self.axis
-            );
+            bail_op!("split sizes {:?} on axis {} do not cover {f}", self.sizes, self.axis);
         }
-        self.pieces()
-            .iter()
-            .map(|s| s.infer(inputs).map(|mut v| v.remove(0)))
-            .collect()
+        self.pieces().iter().map(|s| s.infer(inputs).map(|mut v| v.remove(0))).collect()
     }
     fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
-        self.pieces()
-            .iter()
-            .map(|s| s.eval(inputs).map(|mut v| v.remove(0)))
-            .collect()
+        self.pieces().iter().map(|s| s.eval(inputs).map(|mut v| v.remove(0))).collect()
     }
 }
 
@@ -334,12 +293,7 @@ impl OpDef for Gather {
         if i.dtype != crate::DType::I64 {
             bail_op!("indices must be i64, got {}", i.dtype);
         }
-        let shape = [
-            &d.shape[..self.axis],
-            &i.shape[..],
-            &d.shape[self.axis + 1..],
-        ]
-        .concat();
+        let shape = [&d.shape[..self.axis], &i.shape[..], &d.shape[self.axis + 1..]].concat();
         Ok(vec![Fact::new(d.dtype, shape)])
     }
     fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
@@ -377,10 +331,7 @@ impl OpDef for Pad {
     }
     fn attrs(&self) -> Vec<(&'static str, String)> {
         let p: Vec<String> = self.pads.iter().map(|(a, b)| format!("{a}:{b}")).collect();
-        vec![
-            ("pads", format!("[{}]", p.join(","))),
-            ("value", format!("{:?}", self.value)),
-        ]
+        vec![("pads", format!("[{}]", p.join(","))), ("value", format!("{:?}", self.value))]
     }
     fn infer(&self, inputs: &[&Fact]) -> Result<Vec<Fact>, OpError> {
         expect_inputs(inputs, 1)?;
@@ -388,12 +339,7 @@ impl OpDef for Pad {
         if self.pads.len() != f.rank() {
             bail_op!("{} pad pairs for rank {}", self.pads.len(), f.rank());
         }
-        let shape = f
-            .shape
-            .iter()
-            .zip(&self.pads)
-            .map(|(d, (a, b))| d + a + b)
-            .collect::<Vec<_>>();
+        let shape = f.shape.iter().zip(&self.pads).map(|(d, (a, b))| d + a + b).collect::<Vec<_>>();
         Ok(vec![Fact::new(f.dtype, shape)])
     }
     fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
@@ -427,16 +373,12 @@ impl OpDef for Pad {
             TensorData::F32(v) => {
                 TensorData::F32(src.iter().map(|o| o.map_or(self.value, |i| v[i])).collect())
             }
-            TensorData::I64(v) => TensorData::I64(
-                src.iter()
-                    .map(|o| o.map_or(self.value as i64, |i| v[i]))
-                    .collect(),
-            ),
-            TensorData::Bool(v) => TensorData::Bool(
-                src.iter()
-                    .map(|o| o.map_or(self.value != 0.0, |i| v[i]))
-                    .collect(),
-            ),
+            TensorData::I64(v) => {
+                TensorData::I64(src.iter().map(|o| o.map_or(self.value as i64, |i| v[i])).collect())
+            }
+            TensorData::Bool(v) => {
+                TensorData::Bool(src.iter().map(|o| o.map_or(self.value != 0.0, |i| v[i])).collect())
+            }
         };
         Ok(vec![Tensor::new(out.shape, data)?])
     }
@@ -466,9 +408,6 @@ impl OpDef for Expand {
     fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
         let x = inputs[0];
         let offs = broadcast_offsets(&[x.shape()], &self.shape).remove(0);
-        Ok(vec![Tensor::new(
-            self.shape.clone(),
-            take(x.data(), &offs),
-        )?])
+        Ok(vec![Tensor::new(self.shape.clone(), take(x.data(), &offs))?])
     }
 }

@@ -45,16 +45,9 @@ impl OpDef for Compare {
     fn infer(&self, inputs: &[&Fact]) -> Result<Vec<Fact>, OpError> {
         expect_inputs(inputs, 2)?;
         if inputs[0].dtype != inputs[1].dtype {
-            bail_op!(
-                "compared types differ: {} vs {}",
-                inputs[0].dtype,
-                inputs[1].dtype
-            );
+            bail_op!("compared types differ: {} vs {}", inputs[0].dtype, inputs[1].dtype);
         }
-        Ok(vec![Fact::new(
-            DType::Bool,
-            broadcast_shapes(&[&inputs[0].shape, &inputs[1].shape])?,
-        )])
+        Ok(vec![Fact::new(DType::Bool, broadcast_shapes(&[&inputs[0].shape, &inputs[1].shape])?)])
     }
     fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
         let (a, b) = (inputs[0], inputs[1]);
@@ -91,11 +84,7 @@ impl OpDef for Where {
             bail_op!("condition must be bool, got {}", inputs[0].dtype);
         }
         if inputs[1].dtype != inputs[2].dtype {
-            bail_op!(
-                "branches differ in type: {} vs {}",
-                inputs[1].dtype,
-                inputs[2].dtype
-            );
+            bail_op!("branches differ in type: {} vs {}", inputs[1].dtype, inputs[2].dtype);
         }
         let shape = broadcast_shapes(&[&inputs[0].shape, &inputs[1].shape, &inputs[2].shape])?;
         Ok(vec![Fact::new(inputs[1].dtype, shape)])
@@ -108,19 +97,13 @@ impl OpDef for Where {
         let pick = |i: usize| c[o[0][i]];
         let data = match (x.data(), y.data()) {
             (TensorData::F32(a), TensorData::F32(b)) => TensorData::F32(
-                (0..o[0].len())
-                    .map(|i| if pick(i) { a[o[1][i]] } else { b[o[2][i]] })
-                    .collect(),
+                (0..o[0].len()).map(|i| if pick(i) { a[o[1][i]] } else { b[o[2][i]] }).collect(),
             ),
             (TensorData::I64(a), TensorData::I64(b)) => TensorData::I64(
-                (0..o[0].len())
-                    .map(|i| if pick(i) { a[o[1][i]] } else { b[o[2][i]] })
-                    .collect(),
+                (0..o[0].len()).map(|i| if pick(i) { a[o[1][i]] } else { b[o[2][i]] }).collect(),
             ),
             (TensorData::Bool(a), TensorData::Bool(b)) => TensorData::Bool(
-                (0..o[0].len())
-                    .map(|i| if pick(i) { a[o[1][i]] } else { b[o[2][i]] })
-                    .collect(),
+                (0..o[0].len()).map(|i| if pick(i) { a[o[1][i]] } else { b[o[2][i]] }).collect(),
             ),
             _ => bail_op!("branches differ in type"),
         };

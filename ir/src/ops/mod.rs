@@ -102,13 +102,7 @@ impl std::fmt::Display for Op {
 
 /// Formats a list for attributes: `[1,2,3]`.
 pub(crate) fn list<T: std::fmt::Display>(v: &[T]) -> String {
-    format!(
-        "[{}]",
-        v.iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join(",")
-    )
+    format!("[{}]", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","))
 }
 
 /// Maps every f32 of a tensor through `f`.

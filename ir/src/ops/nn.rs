@@ -61,10 +61,7 @@ impl OpDef for Softmax {
         for (i, &p) in perm.iter().enumerate() {
             inv[p] = i;
         }
-        Ok(vec![Tensor::from_f32(
-            s,
-            zkml_kernels::cpu::transpose(&rows, &moved_shape, &inv),
-        )?])
+        Ok(vec![Tensor::from_f32(s, zkml_kernels::cpu::transpose(&rows, &moved_shape, &inv))?])
     }
 }
 
@@ -80,21 +77,12 @@ fn check_params(x: &Fact, axis: usize, params: &[&Fact]) -> Result<(), OpError> 
 }
 
 /// Multiplies (and adds) parameters broadcast over the trailing axes.
-fn affine(
-    y: Vec<f32>,
-    shape: &[usize],
-    scale: &Tensor,
-    bias: Option<&Tensor>,
-) -> Result<Tensor, OpError> {
+fn affine(y: Vec<f32>, shape: &[usize], scale: &Tensor, bias: Option<&Tensor>) -> Result<Tensor, OpError> {
     let y = Tensor::from_f32(shape, y)?;
-    let mul = super::binary::Binary {
-        op: super::binary::BinaryOp::Mul,
-    };
+    let mul = super::binary::Binary { op: super::binary::BinaryOp::Mul };
     let mut out = mul.eval(&[&y, scale])?.remove(0);
     if let Some(b) = bias {
-        let add = super::binary::Binary {
-            op: super::binary::BinaryOp::Add,
-        };
+        let add = super::binary::Binary { op: super::binary::BinaryOp::Add };
         out = add.eval(&[&out, b])?.remove(0);
     }
     Ok(out)
@@ -113,10 +101,7 @@ impl OpDef for LayerNorm {
         "layer_norm"
     }
     fn attrs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("axis", self.axis.to_string()),
-            ("eps", format!("{:e}", self.eps)),
-        ]
+        vec![("axis", self.axis.to_string()), ("eps", format!("{:e}", self.eps))]
     }
     fn infer(&self, inputs: &[&Fact]) -> Result<Vec<Fact>, OpError> {
         expect_inputs(inputs, 3)?;
@@ -156,10 +141,7 @@ impl OpDef for RmsNorm {
         "rms_norm"
     }
     fn attrs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("axis", self.axis.to_string()),
-            ("eps", format!("{:e}", self.eps)),
-        ]
+        vec![("axis", self.axis.to_string()), ("eps", format!("{:e}", self.eps))]
     }
     fn infer(&self, inputs: &[&Fact]) -> Result<Vec<Fact>, OpError> {
         expect_inputs(inputs, 2)?;

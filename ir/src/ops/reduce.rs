@@ -53,20 +53,14 @@ impl OpDef for Reduce {
         }
     }
     fn attrs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("axes", list(&self.axes)),
-            ("keepdims", self.keepdims.to_string()),
-        ]
+        vec![("axes", list(&self.axes)), ("keepdims", self.keepdims.to_string())]
     }
     fn infer(&self, inputs: &[&Fact]) -> Result<Vec<Fact>, OpError> {
         expect_inputs(inputs, 1)?;
         expect_f32(inputs, self.name())?;
         let r = inputs[0].rank();
         if self.axes.iter().any(|&a| a >= r) || self.axes.windows(2).any(|w| w[0] >= w[1]) {
-            bail_op!(
-                "axes {:?} must be sorted, distinct and < rank {r}",
-                self.axes
-            );
+            bail_op!("axes {:?} must be sorted, distinct and < rank {r}", self.axes);
         }
         Ok(vec![Fact::f32(self.out_shape(&inputs[0].shape))])
     }
@@ -92,11 +86,8 @@ impl OpDef for Reduce {
             }) as f32
         };
         let out_len: usize = kept.iter().map(|&a| s[a]).product();
-        let data: Vec<f32> = if group == 0 {
-            vec![fold(&[]); out_len]
-        } else {
-            moved.chunks(group).map(fold).collect()
-        };
+        let data: Vec<f32> =
+            if group == 0 { vec![fold(&[]); out_len] } else { moved.chunks(group).map(fold).collect() };
         Ok(vec![Tensor::from_f32(self.out_shape(s), data)?])
     }
 }

@@ -39,10 +39,7 @@ pub struct Const {
 
 impl Const {
     pub fn new(t: Tensor) -> Self {
-        Const {
-            fact: t.fact(),
-            value: Arc::new(t),
-        }
+        Const { fact: t.fact(), value: Arc::new(t) }
     }
     /// Short content digest, shown in the text form so that dumps change
     /// when weights do.

@@ -102,10 +102,7 @@ impl OpDef for Unary {
                 UnaryOp::Abs => a.wrapping_abs(),
                 _ => a.wrapping_mul(a),
             };
-            return Ok(vec![Tensor::from_i64(
-                x.shape(),
-                v.iter().map(|&a| f(a)).collect(),
-            )?]);
+            return Ok(vec![Tensor::from_i64(x.shape(), v.iter().map(|&a| f(a)).collect())?]);
         }
         Ok(vec![map_f32(x, |v| self.op.apply(v))?])
     }
@@ -135,24 +132,12 @@ impl OpDef for Cast {
     fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
         let x = inputs[0];
         let data = match (x.data(), self.to) {
-            (TensorData::F32(v), DType::I64) => {
-                TensorData::I64(v.iter().map(|&a| a as i64).collect())
-            }
-            (TensorData::F32(v), DType::Bool) => {
-                TensorData::Bool(v.iter().map(|&a| a != 0.0).collect())
-            }
-            (TensorData::I64(v), DType::F32) => {
-                TensorData::F32(v.iter().map(|&a| a as f32).collect())
-            }
-            (TensorData::I64(v), DType::Bool) => {
-                TensorData::Bool(v.iter().map(|&a| a != 0).collect())
-            }
-            (TensorData::Bool(v), DType::F32) => {
-                TensorData::F32(v.iter().map(|&a| a as u8 as f32).collect())
-            }
-            (TensorData::Bool(v), DType::I64) => {
-                TensorData::I64(v.iter().map(|&a| a as i64).collect())
-            }
+            (TensorData::F32(v), DType::I64) => TensorData::I64(v.iter().map(|&a| a as i64).collect()),
+            (TensorData::F32(v), DType::Bool) => TensorData::Bool(v.iter().map(|&a| a != 0.0).collect()),
+            (TensorData::I64(v), DType::F32) => TensorData::F32(v.iter().map(|&a| a as f32).collect()),
+            (TensorData::I64(v), DType::Bool) => TensorData::Bool(v.iter().map(|&a| a != 0).collect()),
+            (TensorData::Bool(v), DType::F32) => TensorData::F32(v.iter().map(|&a| a as u8 as f32).collect()),
+            (TensorData::Bool(v), DType::I64) => TensorData::I64(v.iter().map(|&a| a as i64).collect()),
             (d, _) => d.clone(),
         };
         Ok(vec![Tensor::new(x.shape(), data)?])
@@ -171,10 +156,7 @@ impl OpDef for Clip {
         "clip"
     }
     fn attrs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("min", format!("{:?}", self.min)),
-            ("max", format!("{:?}", self.max)),
-        ]
+        vec![("min", format!("{:?}", self.min)), ("max", format!("{:?}", self.max))]
     }
     fn infer(&self, inputs: &[&Fact]) -> Result<Vec<Fact>, OpError> {
         expect_inputs(inputs, 1)?;

@@ -13,9 +13,7 @@ use crate::einsum_spec::size_of;
 /// order. One-operand equations are a sum-out plus a transpose. Equations with
 /// more operands use the reference kernel (none are produced by the compiler).
 pub fn einsum(spec: &EinsumSpec, operands: &[&[f32]], shapes: &[&[usize]]) -> Vec<f32> {
-    let sizes = spec
-        .axis_sizes(shapes)
-        .expect("einsum shapes validated by caller");
+    let sizes = spec.axis_sizes(shapes).expect("einsum shapes validated by caller");
     let sz = |c: char| size_of(&sizes, c);
     match operands.len() {
         1 => {
@@ -30,26 +28,10 @@ pub fn einsum(spec: &EinsumSpec, operands: &[&[f32]], shapes: &[&[usize]]) -> Ve
             let (a, ta) = sum_out(operands[0], &spec.inputs[0], shapes[0], &a_only_out);
             let (b, tb) = sum_out(operands[1], &spec.inputs[1], shapes[1], &b_keep);
             let out = &spec.output;
-            let batch: Vec<char> = out
-                .iter()
-                .copied()
-                .filter(|c| ta.contains(c) && tb.contains(c))
-                .collect();
-            let m: Vec<char> = out
-                .iter()
-                .copied()
-                .filter(|c| ta.contains(c) && !tb.contains(c))
-                .collect();
-            let n: Vec<char> = out
-                .iter()
-                .copied()
-                .filter(|c| tb.contains(c) && !ta.contains(c))
-                .collect();
-            let k: Vec<char> = ta
-                .iter()
-                .copied()
-                .filter(|c| tb.contains(c) && !out.contains(c))
-                .collect();
+            let batch: Vec<char> = out.iter().copied().filter(|c| ta.contains(c) && tb.contains(c)).collect();
+            let m: Vec<char> = out.iter().copied().filter(|c| ta.contains(c) && !tb.contains(c)).collect();
+            let n: Vec<char> = out.iter().copied().filter(|c| tb.contains(c) && !ta.contains(c)).collect();
+            let k: Vec<char> = ta.iter().copied().filter(|c| tb.contains(c) && !out.contains(c)).collect();
             let prod = |ls: &[char]| ls.iter().map(|&c| sz(c)).product::<usize>();
             let a_order: Vec<char> = batch.iter().chain(&m).chain(&k).copied().collect();
             let b_order: Vec<char> = batch.iter().chain(&k).chain(&n).copied().collect();
@@ -67,14 +49,8 @@ pub fn einsum(spec: &EinsumSpec, operands: &[&[f32]], shapes: &[&[usize]]) -> Ve
 /// (a permutation of `from`).
 fn permute_to(data: &[f32], from: &[char], to: &[char], sz: &dyn Fn(char) -> usize) -> Vec<f32> {
     let shape: Vec<usize> = from.iter().map(|&c| sz(c)).collect();
-    let perm: Vec<usize> = to
-        .iter()
-        .map(|c| {
-            from.iter()
-                .position(|x| x == c)
-                .expect("permutation of letters")
-        })
-        .collect();
+    let perm: Vec<usize> =
+        to.iter().map(|c| from.iter().position(|x| x == c).expect("permutation of letters")).collect();
     transpose(data, &shape, &perm)
 }
 

@@ -8,9 +8,7 @@ use crate::einsum_spec::size_of;
 /// succeeds on `shapes`, and `operands[t].len()` equals the product of
 /// `shapes[t]`.
 pub fn einsum(spec: &EinsumSpec, operands: &[&[f32]], shapes: &[&[usize]]) -> Vec<f32> {
-    let sizes = spec
-        .axis_sizes(shapes)
-        .expect("einsum shapes validated by caller");
+    let sizes = spec.axis_sizes(shapes).expect("einsum shapes validated by caller");
     let letters = spec.letters();
     let dims: Vec<usize> = letters.iter().map(|&c| size_of(&sizes, c)).collect();
     let out_len: usize = spec.output.iter().map(|&c| size_of(&sizes, c)).product();
@@ -20,10 +18,7 @@ pub fn einsum(spec: &EinsumSpec, operands: &[&[f32]], shapes: &[&[usize]]) -> Ve
     let pos = |term: &[char], idx: &[usize], shape: &[usize]| -> usize {
         let mut p = 0;
         for (a, &c) in term.iter().enumerate() {
-            let l = letters
-                .iter()
-                .position(|&x| x == c)
-                .expect("letter of term");
+            let l = letters.iter().position(|&x| x == c).expect("letter of term");
             p = p * shape[a] + idx[l];
         }
         p

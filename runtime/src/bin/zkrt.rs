@@ -9,11 +9,7 @@ use zkml_ir::Plan;
 use zkml_runtime::{InputData, execute};
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "zkrt",
-    version,
-    about = "zkml runtime: execute (and soon prove) a compiled plan"
-)]
+#[command(name = "zkrt", version, about = "zkml runtime: execute (and soon prove) a compiled plan")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -53,8 +49,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Info { plan, ir } => {
-            let p =
-                Plan::open(&plan).with_context(|| format!("reading plan {}", plan.display()))?;
+            let p = Plan::open(&plan).with_context(|| format!("reading plan {}", plan.display()))?;
             println!("producer: {}", p.producer);
             println!("graph:    {}", p.graph.summary());
             for (i, f) in p.graph.input_facts().iter().enumerate() {
@@ -68,26 +63,19 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", p.graph.to_text());
             }
         }
-        Cmd::Run {
-            plan,
-            input,
-            output,
-        } => {
+        Cmd::Run { plan, input, output } => {
             let t0 = Instant::now();
-            let p =
-                Plan::open(&plan).with_context(|| format!("reading plan {}", plan.display()))?;
-            let text = std::fs::read_to_string(&input)
-                .with_context(|| format!("reading {}", input.display()))?;
-            let inputs =
-                InputData::parse(&text).with_context(|| format!("parsing {}", input.display()))?;
+            let p = Plan::open(&plan).with_context(|| format!("reading plan {}", plan.display()))?;
+            let text =
+                std::fs::read_to_string(&input).with_context(|| format!("reading {}", input.display()))?;
+            let inputs = InputData::parse(&text).with_context(|| format!("parsing {}", input.display()))?;
             let t1 = Instant::now();
             let out = execute(&p.graph, &inputs).context("executing the plan")?;
             let t2 = Instant::now();
             let json = serde_json::to_string(&out)?;
             match output {
                 Some(path) => {
-                    std::fs::write(&path, json)
-                        .with_context(|| format!("writing {}", path.display()))?;
+                    std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
                     eprintln!(
                         "load {:.1} ms, inference {:.1} ms; outputs written to {}",
                         (t1 - t0).as_secs_f64() * 1e3,

@@ -15,28 +15,51 @@ pub(super) fn register(r: &mut Registry) {
     r.insert::<EinSum>(einsum);
 }
 
+/// tract's einsum broadcasts size-1 axes (batched matmul of `[3,M,K]` by
+/// `[1,K,N]`); ours is strict, so such operands are expanded first.
+fn broadcast_operands(
+    ctx: &mut Ctx,
+    node: &TypedNode,
+    lhs: &str,
+    args: &[ValueId],
+) -> Result<Vec<ValueId>, FrontendError> {
+    let terms: Vec<&str> = lhs.split(',').collect();
+    let mut size = std::collections::HashMap::new();
+    for (t, v) in terms.iter().zip(args) {
+        for (c, &d) in t.chars().zip(&ctx.fact(*v).shape) {
+            let e = size.entry(c).or_insert(d);
+            *e = (*e).max(d);
+        }
+    }
+    let mut out = Vec::new();
+    for (i, (t, v)) in terms.iter().zip(args).enumerate() {
+        let shape: Vec<usize> = t.chars().map(|c| size[&c]).collect();
+        if ctx.fact(*v).shape == shape {
+            out.push(*v);
+        } else {
+            out.push(ctx.add(
+                &format!("{}.broadcast{i}", node.name),
+                zkml_ir::ops::layout::Expand { shape },
+                &[*v],
+            )?);
+        }
+    }
+    Ok(out)
+}
+
 /// tract equations may name size-1 axes that only the output has (an
 /// implicit unsqueeze); our einsums are strict, so those letters are dropped
 /// from the equation and restored by a reshape.
-fn einsum(
-    ctx: &mut Ctx,
-    node: &TypedNode,
-    args: &[ValueId],
-) -> Result<Vec<ValueId>, FrontendError> {
-    let op = node
-        .op_as::<EinSum>()
-        .ok_or_else(|| fail(node, "not an EinSum"))?;
+fn einsum(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {
+    let op = node.op_as::<EinSum>().ok_or_else(|| fail(node, "not an EinSum"))?;
     if op.q_params.is_some() {
-        return Err(fail(
-            node,
-            "quantized einsum inputs are not supported (give a float model)",
-        ));
+        return Err(fail(node, "quantized einsum inputs are not supported (give a float model)"));
     }
     let eq = op.axes.to_string();
-    let (lhs, rhs) = eq
-        .split_once("->")
-        .ok_or_else(|| fail(node, format!("bad equation {eq}")))?;
+    let (lhs, rhs) = eq.split_once("->").ok_or_else(|| fail(node, format!("bad equation {eq}")))?;
     let kept: String = rhs.chars().filter(|c| lhs.contains(*c)).collect();
+    let args = broadcast_operands(ctx, node, lhs, args)?;
+    let args = &args[..];
     let out = ctx.add(
         &node.name,
         Einsum::new(format!("{lhs}->{kept}")).map_err(|e| fail(node, e.to_string()))?,
@@ -46,9 +69,5 @@ fn einsum(
         return Ok(vec![out]);
     }
     let shape = ctx.out_shape(node)?;
-    Ok(vec![ctx.add(
-        &format!("{}.unsqueeze", node.name),
-        Reshape { shape },
-        &[out],
-    )?])
+    Ok(vec![ctx.add(&format!("{}.unsqueeze", node.name), Reshape { shape }, &[out])?])
 }

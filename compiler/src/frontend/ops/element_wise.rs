@@ -48,14 +48,8 @@ pub(super) fn register(r: &mut Registry) {
     r.insert::<Cast>(cast);
 }
 
-fn binary(
-    ctx: &mut Ctx,
-    node: &TypedNode,
-    args: &[ValueId],
-) -> Result<Vec<ValueId>, FrontendError> {
-    let op = node
-        .op_as::<TypedBinOp>()
-        .ok_or_else(|| fail(node, "not a binary op"))?;
+fn binary(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {
+    let op = node.op_as::<TypedBinOp>().ok_or_else(|| fail(node, "not a binary op"))?;
     let name = op.0.name();
     let arith = match name {
         "Add" => Some(BinaryOp::Add),
@@ -81,14 +75,8 @@ fn binary(
     Ok(vec![ctx.add(&node.name, Compare { op: cmp }, args)?])
 }
 
-fn element_wise(
-    ctx: &mut Ctx,
-    node: &TypedNode,
-    args: &[ValueId],
-) -> Result<Vec<ValueId>, FrontendError> {
-    let op = node
-        .op_as::<ElementWiseOp>()
-        .ok_or_else(|| fail(node, "not an elementwise op"))?;
+fn element_wise(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {
+    let op = node.op_as::<ElementWiseOp>().ok_or_else(|| fail(node, "not an elementwise op"))?;
     let u = match op.0.name().as_str() {
         "Square" => UnaryOp::Square,
         "Rsqrt" => UnaryOp::Rsqrt,
@@ -104,19 +92,14 @@ fn element_wise(
         "Silu" => UnaryOp::Silu,
         "GeluApproximate" => UnaryOp::GeluTanh,
         other => {
-            return Err(fail(
-                node,
-                format!("elementwise op {other} is not supported"),
-            ));
+            return Err(fail(node, format!("elementwise op {other} is not supported")));
         }
     };
     Ok(vec![ctx.add(&node.name, Unary { op: u }, args)?])
 }
 
 fn cast(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {
-    let to = ir_fact(&node.outputs[0].fact)
-        .map_err(|m| fail(node, m))?
-        .dtype;
+    let to = ir_fact(&node.outputs[0].fact).map_err(|m| fail(node, m))?.dtype;
     if ctx.fact(args[0]).dtype == to {
         return Ok(vec![args[0]]); // tract casts between types we represent alike
     }

@@ -28,57 +28,24 @@ struct Family {
 
 /// The one table of op families.
 const FAMILIES: &[Family] = &[
-    Family {
-        onnx: einsum::ONNX,
-        register: einsum::register,
-    },
-    Family {
-        onnx: element_wise::ONNX,
-        register: element_wise::register,
-    },
-    Family {
-        onnx: logic::ONNX,
-        register: logic::register,
-    },
-    Family {
-        onnx: array::ONNX,
-        register: array::register,
-    },
-    Family {
-        onnx: reduce::ONNX,
-        register: reduce::register,
-    },
-    Family {
-        onnx: nn::ONNX,
-        register: nn::register,
-    },
-    Family {
-        onnx: cnn::ONNX,
-        register: cnn::register,
-    },
+    Family { onnx: einsum::ONNX, register: einsum::register },
+    Family { onnx: element_wise::ONNX, register: element_wise::register },
+    Family { onnx: logic::ONNX, register: logic::register },
+    Family { onnx: array::ONNX, register: array::register },
+    Family { onnx: reduce::ONNX, register: reduce::register },
+    Family { onnx: nn::ONNX, register: nn::register },
+    Family { onnx: cnn::ONNX, register: cnn::register },
 ];
 
 /// ONNX op types that only produce constants or are no-ops at inference;
 /// tract folds them, so no builder is needed.
-const FOLDED_ONNX: &[&str] = &[
-    "Constant",
-    "ConstantOfShape",
-    "Identity",
-    "Shape",
-    "Size",
-    "Range",
-    "Dropout",
-    "Trilu",
-    "CastLike",
-];
+const FOLDED_ONNX: &[&str] =
+    &["Constant", "ConstantOfShape", "Identity", "Shape", "Size", "Range", "Dropout", "CastLike"];
 
 /// Every supported ONNX op type, sorted.
 pub fn supported_onnx_ops() -> Vec<&'static str> {
-    let mut v: Vec<&str> = FAMILIES
-        .iter()
-        .flat_map(|f| f.onnx.iter().copied())
-        .chain(FOLDED_ONNX.iter().copied())
-        .collect();
+    let mut v: Vec<&str> =
+        FAMILIES.iter().flat_map(|f| f.onnx.iter().copied()).chain(FOLDED_ONNX.iter().copied()).collect();
     v.sort_unstable();
     v.dedup();
     v
@@ -138,10 +105,7 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn new(model: &'a TypedModel) -> Self {
-        Ctx {
-            graph: Graph::new(),
-            model,
-        }
+        Ctx { graph: Graph::new(), model }
     }
     /// Adds a single-output node.
     pub fn add(
@@ -173,10 +137,7 @@ impl<'a> Ctx<'a> {
 
 /// A lowering error about `node`.
 pub fn fail(node: &TypedNode, msg: impl Into<String>) -> FrontendError {
-    FrontendError::Lowering {
-        node: node.name.clone(),
-        message: msg.into(),
-    }
+    FrontendError::Lowering { node: node.name.clone(), message: msg.into() }
 }
 
 /// Maps a tract element type to the IR's.
@@ -185,17 +146,15 @@ fn ir_dtype(dt: DatumType) -> Result<DType, String> {
         DatumType::F32 | DatumType::F16 | DatumType::F64 => DType::F32,
         DatumType::Bool => DType::Bool,
         DatumType::I8 | DatumType::I16 | DatumType::I32 | DatumType::I64 => DType::I64,
-        DatumType::U8 | DatumType::U16 | DatumType::U32 | DatumType::TDim => DType::I64,
+        // u64 values ≥ 2^63 do not fit; they are refused when converted.
+        DatumType::U8 | DatumType::U16 | DatumType::U32 | DatumType::U64 | DatumType::TDim => DType::I64,
         other => return Err(format!("element type {other:?} is not supported")),
     })
 }
 
 /// Maps a typed tract fact (with a concrete shape) to an IR fact.
 pub fn ir_fact(f: &TypedFact) -> Result<Fact, String> {
-    let shape = f
-        .shape
-        .as_concrete()
-        .ok_or_else(|| format!("shape {:?} is not concrete", f.shape))?;
+    let shape = f.shape.as_concrete().ok_or_else(|| format!("shape {:?} is not concrete", f.shape))?;
     Ok(Fact::new(ir_dtype(f.datum_type)?, shape.to_vec()))
 }
 
@@ -208,31 +167,24 @@ pub fn ir_tensor(t: &Tensor) -> Result<zkml_ir::Tensor, String> {
             let c = t.cast_to::<f32>().map_err(e)?;
             zkml_ir::Tensor::from_f32(
                 shape,
-                c.try_as_plain_ram()
-                    .map_err(e)?
-                    .as_slice::<f32>()
-                    .map_err(e)?
-                    .to_vec(),
+                c.try_as_plain_ram().map_err(e)?.as_slice::<f32>().map_err(e)?.to_vec(),
             )
         }
         DType::Bool => {
-            let v = t
-                .try_as_plain_ram()
-                .map_err(e)?
-                .as_slice::<bool>()
-                .map_err(e)?
-                .to_vec();
+            let v = t.try_as_plain_ram().map_err(e)?.as_slice::<bool>().map_err(e)?.to_vec();
             zkml_ir::Tensor::new(shape, zkml_ir::TensorData::Bool(v))
         }
         _ => {
+            if t.datum_type() == DatumType::U64 {
+                let v = t.try_as_plain_ram().map_err(e)?;
+                if v.as_slice::<u64>().map_err(e)?.iter().any(|&x| x > i64::MAX as u64) {
+                    return Err("u64 value does not fit in i64".into());
+                }
+            }
             let c = t.cast_to::<i64>().map_err(e)?;
             zkml_ir::Tensor::from_i64(
                 shape,
-                c.try_as_plain_ram()
-                    .map_err(e)?
-                    .as_slice::<i64>()
-                    .map_err(e)?
-                    .to_vec(),
+                c.try_as_plain_ram().map_err(e)?.as_slice::<i64>().map_err(e)?.to_vec(),
             )
         }
     };
@@ -241,11 +193,7 @@ pub fn ir_tensor(t: &Tensor) -> Result<zkml_ir::Tensor, String> {
 
 /// Values of a constant integer input (axes, starts, …).
 pub fn konst_i64(ctx: &Ctx, node: &TypedNode, input: usize) -> Result<Vec<i64>, FrontendError> {
-    let t = ctx
-        .konst(node, input)
-        .ok_or_else(|| fail(node, format!("input {input} must be a constant")))?;
+    let t = ctx.konst(node, input).ok_or_else(|| fail(node, format!("input {input} must be a constant")))?;
     let t = ir_tensor(&t).map_err(|m| fail(node, m))?;
-    t.as_i64()
-        .map(|v| v.to_vec())
-        .map_err(|m| fail(node, m.to_string()))
+    t.as_i64().map(|v| v.to_vec()).map_err(|m| fail(node, m.to_string()))
 }

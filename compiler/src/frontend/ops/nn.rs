@@ -10,30 +10,16 @@ use zkml_ir::ValueId;
 use zkml_ir::ops::nn;
 use zkml_ir::ops::unary::{Unary, UnaryOp};
 
-pub(super) const ONNX: &[&str] = &[
-    "Softmax",
-    "LogSoftmax",
-    "LayerNormalization",
-    "BatchNormalization",
-];
+pub(super) const ONNX: &[&str] = &["Softmax", "LogSoftmax", "LayerNormalization", "BatchNormalization"];
 
 pub(super) fn register(r: &mut Registry) {
     r.insert::<Softmax>(softmax);
 }
 
-fn softmax(
-    ctx: &mut Ctx,
-    node: &TypedNode,
-    args: &[ValueId],
-) -> Result<Vec<ValueId>, FrontendError> {
-    let op = node
-        .op_as::<Softmax>()
-        .ok_or_else(|| fail(node, "not a softmax"))?;
+fn softmax(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {
+    let op = node.op_as::<Softmax>().ok_or_else(|| fail(node, "not a softmax"))?;
     let [axis] = op.axes.as_slice() else {
-        return Err(fail(
-            node,
-            format!("softmax over several axes {:?} is not supported", op.axes),
-        ));
+        return Err(fail(node, format!("softmax over several axes {:?} is not supported", op.axes)));
     };
     if op.quant_output_dt.is_some() {
         return Err(fail(node, "quantized softmax is not supported"));

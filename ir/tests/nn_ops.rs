@@ -71,7 +71,11 @@ fn batch_norm_per_channel() {
         .remove(0);
     // channel 0: (x - 1) / 2 * 2 + 0.5; channel 1: (x - 3) / 1 * 3 - 0.5
     assert_eq!(y.as_f32().unwrap(), &[0.5, 1.5, -0.5, 2.5]);
-    assert!(BatchNorm { eps: 0.0 }.infer(&[&x.fact(), &Fact::f32([3]), &Fact::f32([2]), &Fact::f32([2]), &Fact::f32([2])]).is_err());
+    assert!(
+        BatchNorm { eps: 0.0 }
+            .infer(&[&x.fact(), &Fact::f32([3]), &Fact::f32([2]), &Fact::f32([2]), &Fact::f32([2])])
+            .is_err()
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 use super::{matmul, transpose};
 use crate::EinsumSpec;
 use crate::einsum_spec::size_of;
+use std::borrow::Cow;
 
 /// Same contract as [`crate::reference::einsum`].
 ///
@@ -18,7 +19,7 @@ pub fn einsum(spec: &EinsumSpec, operands: &[&[f32]], shapes: &[&[usize]]) -> Ve
     match operands.len() {
         1 => {
             let (data, term) = sum_out(operands[0], &spec.inputs[0], shapes[0], &spec.output);
-            permute_to(&data, &term, &spec.output, &sz)
+            permute_to(&data, &term, &spec.output, &sz).into_owned()
         }
         2 => {
             let (a_only_out, b_keep): (Vec<char>, Vec<char>) = (
@@ -39,7 +40,7 @@ pub fn einsum(spec: &EinsumSpec, operands: &[&[f32]], shapes: &[&[usize]]) -> Ve
             let b2 = permute_to(&b, &tb, &b_order, &sz);
             let c = matmul(&a2, &b2, prod(&batch), prod(&m), prod(&k), prod(&n));
             let c_order: Vec<char> = batch.iter().chain(&m).chain(&n).copied().collect();
-            permute_to(&c, &c_order, out, &sz)
+            permute_to(&c, &c_order, out, &sz).into_owned()
         }
         _ => crate::reference::einsum(spec, operands, shapes),
     }
@@ -47,19 +48,27 @@ pub fn einsum(spec: &EinsumSpec, operands: &[&[f32]], shapes: &[&[usize]]) -> Ve
 
 /// Transposes `data` (axes named by `from`) so its axes are named by `to`
 /// (a permutation of `from`).
-fn permute_to(data: &[f32], from: &[char], to: &[char], sz: &dyn Fn(char) -> usize) -> Vec<f32> {
+fn permute_to<'a>(data: &'a [f32], from: &[char], to: &[char], sz: &dyn Fn(char) -> usize) -> Cow<'a, [f32]> {
+    if from == to {
+        return Cow::Borrowed(data); // the common case: operands already in matmul order
+    }
     let shape: Vec<usize> = from.iter().map(|&c| sz(c)).collect();
     let perm: Vec<usize> =
         to.iter().map(|c| from.iter().position(|x| x == c).expect("permutation of letters")).collect();
-    transpose(data, &shape, &perm)
+    Cow::Owned(transpose(data, &shape, &perm))
 }
 
 /// Sums `data` over the letters of `term` that are not in `keep`; returns the
 /// reduced data and its letters (kept letters, in `term` order).
-fn sum_out(data: &[f32], term: &[char], shape: &[usize], keep: &[char]) -> (Vec<f32>, Vec<char>) {
+fn sum_out<'a>(
+    data: &'a [f32],
+    term: &[char],
+    shape: &[usize],
+    keep: &[char],
+) -> (Cow<'a, [f32]>, Vec<char>) {
     let kept: Vec<char> = term.iter().copied().filter(|c| keep.contains(c)).collect();
     if kept.len() == term.len() {
-        return (data.to_vec(), kept);
+        return (Cow::Borrowed(data), kept);
     }
     let dropped: Vec<char> = term.iter().copied().filter(|c| !keep.contains(c)).collect();
     let order: Vec<char> = kept.iter().chain(&dropped).copied().collect();
@@ -71,5 +80,5 @@ fn sum_out(data: &[f32], term: &[char], shape: &[usize], keep: &[char]) -> (Vec<
     } else {
         moved.chunks(inner).map(|ch| ch.iter().sum()).collect()
     };
-    (reduced, kept)
+    (Cow::Owned(reduced), kept)
 }

@@ -11,4 +11,9 @@ if [ -z "${ONNX_NODE_TEST_DIR:-}" ]; then
   ONNX_NODE_TEST_DIR=$(python3 -c 'import onnx, os; print(os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "node"))')
   export ONNX_NODE_TEST_DIR
 fi
-cargo test --workspace "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace "$@" 2>&1 | tee "$log"
+# One closing line over all test binaries (cargo prints one per binary,
+# the last ones being empty doc-test runs).
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"

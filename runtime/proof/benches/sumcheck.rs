@@ -1,0 +1,44 @@
+//! Criterion benches: MLE evaluation and product sumcheck over 2^n points.
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use p3_field::PrimeCharacteristicRing;
+use zkml_proof::sumcheck::{self, Table, Term};
+use zkml_proof::{EF, F, Poseidon2Transcript, mle};
+
+fn table(n: usize, seed: u64) -> Vec<F> {
+    let mut s = seed;
+    (0..1usize << n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            F::from_u64(s >> 1)
+        })
+        .collect()
+}
+
+fn benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sumcheck_product_deg2_prove");
+    g.sample_size(10);
+    for n in [16usize, 20] {
+        let (a, b) = (table(n, 1), table(n, 2));
+        let claim: EF = a.iter().zip(&b).map(|(&x, &y)| EF::from(x * y)).sum();
+        let terms = [Term { coeff: EF::ONE, factors: vec![0, 1] }];
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |bch, _| {
+            bch.iter(|| {
+                let mut t = Poseidon2Transcript::new(b"bench");
+                sumcheck::prove(vec![Table::Base(a.clone()), Table::Base(b.clone())], &terms, claim, &mut t)
+                    .expect("prove")
+            })
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("mle_evaluate");
+    g.sample_size(10);
+    for n in [20usize, 22] {
+        let f = table(n, 3);
+        let z: Vec<EF> = (0..n).map(|i| EF::from(F::from_u64(i as u64 * 7 + 3))).collect();
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |bch, _| bch.iter(|| mle::evaluate(&f, &z)));
+    }
+    g.finish();
+}
+
+criterion_group!(proof, benches);
+criterion_main!(proof);

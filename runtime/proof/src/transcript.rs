@@ -1,0 +1,93 @@
+//! Fiat–Shamir transcripts.
+//!
+//! Every prover message is absorbed before any challenge that depends on it;
+//! this is the caller's duty, and the verifier mirrors the prover's calls
+//! exactly. Each protocol step starts with a domain-separation label, so two
+//! steps that absorb the same values still draw different challenges.
+//!
+//! The default transcript is a Poseidon2 duplex sponge over Goldilocks
+//! (width 12, rate 8, capacity 4 field elements ≈ 256 bits), from
+//! `p3-challenger`: arithmetic-friendly, so a recursive verifier can replay
+//! it cheaply.
+
+use crate::{EF, F};
+use p3_challenger::{CanObserve, CanSampleBits, DuplexChallenger, FieldChallenger};
+use p3_field::PrimeCharacteristicRing;
+use p3_goldilocks::{Poseidon2Goldilocks, default_goldilocks_poseidon2_12};
+
+/// What protocols need from a Fiat–Shamir transcript.
+pub trait Transcript: Clone {
+    /// Starts a protocol step (domain separation).
+    fn label(&mut self, label: &[u8]);
+    fn absorb_base(&mut self, xs: &[F]);
+    fn absorb_ext(&mut self, xs: &[EF]);
+    /// Arbitrary bytes (digests, encodings), length-prefixed.
+    fn absorb_bytes(&mut self, bytes: &[u8]);
+    fn challenge_ext(&mut self) -> EF;
+    /// A uniform index below `2^bits`.
+    fn challenge_bits(&mut self, bits: usize) -> usize;
+
+    fn challenges_ext(&mut self, n: usize) -> Vec<EF> {
+        (0..n).map(|_| self.challenge_ext()).collect()
+    }
+}
+
+type Sponge = DuplexChallenger<F, Poseidon2Goldilocks<12>, 12, 8>;
+
+/// Poseidon2 duplex transcript.
+#[derive(Clone)]
+pub struct Poseidon2Transcript {
+    sponge: Sponge,
+}
+
+impl std::fmt::Debug for Poseidon2Transcript {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Poseidon2Transcript").field("state", &self.sponge.sponge_state).finish()
+    }
+}
+
+impl Poseidon2Transcript {
+    /// A transcript for protocol `domain` (e.g. `b"zkml-v1"`).
+    pub fn new(domain: &[u8]) -> Self {
+        let mut t = Poseidon2Transcript { sponge: Sponge::new(default_goldilocks_poseidon2_12()) };
+        t.label(domain);
+        t
+    }
+}
+
+/// Packs bytes into field elements, 7 bytes each (always below `p`), after a
+/// length element, so that distinct byte strings absorb distinctly.
+fn bytes_to_fields(bytes: &[u8]) -> Vec<F> {
+    let mut v = vec![F::from_u64(bytes.len() as u64)];
+    v.extend(bytes.chunks(7).map(|c| {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        F::from_u64(u64::from_le_bytes(w))
+    }));
+    v
+}
+
+impl Transcript for Poseidon2Transcript {
+    fn label(&mut self, label: &[u8]) {
+        // A distinct tag keeps labels apart from data of the same bytes.
+        self.sponge.observe(F::from_u64(0x004c_4142_454c)); // "LABEL"
+        self.sponge.observe_slice(&bytes_to_fields(label));
+    }
+    fn absorb_base(&mut self, xs: &[F]) {
+        self.sponge.observe_slice(xs);
+    }
+    fn absorb_ext(&mut self, xs: &[EF]) {
+        for &x in xs {
+            self.sponge.observe_algebra_element(x);
+        }
+    }
+    fn absorb_bytes(&mut self, bytes: &[u8]) {
+        self.sponge.observe_slice(&bytes_to_fields(bytes));
+    }
+    fn challenge_ext(&mut self) -> EF {
+        self.sponge.sample_algebra_element()
+    }
+    fn challenge_bits(&mut self, bits: usize) -> usize {
+        self.sponge.sample_bits(bits)
+    }
+}

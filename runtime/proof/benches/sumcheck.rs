@@ -1,6 +1,7 @@
 //! Criterion benches: MLE evaluation and product sumcheck over 2^n points.
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use p3_field::PrimeCharacteristicRing;
+use zkml_proof::logup;
 use zkml_proof::sumcheck::{self, Table, Term};
 use zkml_proof::{EF, F, Poseidon2Transcript, mle};
 
@@ -40,5 +41,38 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(proof, benches);
+fn bench_logup(c: &mut Criterion) {
+    let mut g = c.benchmark_group("logup_gkr_2^20_into_2^16");
+    g.sample_size(10);
+    let table: Vec<F> = (0..1u64 << 16).map(F::from_u64).collect();
+    let col: Vec<F> = table_idx(20).into_iter().map(|i| table[i]).collect();
+    let mult = logup::multiplicities(&[&col], &[&table]).expect("in table");
+    g.bench_function("prove", |b| {
+        b.iter(|| {
+            let mut t = Poseidon2Transcript::new(b"bench");
+            logup::prove(&[&col], &[&table], &mult, &mut t).expect("prove")
+        })
+    });
+    let mut t = Poseidon2Transcript::new(b"bench");
+    let (proof, _) = logup::prove(&[&col], &[&table], &mult, &mut t).expect("prove");
+    g.bench_function("verify", |b| {
+        b.iter(|| {
+            let mut t = Poseidon2Transcript::new(b"bench");
+            logup::verify(20, 16, 1, &proof, &mut t).expect("verify")
+        })
+    });
+    g.finish();
+}
+
+fn table_idx(log_n: usize) -> Vec<usize> {
+    let mut s = 7u64;
+    (0..1usize << log_n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (s >> 48) as usize
+        })
+        .collect()
+}
+
+criterion_group!(proof, benches, bench_logup);
 criterion_main!(proof);

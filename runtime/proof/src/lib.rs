@@ -19,6 +19,7 @@
 //! verifier links.
 
 pub mod field;
+pub mod logup;
 pub mod mle;
 pub mod sumcheck;
 pub mod transcript;

@@ -1,0 +1,306 @@
+//! logUp-GKR lookups (Papini–Haböck, "Improving logarithmic derivative
+//! lookups using GKR", 2023).
+//!
+//! **Statement.** Looked-up rows `a_i = (a_{0,i}, …, a_{c-1,i})`, `i < N`, all
+//! appear among table rows `t_j`, `j < T`, with multiplicities `m_j`. With a
+//! column-separation challenge `γ` (rows become `Σ_c γ^c a_{c,i}`) and a pole
+//! challenge `α`, this holds (w.h.p.) iff
+//!
+//! ```text
+//! Σ_i 1 / (α − a_i)  −  Σ_j m_j / (α − t_j)  =  0.
+//! ```
+//!
+//! **Fraction tree.** Leaves are fractions `p/q`: side A holds the `N`
+//! lookups (`1 / (α − a_i)`) padded to `S = max(N, T)` with `0/1`; side B the
+//! table (`−m_j / (α − t_j)`) padded likewise; leaf index `x = (side, x')`.
+//! Each layer adds pairs `(x0 = 0, x) + (x0 = 1, x)`:
+//! `p' = p_L q_R + p_R q_L`, `q' = q_L q_R`. The prover sends the top two
+//! fractions; the verifier checks their sum is `0/q` with `q ≠ 0`.
+//!
+//! **GKR.** A claim `(p̃', q̃')(r) = (v_p, v_q)` on a layer reduces to one on
+//! the layer below by the degree-3 sumcheck of
+//! `Σ_x eq(r, x)·[p_L q_R + p_R q_L + λ q_L q_R](x) = v_p + λ v_q`, after which
+//! the verifier checks `eq(r, r')` itself, draws `ρ`, and continues with the
+//! point `(ρ, r')` and values `(1−ρ)·f_L(r') + ρ·f_R(r')`.
+//!
+//! **Leaves.** At the leaf point `(s, r')` the verifier recomputes `p̃, q̃`
+//! from claimed evaluations of the looked-up columns, the table columns and
+//! the multiplicities, using the padding indicator
+//! `Z(r') = Π_{high bits} (1 − r'_k)`. Those claimed evaluations are the
+//! output: the caller must check them (PCS openings, the previous layer, or
+//! the verifier's own table evaluation). Unchecked, they prove nothing.
+//!
+//! **Soundness.** The fraction identity fails for a wrong statement except
+//! with probability about `(N + T)·c / |EF|` over `α, γ`; each GKR layer adds
+//! a sumcheck error of `3·(vars)/|EF|` and the `ρ` step `1/|EF|`. With
+//! `|EF| ≈ 2^128` and `N, T ≤ 2^30` the total stays below `2^-90`.
+//! `α, γ` must be drawn after the columns and multiplicities are bound in the
+//! transcript (by commitment), which is the caller's duty.
+
+use crate::mle::{eq_eval, eq_table};
+use crate::sumcheck::{self, SumcheckError, SumcheckProof, Table, Term};
+use crate::{EF, F, Transcript};
+use p3_field::PrimeCharacteristicRing;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LookupError {
+    #[error("looked-up row {row} is not in the table")]
+    NotInTable { row: usize },
+    #[error("lookup shape: {0}")]
+    Shape(String),
+    #[error("fraction sum is not zero: the lookup does not hold")]
+    NonZeroSum,
+    #[error("a denominator is zero")]
+    ZeroDenominator,
+    #[error("GKR layer {layer}: {source}")]
+    Layer { layer: usize, source: SumcheckError },
+    #[error("GKR layer {layer}: eq evaluation mismatch")]
+    EqMismatch { layer: usize },
+    #[error("leaf claims are inconsistent with the claimed column, table and multiplicity evaluations")]
+    LeafMismatch,
+    #[error("proof has {got} layers, expected {expected}")]
+    LayerCount { expected: usize, got: usize },
+}
+
+/// The prover's messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogUpProof {
+    /// Top fractions `(p_0, q_0, p_1, q_1)`.
+    pub top: [EF; 4],
+    /// One sumcheck per layer below the top, top-down.
+    pub layers: Vec<SumcheckProof>,
+    /// Claimed evaluations of the looked-up columns at [`LookupClaims::lookup_point`].
+    pub column_evals: Vec<EF>,
+    /// Claimed evaluations of the table columns at [`LookupClaims::table_point`].
+    pub table_evals: Vec<EF>,
+    /// Claimed evaluation of the multiplicities at the table point.
+    pub multiplicity_eval: EF,
+}
+
+/// What a verified lookup leaves to check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LookupClaims {
+    pub lookup_point: Vec<EF>,
+    pub column_evals: Vec<EF>,
+    pub table_point: Vec<EF>,
+    pub table_evals: Vec<EF>,
+    pub multiplicity_eval: EF,
+}
+
+/// Counts how often each table row is looked up.
+pub fn multiplicities(columns: &[&[F]], table: &[&[F]]) -> Result<Vec<F>, LookupError> {
+    shape(columns, table)?;
+    let t = table[0].len();
+    let mut index: HashMap<Vec<F>, usize> = HashMap::with_capacity(t);
+    for j in (0..t).rev() {
+        index.insert(table.iter().map(|c| c[j]).collect(), j);
+    }
+    let mut counts = vec![0u64; t];
+    let mut row = Vec::with_capacity(columns.len());
+    for i in 0..columns[0].len() {
+        row.clear();
+        row.extend(columns.iter().map(|c| c[i]));
+        let j = *index.get(&row).ok_or(LookupError::NotInTable { row: i })?;
+        counts[j] += 1;
+    }
+    Ok(counts.into_iter().map(F::from_u64).collect())
+}
+
+/// `(log2 N, log2 T)` after checking shapes.
+fn shape(columns: &[&[F]], table: &[&[F]]) -> Result<(usize, usize), LookupError> {
+    let bad = |m: &str| Err(LookupError::Shape(m.into()));
+    if columns.is_empty() || columns.len() != table.len() {
+        return bad("need as many looked-up columns as table columns, at least one");
+    }
+    let (n, t) = (columns[0].len(), table[0].len());
+    if !n.is_power_of_two() || !t.is_power_of_two() {
+        return bad("lookup and table lengths must be powers of two");
+    }
+    if columns.iter().any(|c| c.len() != n) || table.iter().any(|c| c.len() != t) {
+        return bad("columns differ in length");
+    }
+    Ok((n.trailing_zeros() as usize, t.trailing_zeros() as usize))
+}
+
+/// `Σ_c γ^c x_c` for a row given by `col(c)`.
+fn combine(gamma: EF, cols: usize, col: impl Fn(usize) -> EF) -> EF {
+    let mut acc = EF::ZERO;
+    for c in (0..cols).rev() {
+        acc = acc * gamma + col(c);
+    }
+    acc
+}
+
+fn challenges<T: Transcript>(t: &mut T, n: usize, tb: usize, cols: usize) -> (EF, EF) {
+    t.label(b"logup-gkr");
+    t.absorb_base(&[F::from_u64(n as u64), F::from_u64(tb as u64), F::from_u64(cols as u64)]);
+    let gamma = t.challenge_ext();
+    let alpha = t.challenge_ext();
+    (alpha, gamma)
+}
+
+/// Proves the lookup of `columns` into `table` with the given
+/// multiplicities. The caller must have bound columns and multiplicities in
+/// the transcript. A false statement (wrong multiplicities, a row outside the
+/// table) produces a proof the verifier rejects.
+pub fn prove<T: Transcript>(
+    columns: &[&[F]],
+    table: &[&[F]],
+    mult: &[F],
+    t: &mut T,
+) -> Result<(LogUpProof, LookupClaims), LookupError> {
+    let (n, tb) = shape(columns, table)?;
+    if mult.len() != table[0].len() {
+        return Err(LookupError::Shape("one multiplicity per table row".into()));
+    }
+    let (alpha, gamma) = challenges(t, n, tb, columns.len());
+    let s = n.max(tb);
+    let size = 1usize << s;
+    // Leaves: side A (lookups) then side B (table), each padded to 2^s.
+    let mut p = vec![EF::ZERO; 2 * size];
+    let mut q = vec![EF::ONE; 2 * size];
+    for i in 0..columns[0].len() {
+        p[i] = EF::ONE;
+        q[i] = alpha - combine(gamma, columns.len(), |c| EF::from(columns[c][i]));
+    }
+    for j in 0..table[0].len() {
+        p[size + j] = -EF::from(mult[j]);
+        q[size + j] = alpha - combine(gamma, table.len(), |c| EF::from(table[c][j]));
+    }
+    // layers[0] = leaves; each next layer halves.
+    let mut layers = vec![(p, q)];
+    while layers.last().map(|l| l.0.len()).unwrap_or(0) > 2 {
+        let (p, q) = layers.last().expect("non-empty");
+        let h = p.len() / 2;
+        let np: Vec<EF> = (0..h).map(|i| p[i] * q[h + i] + p[h + i] * q[i]).collect();
+        let nq: Vec<EF> = (0..h).map(|i| q[i] * q[h + i]).collect();
+        layers.push((np, nq));
+    }
+    let (tp, tq) = layers.last().expect("non-empty");
+    let top = [tp[0], tq[0], tp[1], tq[1]];
+    t.absorb_ext(&top);
+    let rho = t.challenge_ext();
+    let mut point = vec![rho];
+    let mut claim_p = (EF::ONE - rho) * top[0] + rho * top[2];
+    let mut claim_q = (EF::ONE - rho) * top[1] + rho * top[3];
+    let mut proofs = Vec::new();
+    for (p, q) in layers.iter().rev().skip(1) {
+        let h = p.len() / 2;
+        let lambda = t.challenge_ext();
+        let tables = vec![
+            Table::Ext(eq_table(&point)),
+            Table::Ext(p[..h].to_vec()),
+            Table::Ext(p[h..].to_vec()),
+            Table::Ext(q[..h].to_vec()),
+            Table::Ext(q[h..].to_vec()),
+        ];
+        let claim = claim_p + lambda * claim_q;
+        let (proof, out) = sumcheck::prove(tables, &layer_terms(lambda), claim, t)
+            .map_err(|source| LookupError::Layer { layer: proofs.len(), source })?;
+        let rho = t.challenge_ext();
+        let [_, pl, pr, ql, qr] = <[EF; 5]>::try_from(out.evals).expect("five tables");
+        claim_p = (EF::ONE - rho) * pl + rho * pr;
+        claim_q = (EF::ONE - rho) * ql + rho * qr;
+        point = std::iter::once(rho).chain(out.point).collect();
+        proofs.push(proof);
+    }
+    // Leaf point = (side, r'); r' splits into high padding bits and low bits.
+    let r = &point[1..];
+    let lookup_point = r[s - n..].to_vec();
+    let table_point = r[s - tb..].to_vec();
+    let column_evals: Vec<EF> = columns.iter().map(|c| crate::mle::evaluate(c, &lookup_point)).collect();
+    let table_evals: Vec<EF> = table.iter().map(|c| crate::mle::evaluate(c, &table_point)).collect();
+    let multiplicity_eval = crate::mle::evaluate(mult, &table_point);
+    t.absorb_ext(&column_evals);
+    t.absorb_ext(&table_evals);
+    t.absorb_ext(&[multiplicity_eval]);
+    let proof = LogUpProof {
+        top,
+        layers: proofs,
+        column_evals: column_evals.clone(),
+        table_evals: table_evals.clone(),
+        multiplicity_eval,
+    };
+    Ok((proof, LookupClaims { lookup_point, column_evals, table_point, table_evals, multiplicity_eval }))
+}
+
+/// `eq·p_L·q_R + eq·p_R·q_L + λ·eq·q_L·q_R` over tables `[eq, p_L, p_R, q_L, q_R]`.
+fn layer_terms(lambda: EF) -> [Term; 3] {
+    [
+        Term { coeff: EF::ONE, factors: vec![0, 1, 4] },
+        Term { coeff: EF::ONE, factors: vec![0, 2, 3] },
+        Term { coeff: lambda, factors: vec![0, 3, 4] },
+    ]
+}
+
+/// Verifies a lookup of `2^log_n` rows of `cols` columns into a table of
+/// `2^log_t` rows; returns the claims the caller must check.
+pub fn verify<T: Transcript>(
+    log_n: usize,
+    log_t: usize,
+    cols: usize,
+    proof: &LogUpProof,
+    t: &mut T,
+) -> Result<LookupClaims, LookupError> {
+    if proof.column_evals.len() != cols || proof.table_evals.len() != cols || cols == 0 {
+        return Err(LookupError::Shape("wrong number of claimed column evaluations".into()));
+    }
+    let (alpha, gamma) = challenges(t, log_n, log_t, cols);
+    let s = log_n.max(log_t);
+    let [p0, q0, p1, q1] = proof.top;
+    if q0 * q1 == EF::ZERO {
+        return Err(LookupError::ZeroDenominator);
+    }
+    if p0 * q1 + p1 * q0 != EF::ZERO {
+        return Err(LookupError::NonZeroSum);
+    }
+    t.absorb_ext(&proof.top);
+    if proof.layers.len() != s {
+        return Err(LookupError::LayerCount { expected: s, got: proof.layers.len() });
+    }
+    let rho = t.challenge_ext();
+    let mut point = vec![rho];
+    let mut claim_p = (EF::ONE - rho) * p0 + rho * p1;
+    let mut claim_q = (EF::ONE - rho) * q0 + rho * q1;
+    for (layer, lp) in proof.layers.iter().enumerate() {
+        let lambda = t.challenge_ext();
+        let claim = claim_p + lambda * claim_q;
+        let out = sumcheck::verify(point.len(), 5, &layer_terms(lambda), claim, lp, t)
+            .map_err(|source| LookupError::Layer { layer, source })?;
+        if out.evals[0] != eq_eval(&point, &out.point) {
+            return Err(LookupError::EqMismatch { layer });
+        }
+        let rho = t.challenge_ext();
+        claim_p = (EF::ONE - rho) * out.evals[1] + rho * out.evals[2];
+        claim_q = (EF::ONE - rho) * out.evals[3] + rho * out.evals[4];
+        point = std::iter::once(rho).chain(out.point).collect();
+    }
+    // Recompute the leaf claims from the claimed evaluations.
+    let side = point[0];
+    let r = &point[1..];
+    let padding = |bits: usize| r[..s - bits].iter().map(|&x| EF::ONE - x).product::<EF>();
+    let (za, zb) = (padding(log_n), padding(log_t));
+    let a = combine(gamma, cols, |c| proof.column_evals[c]);
+    let tv = combine(gamma, cols, |c| proof.table_evals[c]);
+    let p_a = za;
+    let q_a = za * (alpha - a) + (EF::ONE - za);
+    let p_b = -zb * proof.multiplicity_eval;
+    let q_b = zb * (alpha - tv) + (EF::ONE - zb);
+    let p_leaf = (EF::ONE - side) * p_a + side * p_b;
+    let q_leaf = (EF::ONE - side) * q_a + side * q_b;
+    if p_leaf != claim_p || q_leaf != claim_q {
+        return Err(LookupError::LeafMismatch);
+    }
+    t.absorb_ext(&proof.column_evals);
+    t.absorb_ext(&proof.table_evals);
+    t.absorb_ext(&[proof.multiplicity_eval]);
+    Ok(LookupClaims {
+        lookup_point: r[s - log_n..].to_vec(),
+        column_evals: proof.column_evals.clone(),
+        table_point: r[s - log_t..].to_vec(),
+        table_evals: proof.table_evals.clone(),
+        multiplicity_eval: proof.multiplicity_eval,
+    })
+}

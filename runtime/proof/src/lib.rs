@@ -18,9 +18,11 @@
 //! This crate builds without the executor, tract or CUDA: it is what a
 //! verifier links.
 
+pub mod encoding;
 pub mod field;
 pub mod logup;
 pub mod mle;
+pub mod pcs;
 pub mod sumcheck;
 pub mod transcript;
 

@@ -38,9 +38,10 @@
 //! transcript (by commitment), which is the caller's duty.
 
 use crate::mle::{eq_eval, eq_table};
-use crate::sumcheck::{self, SumcheckError, SumcheckProof, Table, Term};
+use crate::sumcheck::{self, Claims, SumcheckError, SumcheckProof, Term};
 use crate::{EF, F, Transcript};
-use p3_field::PrimeCharacteristicRing;
+use p3_field::{Field, PrimeCharacteristicRing};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -161,21 +162,25 @@ pub fn prove<T: Transcript>(
     // Leaves: side A (lookups) then side B (table), each padded to 2^s.
     let mut p = vec![EF::ZERO; 2 * size];
     let mut q = vec![EF::ONE; 2 * size];
-    for i in 0..columns[0].len() {
-        p[i] = EF::ONE;
-        q[i] = alpha - combine(gamma, columns.len(), |c| EF::from(columns[c][i]));
-    }
-    for j in 0..table[0].len() {
-        p[size + j] = -EF::from(mult[j]);
-        q[size + j] = alpha - combine(gamma, table.len(), |c| EF::from(table[c][j]));
-    }
+    let (pa, pb) = p.split_at_mut(size);
+    let (qa, qb) = q.split_at_mut(size);
+    let n_rows = columns[0].len();
+    pa[..n_rows].par_iter_mut().zip(qa[..n_rows].par_iter_mut()).enumerate().for_each(|(i, (pi, qi))| {
+        *pi = EF::ONE;
+        *qi = alpha - combine(gamma, columns.len(), |c| EF::from(columns[c][i]));
+    });
+    let t_rows = table[0].len();
+    pb[..t_rows].par_iter_mut().zip(qb[..t_rows].par_iter_mut()).enumerate().for_each(|(j, (pj, qj))| {
+        *pj = -EF::from(mult[j]);
+        *qj = alpha - combine(gamma, table.len(), |c| EF::from(table[c][j]));
+    });
     // layers[0] = leaves; each next layer halves.
     let mut layers = vec![(p, q)];
     while layers.last().map(|l| l.0.len()).unwrap_or(0) > 2 {
         let (p, q) = layers.last().expect("non-empty");
         let h = p.len() / 2;
-        let np: Vec<EF> = (0..h).map(|i| p[i] * q[h + i] + p[h + i] * q[i]).collect();
-        let nq: Vec<EF> = (0..h).map(|i| q[i] * q[h + i]).collect();
+        let np: Vec<EF> = (0..h).into_par_iter().map(|i| p[i] * q[h + i] + p[h + i] * q[i]).collect();
+        let nq: Vec<EF> = (0..h).into_par_iter().map(|i| q[i] * q[h + i]).collect();
         layers.push((np, nq));
     }
     let (tp, tq) = layers.last().expect("non-empty");
@@ -187,18 +192,9 @@ pub fn prove<T: Transcript>(
     let mut claim_q = (EF::ONE - rho) * top[1] + rho * top[3];
     let mut proofs = Vec::new();
     for (p, q) in layers.iter().rev().skip(1) {
-        let h = p.len() / 2;
         let lambda = t.challenge_ext();
-        let tables = vec![
-            Table::Ext(eq_table(&point)),
-            Table::Ext(p[..h].to_vec()),
-            Table::Ext(p[h..].to_vec()),
-            Table::Ext(q[..h].to_vec()),
-            Table::Ext(q[h..].to_vec()),
-        ];
         let claim = claim_p + lambda * claim_q;
-        let (proof, out) = sumcheck::prove(tables, &layer_terms(lambda), claim, t)
-            .map_err(|source| LookupError::Layer { layer: proofs.len(), source })?;
+        let (proof, out) = prove_layer(p, q, &point, lambda, claim, t);
         let rho = t.challenge_ext();
         let [_, pl, pr, ql, qr] = <[EF; 5]>::try_from(out.evals).expect("five tables");
         claim_p = (EF::ONE - rho) * pl + rho * pr;
@@ -224,6 +220,84 @@ pub fn prove<T: Transcript>(
         multiplicity_eval,
     };
     Ok((proof, LookupClaims { lookup_point, column_evals, table_point, table_evals, multiplicity_eval }))
+}
+
+/// Prover of one GKR layer: the sumcheck of
+/// `Σ_x eq(r, x)·h(x)`, `h = p_L q_R + p_R q_L + λ q_L q_R`, producing exactly
+/// what the generic prover would for [`layer_terms`] (so the generic
+/// verifier checks it), but faster: in round `k` the round polynomial is
+/// `g(X) = eq(r_k, X)·H(X)` with `H(X) = Σ_{x'} eq(r_{>k}, x')·h(X, x')` of
+/// degree 2, so only `H(0), H(1), H(2)` are summed (Gruen's factoring of the
+/// eq polynomial) and the eq table is never folded.
+fn prove_layer<T: Transcript>(
+    p: &[EF],
+    q: &[EF],
+    r: &[EF],
+    lambda: EF,
+    claim: EF,
+    t: &mut T,
+) -> (SumcheckProof, Claims) {
+    let h = p.len() / 2;
+    let m = r.len();
+    sumcheck::start(t, m, 3, claim);
+    let (mut pl, mut pr, mut ql, mut qr) =
+        (p[..h].to_vec(), p[h..].to_vec(), q[..h].to_vec(), q[h..].to_vec());
+    let mut rounds = Vec::with_capacity(m);
+    let mut point = Vec::with_capacity(m);
+    // Π_{j<k} eq(r_j, c_j): the part of eq(r, ·) already fixed.
+    let mut scale = EF::ONE;
+    let mut running = claim;
+    for k in 0..m {
+        let eq_rest = eq_table(&r[k + 1..]);
+        let half = pl.len() / 2;
+        let rk = r[k];
+        let one = EF::ONE;
+        // H(1) follows from g(0) + g(1) = running claim unless r_k = 0.
+        let derive_h1 = rk != EF::ZERO && scale != EF::ZERO;
+        let sum3 = |x: usize| -> [EF; 3] {
+            let e = eq_rest[x];
+            let hv = |i: usize, v: &[EF]| {
+                let (lo, hi) = (v[x], v[half + x]);
+                [lo, hi, hi.double() - lo][i]
+            };
+            let mut out = [EF::ZERO; 3];
+            for i in [0, 1, 2] {
+                if i == 1 && derive_h1 {
+                    continue;
+                }
+                let (a, b, c, d) = (hv(i, &pl), hv(i, &pr), hv(i, &ql), hv(i, &qr));
+                out[i] = e * (a * d + b * c + lambda * c * d);
+            }
+            out
+        };
+        let add = |a: [EF; 3], b: [EF; 3]| [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
+        let mut hs = if half >= 1 << 12 {
+            (0..half).into_par_iter().map(sum3).reduce(|| [EF::ZERO; 3], add)
+        } else {
+            (0..half).map(sum3).fold([EF::ZERO; 3], add)
+        };
+        if derive_h1 {
+            hs[1] = (running * scale.inverse() - (one - rk) * hs[0]) * rk.inverse();
+        }
+        let h3 = hs[0] - (hs[1] - hs[2]) * EF::from(F::from_u64(3));
+        let g0 = scale * (one - rk) * hs[0];
+        let g1 = scale * rk * hs[1];
+        let g2 = scale * (rk * EF::from(F::from_u64(3)) - one) * hs[2];
+        let g3 = scale * (rk * EF::from(F::from_u64(5)) - EF::from(F::from_u64(2))) * h3;
+        let msg = vec![g0, g2, g3];
+        t.absorb_ext(&msg);
+        let c = t.challenge_ext();
+        running = sumcheck::interpolate(&[g0, g1, g2, g3], c);
+        scale *= rk * c + (one - rk) * (one - c);
+        for v in [&mut pl, &mut pr, &mut ql, &mut qr] {
+            crate::mle::fix_first_in_place(v, c);
+        }
+        rounds.push(msg);
+        point.push(c);
+    }
+    let evals = vec![eq_eval(r, &point), pl[0], pr[0], ql[0], qr[0]];
+    t.absorb_ext(&evals);
+    (SumcheckProof { rounds, evals: evals.clone() }, Claims { point, evals })
 }
 
 /// `eq·p_L·q_R + eq·p_R·q_L + λ·eq·q_L·q_R` over tables `[eq, p_L, p_R, q_L, q_R]`.

@@ -122,7 +122,9 @@ pub fn interpolate(evals: &[EF], r: EF) -> EF {
     acc
 }
 
-fn start<T: Transcript>(t: &mut T, n: usize, d: usize, claim: EF) {
+/// Opens a sumcheck in the transcript (shared with specialised provers that
+/// produce proofs for the generic verifier).
+pub(crate) fn start<T: Transcript>(t: &mut T, n: usize, d: usize, claim: EF) {
     t.label(b"sumcheck");
     t.absorb_base(&[F::from_u64(n as u64), F::from_u64(d as u64)]);
     t.absorb_ext(&[claim]);

@@ -179,3 +179,20 @@ fn malformed_proofs_are_errors() {
     p.top[1] = EF::ZERO;
     assert!(matches!(verify(&columns, &mult, 4, 3, &p), Err(LookupError::ZeroDenominator)));
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn completeness_on_random_instances(log_n in 0usize..8, log_t in 0usize..7, cols in 1usize..4, seed in any::<u64>()) {
+            let (columns, table) = instance(log_n, log_t, cols, seed);
+            let mult = logup::multiplicities(&refs(&columns), &refs(&table)).unwrap();
+            let (proof, _) = prove(&columns, &table, &mult);
+            let claims = verify(&columns, &mult, log_n, log_t, &proof).unwrap();
+            assert_claims_true(&claims, &columns, &table, &mult);
+        }
+    }
+}

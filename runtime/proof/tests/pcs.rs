@@ -159,3 +159,25 @@ fn bad_batches_are_refused() {
     assert!(pcs.commit(vec![vec![F::ONE; 3]]).is_err());
     assert!(pcs.commit(vec![vec![F::ONE; 4], vec![F::ONE; 8]]).is_err());
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn completeness_on_random_batches(n in 0usize..11, k in 1usize..4, seed in any::<u64>(), random_points in any::<bool>()) {
+            let pcs = if random_points { TensorPcs::for_random_points() } else { TensorPcs::default() };
+            let ps = polys(n, k, seed);
+            let (comm, data) = pcs.commit(ps.clone()).unwrap();
+            let mut rng = StdRng::seed_from_u64(seed ^ 1);
+            let point: Vec<EF> = (0..n).map(|_| rand_ext(&mut rng)).collect();
+            let (values, proof) = open(&pcs, &comm, &data, &point);
+            for (p, v) in ps.iter().zip(&values) {
+                prop_assert_eq!(mle::evaluate(p, &point), *v);
+            }
+            prop_assert!(verify(&pcs, &comm, n, k, &point, &values, &proof).is_ok());
+        }
+    }
+}

@@ -3,7 +3,7 @@ use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_ma
 use p3_field::PrimeCharacteristicRing;
 use zkml_proof::logup;
 use zkml_proof::sumcheck::{self, Table, Term};
-use zkml_proof::{EF, F, Poseidon2Transcript, mle};
+use zkml_proof::{EF, F, KeccakTranscript, Poseidon2Transcript, Transcript, mle};
 
 fn table(n: usize, seed: u64) -> Vec<F> {
     let mut s = seed;
@@ -78,5 +78,21 @@ fn table_idx(log_n: usize) -> Vec<usize> {
         .collect()
 }
 
-criterion_group!(proof, benches, bench_logup);
+/// The transcript workload of a proof: many small absorbs, one challenge each.
+fn bench_transcripts(c: &mut Criterion) {
+    fn run<T: Transcript>(mut t: T) -> EF {
+        let mut acc = EF::ZERO;
+        for i in 0..1000u64 {
+            t.absorb_ext(&[EF::from(F::from_u64(i)), acc, acc]);
+            acc = t.challenge_ext();
+        }
+        acc
+    }
+    let mut g = c.benchmark_group("transcript_1000_rounds");
+    g.bench_function("poseidon2", |b| b.iter(|| run(Poseidon2Transcript::new(b"bench"))));
+    g.bench_function("keccak", |b| b.iter(|| run(KeccakTranscript::new(b"bench"))));
+    g.finish();
+}
+
+criterion_group!(proof, benches, bench_logup, bench_transcripts);
 criterion_main!(proof);

@@ -27,4 +27,4 @@ pub mod sumcheck;
 pub mod transcript;
 
 pub use field::{EF, F};
-pub use transcript::{Poseidon2Transcript, Transcript};
+pub use transcript::{KeccakTranscript, Poseidon2Transcript, Transcript};

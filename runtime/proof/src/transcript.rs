@@ -11,9 +11,12 @@
 //! it cheaply.
 
 use crate::{EF, F};
-use p3_challenger::{CanObserve, CanSampleBits, DuplexChallenger, FieldChallenger};
+use p3_challenger::{
+    CanObserve, CanSampleBits, DuplexChallenger, FieldChallenger, HashChallenger, SerializingChallenger64,
+};
 use p3_field::PrimeCharacteristicRing;
 use p3_goldilocks::{Poseidon2Goldilocks, default_goldilocks_poseidon2_12};
+use p3_keccak::Keccak256Hash;
 
 /// What protocols need from a Fiat–Shamir transcript.
 pub trait Transcript: Clone {
@@ -89,5 +92,46 @@ impl Transcript for Poseidon2Transcript {
     }
     fn challenge_bits(&mut self, bits: usize) -> usize {
         self.sponge.sample_bits(bits)
+    }
+}
+
+type KeccakSponge = SerializingChallenger64<F, HashChallenger<u8, Keccak256Hash, 32>>;
+
+/// Keccak-256 transcript (hash chain over the serialised messages): the
+/// choice when the verifier runs on a chain with a Keccak precompile.
+#[derive(Clone, Debug)]
+pub struct KeccakTranscript {
+    inner: KeccakSponge,
+}
+
+impl KeccakTranscript {
+    pub fn new(domain: &[u8]) -> Self {
+        let mut t = KeccakTranscript { inner: KeccakSponge::from_hasher(vec![], Keccak256Hash) };
+        t.label(domain);
+        t
+    }
+}
+
+impl Transcript for KeccakTranscript {
+    fn label(&mut self, label: &[u8]) {
+        self.inner.observe(F::from_u64(0x004c_4142_454c));
+        self.inner.observe_slice(&bytes_to_fields(label));
+    }
+    fn absorb_base(&mut self, xs: &[F]) {
+        self.inner.observe_slice(xs);
+    }
+    fn absorb_ext(&mut self, xs: &[EF]) {
+        for &x in xs {
+            self.inner.observe_algebra_element(x);
+        }
+    }
+    fn absorb_bytes(&mut self, bytes: &[u8]) {
+        self.inner.observe_slice(&bytes_to_fields(bytes));
+    }
+    fn challenge_ext(&mut self) -> EF {
+        self.inner.sample_algebra_element()
+    }
+    fn challenge_bits(&mut self, bits: usize) -> usize {
+        self.inner.sample_bits(bits)
     }
 }

@@ -65,6 +65,18 @@ impl OpDef for Softmax {
     }
 }
 
+/// Shape inference shared by the normalisations over `axis..rank`: `x` and
+/// `n_params` parameters broadcasting over the normalised axes.
+fn norm_infer(inputs: &[&Fact], n_params: usize, axis: usize, name: &str) -> Result<Vec<Fact>, OpError> {
+    expect_inputs(inputs, 1 + n_params)?;
+    expect_f32(inputs, name)?;
+    if axis >= inputs[0].rank() {
+        bail_op!("axis {axis} out of range for {}", inputs[0]);
+    }
+    check_params(inputs[0], axis, &inputs[1..])?;
+    Ok(vec![inputs[0].clone()])
+}
+
 /// Checks that `params` broadcast against the normalised trailing axes.
 fn check_params(x: &Fact, axis: usize, params: &[&Fact]) -> Result<(), OpError> {
     for p in params {
@@ -104,13 +116,7 @@ impl OpDef for LayerNorm {
         vec![("axis", self.axis.to_string()), ("eps", format!("{:e}", self.eps))]
     }
     fn infer(&self, inputs: &[&Fact]) -> Result<Vec<Fact>, OpError> {
-        expect_inputs(inputs, 3)?;
-        expect_f32(inputs, "layer_norm")?;
-        if self.axis >= inputs[0].rank() {
-            bail_op!("axis {} out of range for {}", self.axis, inputs[0]);
-        }
-        check_params(inputs[0], self.axis, &inputs[1..])?;
-        Ok(vec![inputs[0].clone()])
+        norm_infer(inputs, 2, self.axis, "layer_norm")
     }
     fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
         let x = inputs[0];
@@ -144,13 +150,7 @@ impl OpDef for RmsNorm {
         vec![("axis", self.axis.to_string()), ("eps", format!("{:e}", self.eps))]
     }
     fn infer(&self, inputs: &[&Fact]) -> Result<Vec<Fact>, OpError> {
-        expect_inputs(inputs, 2)?;
-        expect_f32(inputs, "rms_norm")?;
-        if self.axis >= inputs[0].rank() {
-            bail_op!("axis {} out of range for {}", self.axis, inputs[0]);
-        }
-        check_params(inputs[0], self.axis, &inputs[1..])?;
-        Ok(vec![inputs[0].clone()])
+        norm_infer(inputs, 1, self.axis, "rms_norm")
     }
     fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
         let x = inputs[0];

@@ -56,6 +56,10 @@ impl Fact {
     pub fn len(&self) -> usize {
         self.shape.iter().product()
     }
+    /// Element count, or `None` if it overflows `usize`.
+    pub fn checked_len(&self) -> Option<usize> {
+        self.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
+    }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

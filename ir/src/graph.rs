@@ -9,10 +9,14 @@
 //!   algorithms (reachability, fan-out) can run on the DAG.
 
 use crate::ops::Op;
-use crate::{Fact, IrError, Tensor};
+use crate::{Fact, IrError, OpError, Tensor};
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// Largest tensor the IR accepts (elements): far above any real model's
+/// activation, far below an allocation that would abort the process.
+pub const MAX_ELEMENTS: usize = 1 << 40;
 
 /// One output of one node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -84,12 +88,33 @@ impl Graph {
         for &v in inputs {
             facts.push(self.fact(v).ok_or_else(|| IrError::DanglingInput { name: name.clone(), value: v })?);
         }
+        let node_err = |msg: String| IrError::Node {
+            id,
+            name: name.clone(),
+            op: op.to_string(),
+            error: OpError::new(msg),
+        };
+        // Checked before inference: shapes from untrusted plans must not
+        // overflow element counts inside the ops' shape rules.
+        for f in &facts {
+            if f.checked_len().is_none_or(|n| n > MAX_ELEMENTS) {
+                return Err(node_err(format!("input {f} exceeds {MAX_ELEMENTS} elements")));
+            }
+        }
+        if let Op::Input(inp) = &op
+            && inp.index > id
+        {
+            return Err(node_err(format!("input index {} cannot exceed the node count {id}", inp.index)));
+        }
         let out = op.def().infer(&facts).map_err(|error| IrError::Node {
             id,
             name: name.clone(),
             op: op.to_string(),
             error,
         })?;
+        if let Some(f) = out.iter().find(|f| f.checked_len().is_none_or(|n| n > MAX_ELEMENTS)) {
+            return Err(node_err(format!("output {f} exceeds {MAX_ELEMENTS} elements")));
+        }
         let outputs = out
             .into_iter()
             .enumerate()

@@ -125,14 +125,14 @@ impl Tensor {
 
     /// Inverse of [`Tensor::to_le_bytes`] for a given fact.
     pub fn from_le_bytes(fact: &Fact, bytes: &[u8]) -> Result<Tensor, OpError> {
-        let n = fact.len();
+        let Some(n) = fact.checked_len() else { bail_op!("{fact} has too many elements") };
         let width = match fact.dtype {
             DType::F32 => 4,
             DType::I64 | DType::Q(_) => 8,
             DType::Bool => 1,
         };
-        if bytes.len() != n * width {
-            bail_op!("{fact} needs {} bytes, got {}", n * width, bytes.len());
+        if n.checked_mul(width) != Some(bytes.len()) {
+            bail_op!("{fact} does not match {} bytes", bytes.len());
         }
         let data = match fact.dtype {
             DType::F32 => TensorData::F32(

@@ -116,3 +116,36 @@ fn rehashed_garbage_header_is_rejected_without_panic() {
     // most must be caught by decoding or validation.
     assert!(rejected > h_len / 2, "only {rejected} of {h_len} header edits rejected");
 }
+
+/// Hostile plans (hash recomputed, so only structural checks stand) with
+/// runs of 0xff / 0x7f bytes written into the header — huge lengths, shapes,
+/// indices, attributes — are refused or accepted as valid graphs, never a
+/// panic or an abort.
+#[test]
+fn hostile_headers_never_panic() {
+    let bytes = Plan::new(sample_graph()).to_bytes().unwrap();
+    let h_len = u64::from_le_bytes(bytes[16..24].try_into().unwrap()) as usize;
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..3000 {
+        let mut b = bytes.clone();
+        let at = 72 + (next() as usize % h_len);
+        let run = 1 + next() as usize % 9;
+        let fill = if next() % 2 == 0 { 0xff } else { 0x7f };
+        for x in b.iter_mut().skip(at).take(run.min(72 + h_len - at)) {
+            *x = fill;
+        }
+        let hash = blake3::hash(&b[72..]);
+        b[40..72].copy_from_slice(hash.as_bytes());
+        if let Ok(p) = Plan::from_bytes(&b) {
+            // Whatever decodes is a validated graph; evaluating it must not
+            // panic either (it may fail).
+            let _ = p.graph.eval(&input());
+        }
+    }
+}

@@ -28,9 +28,17 @@ impl Window {
         if self.strides.contains(&0) || self.dilations.contains(&0) || self.kernel.contains(&0) {
             bail_op!("zero kernel size, stride or dilation in {self:?}");
         }
+        let huge = |v: usize| v > 1 << 32;
+        let attrs = [&self.kernel, &self.strides, &self.dilations];
+        if attrs.iter().any(|v| v.iter().copied().any(huge))
+            || self.pads.iter().any(|&(a, b)| huge(a) || huge(b))
+        {
+            bail_op!("window attribute out of range in {self:?}");
+        }
         for (a, &d) in spatial.iter().enumerate() {
-            let span = self.dilations[a] * (self.kernel[a] - 1) + 1;
-            if d + self.pads[a].0 + self.pads[a].1 < span {
+            // Saturating: attributes may come from an untrusted plan.
+            let span = self.dilations[a].saturating_mul(self.kernel[a] - 1).saturating_add(1);
+            if d.saturating_add(self.pads[a].0).saturating_add(self.pads[a].1) < span || span > 1 << 32 {
                 bail_op!("kernel span {span} exceeds padded input {} on spatial axis {a}", spatial[a]);
             }
         }

@@ -29,8 +29,8 @@ impl OpDef for Reshape {
     }
     fn infer(&self, inputs: &[&Fact]) -> Result<Vec<Fact>, OpError> {
         expect_inputs(inputs, 1)?;
-        let n: usize = self.shape.iter().product();
-        if n != inputs[0].len() {
+        let n = Fact::new(inputs[0].dtype, self.shape.clone()).checked_len();
+        if n != Some(inputs[0].len()) {
             bail_op!("cannot reshape {} ({} elements) to {:?}", inputs[0], inputs[0].len(), self.shape);
         }
         Ok(vec![Fact::new(inputs[0].dtype, self.shape.clone())])
@@ -89,8 +89,14 @@ pub struct Slice {
 
 impl Slice {
     fn len(&self) -> usize {
-        let span = if self.step > 0 { self.end - self.start } else { self.start - self.end };
-        if span <= 0 { 0 } else { ((span + self.step.abs() - 1) / self.step.abs()) as usize }
+        // Saturating: attributes may come from an untrusted plan.
+        let span = if self.step > 0 {
+            self.end.saturating_sub(self.start)
+        } else {
+            self.start.saturating_sub(self.end)
+        };
+        let step = self.step.saturating_abs().max(1);
+        if span <= 0 { 0 } else { (span / step + i64::from(span % step != 0)) as usize }
     }
 }
 
@@ -118,7 +124,7 @@ impl OpDef for Slice {
         let d = f.shape[self.axis] as i64;
         let n = self.len() as i64;
         if n > 0 {
-            let last = self.start + (n - 1) * self.step;
+            let last = self.start.saturating_add((n - 1).saturating_mul(self.step));
             if self.start < 0 || self.start >= d || last < 0 || last >= d {
                 bail_op!(
                     "slice {}..{} step {} out of bounds for axis of {d}",
@@ -339,7 +345,13 @@ impl OpDef for Pad {
         if self.pads.len() != f.rank() {
             bail_op!("{} pad pairs for rank {}", self.pads.len(), f.rank());
         }
-        let shape = f.shape.iter().zip(&self.pads).map(|(d, (a, b))| d + a + b).collect::<Vec<_>>();
+        let shape = f
+            .shape
+            .iter()
+            .zip(&self.pads)
+            .map(|(d, (a, b))| d.checked_add(*a).and_then(|x| x.checked_add(*b)))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| OpError::new("padding overflows"))?;
         Ok(vec![Fact::new(f.dtype, shape)])
     }
     fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {

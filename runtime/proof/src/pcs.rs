@@ -83,9 +83,19 @@ impl Default for TensorPcs {
 }
 
 impl TensorPcs {
-    /// The parameters for openings at transcript-derived points.
+    /// The parameters for openings at transcript-derived points: no separate
+    /// proximity combination, and rate 1/8 with `Q = ⌈100 / −log2(9/16)⌉ =
+    /// 121` queries, which trades a longer encoding at commit time for a
+    /// smaller proof.
     pub fn for_random_points() -> Self {
-        TensorPcs { separate_proximity: false, ..Self::default() }
+        TensorPcs { separate_proximity: false, log_blowup: 3, num_queries: 121 }
+    }
+
+    /// Conjectured-free (proven, unique-decoding) security in bits of the
+    /// query phase: `Q · −log2(1 − δ/2)` with `δ = 1 − ρ`.
+    pub fn query_security_bits(&self) -> f64 {
+        let rho = 0.5f64.powi(self.log_blowup as i32);
+        self.num_queries as f64 * -(1.0 - (1.0 - rho) / 2.0).log2()
     }
 }
 

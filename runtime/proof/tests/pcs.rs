@@ -181,3 +181,14 @@ mod props {
         }
     }
 }
+
+#[test]
+fn parameter_sets_reach_100_bits_in_the_query_phase() {
+    for pcs in [TensorPcs::default(), TensorPcs::for_random_points()] {
+        let bits = pcs.query_security_bits();
+        assert!(bits >= 100.0, "{pcs:?}: {bits}");
+    }
+    // One query fewer would not.
+    let weaker = TensorPcs { num_queries: 147, ..TensorPcs::default() };
+    assert!(weaker.query_security_bits() < 100.0);
+}

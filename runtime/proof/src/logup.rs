@@ -183,7 +183,7 @@ pub fn prove<T: Transcript>(
         let nq: Vec<EF> = (0..h).into_par_iter().map(|i| q[i] * q[h + i]).collect();
         layers.push((np, nq));
     }
-    let (tp, tq) = layers.last().expect("non-empty");
+    let (tp, tq) = layers.pop().expect("non-empty");
     let top = [tp[0], tq[0], tp[1], tq[1]];
     t.absorb_ext(&top);
     let rho = t.challenge_ext();
@@ -191,7 +191,8 @@ pub fn prove<T: Transcript>(
     let mut claim_p = (EF::ONE - rho) * top[0] + rho * top[2];
     let mut claim_q = (EF::ONE - rho) * top[1] + rho * top[3];
     let mut proofs = Vec::new();
-    for (p, q) in layers.iter().rev().skip(1) {
+    // Layers are consumed top-down; each is folded in place by its sumcheck.
+    while let Some((p, q)) = layers.pop() {
         let lambda = t.challenge_ext();
         let claim = claim_p + lambda * claim_q;
         let (proof, out) = prove_layer(p, q, &point, lambda, claim, t);
@@ -230,8 +231,8 @@ pub fn prove<T: Transcript>(
 /// degree 2, so only `H(0), H(1), H(2)` are summed (Gruen's factoring of the
 /// eq polynomial) and the eq table is never folded.
 fn prove_layer<T: Transcript>(
-    p: &[EF],
-    q: &[EF],
+    mut p: Vec<EF>,
+    mut q: Vec<EF>,
     r: &[EF],
     lambda: EF,
     claim: EF,
@@ -240,41 +241,56 @@ fn prove_layer<T: Transcript>(
     let h = p.len() / 2;
     let m = r.len();
     sumcheck::start(t, m, 3, claim);
-    let (mut pl, mut pr, mut ql, mut qr) =
-        (p[..h].to_vec(), p[h..].to_vec(), q[..h].to_vec(), q[h..].to_vec());
+    // p = [p_L | p_R], q = [q_L | q_R]; each quarter table is folded in
+    // place inside its half (its live length is `len`), so nothing is copied.
+    let (pl, pr) = p.split_at_mut(h);
+    let (ql, qr) = q.split_at_mut(h);
+    let mut len = h;
+    // eq(r_{>k}, ·) for the current round; summing out the first variable
+    // gives the next round's table (eq(r_k, 0) + eq(r_k, 1) = 1).
+    let mut eq_rest = eq_table(&r[1.min(m)..]);
     let mut rounds = Vec::with_capacity(m);
     let mut point = Vec::with_capacity(m);
     // Π_{j<k} eq(r_j, c_j): the part of eq(r, ·) already fixed.
     let mut scale = EF::ONE;
     let mut running = claim;
     for k in 0..m {
-        let eq_rest = eq_table(&r[k + 1..]);
-        let half = pl.len() / 2;
+        let half = len / 2;
         let rk = r[k];
         let one = EF::ONE;
         // H(1) follows from g(0) + g(1) = running claim unless r_k = 0.
         let derive_h1 = rk != EF::ZERO && scale != EF::ZERO;
-        let sum3 = |x: usize| -> [EF; 3] {
-            let e = eq_rest[x];
-            let hv = |i: usize, v: &[EF]| {
-                let (lo, hi) = (v[x], v[half + x]);
-                [lo, hi, hi.double() - lo][i]
-            };
-            let mut out = [EF::ZERO; 3];
-            for i in [0, 1, 2] {
-                if i == 1 && derive_h1 {
-                    continue;
+        // Σ over a range of x' of eq_rest(x')·h(X, x') at X = 0, 1, 2.
+        let sum_range = |range: std::ops::Range<usize>| -> [EF; 3] {
+            let mut acc = [EF::ZERO; 3];
+            for x in range {
+                let e = eq_rest[x];
+                let (a0, a1) = (pl[x], pl[half + x]);
+                let (b0, b1) = (pr[x], pr[half + x]);
+                let (c0, c1) = (ql[x], ql[half + x]);
+                let (d0, d1) = (qr[x], qr[half + x]);
+                let h = |a: EF, b: EF, c: EF, d: EF| {
+                    let cd = c * d;
+                    a * d + b * c + lambda * cd
+                };
+                acc[0] += e * h(a0, b0, c0, d0);
+                if !derive_h1 {
+                    acc[1] += e * h(a1, b1, c1, d1);
                 }
-                let (a, b, c, d) = (hv(i, &pl), hv(i, &pr), hv(i, &ql), hv(i, &qr));
-                out[i] = e * (a * d + b * c + lambda * c * d);
+                let two = |lo: EF, hi: EF| hi.double() - lo;
+                acc[2] += e * h(two(a0, a1), two(b0, b1), two(c0, c1), two(d0, d1));
             }
-            out
+            acc
         };
         let add = |a: [EF; 3], b: [EF; 3]| [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
-        let mut hs = if half >= 1 << 12 {
-            (0..half).into_par_iter().map(sum3).reduce(|| [EF::ZERO; 3], add)
+        const CHUNK: usize = 1 << 12;
+        let mut hs = if half >= 2 * CHUNK {
+            (0..half.div_ceil(CHUNK))
+                .into_par_iter()
+                .map(|c| sum_range(c * CHUNK..((c + 1) * CHUNK).min(half)))
+                .reduce(|| [EF::ZERO; 3], add)
         } else {
-            (0..half).map(sum3).fold([EF::ZERO; 3], add)
+            sum_range(0..half)
         };
         if derive_h1 {
             hs[1] = (running * scale.inverse() - (one - rk) * hs[0]) * rk.inverse();
@@ -289,8 +305,15 @@ fn prove_layer<T: Transcript>(
         let c = t.challenge_ext();
         running = sumcheck::interpolate(&[g0, g1, g2, g3], c);
         scale *= rk * c + (one - rk) * (one - c);
-        for v in [&mut pl, &mut pr, &mut ql, &mut qr] {
-            crate::mle::fix_first_in_place(v, c);
+        for v in [&mut *pl, &mut *pr, &mut *ql, &mut *qr] {
+            fold_prefix(v, len, c);
+        }
+        len = half;
+        if eq_rest.len() > 1 {
+            let e = eq_rest.len() / 2;
+            let (lo, hi) = eq_rest.split_at_mut(e);
+            lo.iter_mut().zip(hi.iter()).for_each(|(a, &b)| *a += b);
+            eq_rest.truncate(e);
         }
         rounds.push(msg);
         point.push(c);
@@ -298,6 +321,18 @@ fn prove_layer<T: Transcript>(
     let evals = vec![eq_eval(r, &point), pl[0], pr[0], ql[0], qr[0]];
     t.absorb_ext(&evals);
     (SumcheckProof { rounds, evals: evals.clone() }, Claims { point, evals })
+}
+
+/// Fixes the first variable of the table `v[..len]` to `c`, in place (the
+/// result occupies `v[..len/2]`).
+fn fold_prefix(v: &mut [EF], len: usize, c: EF) {
+    let (lo, hi) = v[..len].split_at_mut(len / 2);
+    let f = |(l, &h): (&mut EF, &EF)| *l += c * (h - *l);
+    if len >= 1 << 13 {
+        lo.par_iter_mut().zip(hi.par_iter()).for_each(f);
+    } else {
+        lo.iter_mut().zip(hi.iter()).for_each(f);
+    }
 }
 
 /// `eq·p_L·q_R + eq·p_R·q_L + λ·eq·q_L·q_R` over tables `[eq, p_L, p_R, q_L, q_R]`.

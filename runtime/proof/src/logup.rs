@@ -254,9 +254,8 @@ fn prove_layer<T: Transcript>(
     // Π_{j<k} eq(r_j, c_j): the part of eq(r, ·) already fixed.
     let mut scale = EF::ONE;
     let mut running = claim;
-    for k in 0..m {
+    for &rk in r {
         let half = len / 2;
-        let rk = r[k];
         let one = EF::ONE;
         // H(1) follows from g(0) + g(1) = running claim unless r_k = 0.
         let derive_h1 = rk != EF::ZERO && scale != EF::ZERO;

@@ -130,7 +130,8 @@ pub(crate) fn start<T: Transcript>(t: &mut T, n: usize, d: usize, claim: EF) {
     t.absorb_ext(&[claim]);
 }
 
-/// `g(X)` at `X = 0..=d` for the current first variable.
+/// `g(X)` at `X = 0, 2, …, d` for the current first variable (the entry
+/// for `X = 1` is left zero: the caller derives it from the running claim).
 fn round_values<T>(tables: &[&[T]], terms: &[Term], d: usize) -> Vec<EF>
 where
     T: Field,
@@ -153,7 +154,8 @@ where
                 }
             }
             for (ti, term) in terms.iter().enumerate() {
-                for p in 0..=d {
+                // g(1) is implied by the running claim: not summed.
+                for p in (0..=d).filter(|&p| p != 1) {
                     let mut prod = T::ONE;
                     for &j in &term.factors {
                         prod *= vals[j * (d + 1) + p];
@@ -214,6 +216,7 @@ pub fn prove<T: Transcript>(
     start(t, n, d, claim);
     let mut rounds = Vec::with_capacity(n);
     let mut point = Vec::with_capacity(n);
+    let mut running = claim;
     for _ in 0..n {
         let values = if tables.iter().all(|t| matches!(t, Table::Base(_))) {
             let refs: Vec<&[F]> = tables
@@ -233,9 +236,12 @@ pub fn prove<T: Transcript>(
                 .collect();
             round_values(&refs, terms, d)
         };
+        let mut values = values;
+        values[1] = running - values[0];
         let msg: Vec<EF> = values.iter().enumerate().filter(|(i, _)| *i != 1).map(|(_, &v)| v).collect();
         t.absorb_ext(&msg);
         let r = t.challenge_ext();
+        running = interpolate(&values, r);
         for tab in tables.iter_mut() {
             tab.fold(r);
         }

@@ -25,6 +25,7 @@ fn every_fixture_matches_tract() {
             assert_eq!(got.len(), want.len(), "{}: output count", path.display());
             for (i, (g, w)) in got.iter().zip(&want).enumerate() {
                 let err = max_rel_error(g, w);
+                println!("{} seed {seed} output {i}: max relative error {err:e}", path.display());
                 assert!(
                     err <= TOLERANCE,
                     "{} seed {seed} output {i}: relative error {err:e}",

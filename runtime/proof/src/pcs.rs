@@ -194,7 +194,7 @@ impl TensorPcs {
         t: &mut T,
     ) -> (EF, Vec<EF>) {
         t.label(b"tensor-pcs-open");
-        t.absorb_bytes(&serde_json_free_bytes(comm));
+        t.absorb_bytes(&commitment_bytes(comm));
         t.absorb_base(&[F::from_u64(n as u64), F::from_u64(k as u64)]);
         t.absorb_ext(point);
         t.absorb_ext(values);
@@ -345,9 +345,8 @@ impl TensorPcs {
     }
 }
 
-/// Bytes of a commitment for the transcript (bincode-free: digests are raw
-/// byte arrays).
-fn serde_json_free_bytes(comm: &Commitment) -> Vec<u8> {
+/// The digests of a commitment, concatenated, for the transcript.
+fn commitment_bytes(comm: &Commitment) -> Vec<u8> {
     let mut out = Vec::new();
     for d in comm.roots() {
         out.extend_from_slice(d.as_ref());

@@ -3,7 +3,7 @@
 //! Proof sizes are printed once per size.
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use p3_field::PrimeCharacteristicRing;
-use zkml_proof::pcs::{OpeningClaim, TensorPcs};
+use zkml_proof::pcs::{MultilinearPcs, OpeningClaim, TensorPcs};
 use zkml_proof::{EF, F, Poseidon2Transcript, encoding};
 
 fn poly(n: usize) -> Vec<F> {

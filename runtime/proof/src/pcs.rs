@@ -171,19 +171,6 @@ impl TensorPcs {
         dft.lde_batch(RowMajorMatrix::new(t, width), self.log_blowup).to_row_major_matrix()
     }
 
-    /// Commits to a batch of polynomials of equal power-of-two length.
-    pub fn commit(&self, polys: Vec<Vec<F>>) -> Result<(Commitment, ProverData), PcsError> {
-        let len = polys.first().map(|p| p.len()).unwrap_or(0);
-        if len == 0 || !len.is_power_of_two() || polys.iter().any(|p| p.len() != len) || len > 1 << 30 {
-            return Err(PcsError::Shape(30));
-        }
-        let n = len.trailing_zeros() as usize;
-        let lr = log_rows(n);
-        let encoded = self.encode(&polys, lr);
-        let (commitment, tree) = mmcs().commit_matrix(encoded);
-        Ok((commitment, ProverData { polys, log_rows: lr, tree }))
-    }
-
     fn start<T: Transcript>(
         &self,
         comm: &Commitment,
@@ -203,9 +190,82 @@ impl TensorPcs {
         (mu, beta)
     }
 
+    fn queries<T: Transcript>(&self, n: usize, t: &mut T) -> Vec<usize> {
+        let bits = n - log_rows(n) + self.log_blowup;
+        (0..self.num_queries).map(|_| t.challenge_bits(bits)).collect()
+    }
+
+    /// Encodes an extension-field row (coordinate-wise: the code has base
+    /// field coefficients, so it commutes with the extension basis).
+    fn encode_ext(&self, u: &[EF]) -> Vec<EF> {
+        let mut flat = Vec::with_capacity(u.len() * 2);
+        for x in u {
+            flat.extend_from_slice(x.as_basis_coefficients_slice());
+        }
+        let dft = Radix2DitParallel::<F>::default();
+        let enc = dft.lde_batch(RowMajorMatrix::new(flat, 2), self.log_blowup).to_row_major_matrix();
+        enc.rows()
+            .map(|r| {
+                let v: Vec<F> = r.collect();
+                EF::from_basis_coefficients_fn(|i| v[i])
+            })
+            .collect()
+    }
+}
+
+/// A multilinear polynomial commitment scheme: batches of polynomials over
+/// `F` (tables of `2^n` values), opened together at one point of `EF^n`.
+/// Implementations state their soundness conditions in their docs.
+pub trait MultilinearPcs {
+    type Commitment: Clone + Serialize + serde::de::DeserializeOwned;
+    type ProverData;
+    type Proof: Clone + Serialize + serde::de::DeserializeOwned;
+
+    /// Commits to a batch of polynomials of equal power-of-two length.
+    fn commit(&self, polys: Vec<Vec<F>>) -> Result<(Self::Commitment, Self::ProverData), PcsError>;
+
+    /// Opens every polynomial of the batch at `point`: the values and a proof.
+    /// The commitment must already be bound in the transcript's history or is
+    /// absorbed here.
+    fn open<T: Transcript>(
+        &self,
+        comm: &Self::Commitment,
+        data: &Self::ProverData,
+        point: &[EF],
+        t: &mut T,
+    ) -> Result<(Vec<EF>, Self::Proof), PcsError>;
+
+    /// Checks an opening.
+    fn verify<T: Transcript>(
+        &self,
+        comm: &Self::Commitment,
+        claim: &OpeningClaim<'_>,
+        proof: &Self::Proof,
+        t: &mut T,
+    ) -> Result<(), PcsError>;
+}
+
+impl MultilinearPcs for TensorPcs {
+    type Commitment = Commitment;
+    type ProverData = ProverData;
+    type Proof = OpeningProof;
+
+    /// Commits to a batch of polynomials of equal power-of-two length.
+    fn commit(&self, polys: Vec<Vec<F>>) -> Result<(Commitment, ProverData), PcsError> {
+        let len = polys.first().map(|p| p.len()).unwrap_or(0);
+        if len == 0 || !len.is_power_of_two() || polys.iter().any(|p| p.len() != len) || len > 1 << 30 {
+            return Err(PcsError::Shape(30));
+        }
+        let n = len.trailing_zeros() as usize;
+        let lr = log_rows(n);
+        let encoded = self.encode(&polys, lr);
+        let (commitment, tree) = mmcs().commit_matrix(encoded);
+        Ok((commitment, ProverData { polys, log_rows: lr, tree }))
+    }
+
     /// Opens every polynomial of the batch at `point`; returns the values and
     /// the proof.
-    pub fn open<T: Transcript>(
+    fn open<T: Transcript>(
         &self,
         comm: &Commitment,
         data: &ProverData,
@@ -251,30 +311,8 @@ impl TensorPcs {
         Ok((values, OpeningProof { u_eval, u_proximity, columns, merkle }))
     }
 
-    fn queries<T: Transcript>(&self, n: usize, t: &mut T) -> Vec<usize> {
-        let bits = n - log_rows(n) + self.log_blowup;
-        (0..self.num_queries).map(|_| t.challenge_bits(bits)).collect()
-    }
-
-    /// Encodes an extension-field row (coordinate-wise: the code has base
-    /// field coefficients, so it commutes with the extension basis).
-    fn encode_ext(&self, u: &[EF]) -> Vec<EF> {
-        let mut flat = Vec::with_capacity(u.len() * 2);
-        for x in u {
-            flat.extend_from_slice(x.as_basis_coefficients_slice());
-        }
-        let dft = Radix2DitParallel::<F>::default();
-        let enc = dft.lde_batch(RowMajorMatrix::new(flat, 2), self.log_blowup).to_row_major_matrix();
-        enc.rows()
-            .map(|r| {
-                let v: Vec<F> = r.collect();
-                EF::from_basis_coefficients_fn(|i| v[i])
-            })
-            .collect()
-    }
-
     /// Verifies that the committed batch evaluates as `claim` says.
-    pub fn verify<T: Transcript>(
+    fn verify<T: Transcript>(
         &self,
         comm: &Commitment,
         claim: &OpeningClaim<'_>,

@@ -8,7 +8,7 @@
 use p3_field::PrimeCharacteristicRing;
 use zkml_proof::encoding::{decode, encode};
 use zkml_proof::logup::{self, LogUpProof};
-use zkml_proof::pcs::{OpeningClaim, OpeningProof, TensorPcs};
+use zkml_proof::pcs::{MultilinearPcs, OpeningClaim, OpeningProof, TensorPcs};
 use zkml_proof::sumcheck::{self, SumcheckProof, Table, Term};
 use zkml_proof::{EF, F, Poseidon2Transcript, Transcript};
 

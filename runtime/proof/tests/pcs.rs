@@ -8,7 +8,9 @@
 use p3_field::{BasedVectorSpace, PrimeCharacteristicRing};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use zkml_proof::pcs::{Commitment, OpeningClaim, OpeningProof, PcsError, ProverData, TensorPcs};
+use zkml_proof::pcs::{
+    Commitment, MultilinearPcs, OpeningClaim, OpeningProof, PcsError, ProverData, TensorPcs,
+};
 use zkml_proof::{EF, F, Poseidon2Transcript, mle};
 
 fn rand_ext(rng: &mut StdRng) -> EF {

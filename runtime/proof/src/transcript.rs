@@ -12,7 +12,7 @@
 
 use crate::{EF, F};
 use p3_challenger::{
-    CanObserve, CanSampleBits, DuplexChallenger, FieldChallenger, HashChallenger, SerializingChallenger64,
+    CanSampleBits, DuplexChallenger, FieldChallenger, HashChallenger, SerializingChallenger64,
 };
 use p3_field::PrimeCharacteristicRing;
 use p3_goldilocks::{Poseidon2Goldilocks, default_goldilocks_poseidon2_12};
@@ -36,23 +36,47 @@ pub trait Transcript: Clone {
 }
 
 type Sponge = DuplexChallenger<F, Poseidon2Goldilocks<12>, 12, 8>;
+type KeccakSponge = SerializingChallenger64<F, HashChallenger<u8, Keccak256Hash, 32>>;
 
-/// Poseidon2 duplex transcript.
+/// A [`Transcript`] over any Plonky3 field challenger.
 #[derive(Clone)]
-pub struct Poseidon2Transcript {
-    sponge: Sponge,
+pub struct ChallengerTranscript<C> {
+    challenger: C,
 }
 
-impl std::fmt::Debug for Poseidon2Transcript {
+/// Poseidon2 duplex transcript (the default).
+pub type Poseidon2Transcript = ChallengerTranscript<Sponge>;
+
+/// Keccak-256 transcript (hash chain over the serialised messages): the
+/// choice when the verifier runs on a chain with a Keccak precompile.
+pub type KeccakTranscript = ChallengerTranscript<KeccakSponge>;
+
+impl<C> std::fmt::Debug for ChallengerTranscript<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Poseidon2Transcript").field("state", &self.sponge.sponge_state).finish()
+        f.debug_struct("ChallengerTranscript").field("challenger", &std::any::type_name::<C>()).finish()
     }
 }
 
 impl Poseidon2Transcript {
     /// A transcript for protocol `domain` (e.g. `b"zkml-v1"`).
     pub fn new(domain: &[u8]) -> Self {
-        let mut t = Poseidon2Transcript { sponge: Sponge::new(default_goldilocks_poseidon2_12()) };
+        Self::with_challenger(Sponge::new(default_goldilocks_poseidon2_12()), domain)
+    }
+}
+
+impl KeccakTranscript {
+    /// A transcript for protocol `domain`.
+    pub fn new(domain: &[u8]) -> Self {
+        Self::with_challenger(KeccakSponge::from_hasher(vec![], Keccak256Hash), domain)
+    }
+}
+
+impl<C> ChallengerTranscript<C>
+where
+    Self: Transcript,
+{
+    fn with_challenger(challenger: C, domain: &[u8]) -> Self {
+        let mut t = ChallengerTranscript { challenger };
         t.label(domain);
         t
     }
@@ -70,68 +94,30 @@ fn bytes_to_fields(bytes: &[u8]) -> Vec<F> {
     v
 }
 
-impl Transcript for Poseidon2Transcript {
+impl<C> Transcript for ChallengerTranscript<C>
+where
+    C: FieldChallenger<F> + CanSampleBits<usize> + Clone,
+{
     fn label(&mut self, label: &[u8]) {
         // A distinct tag keeps labels apart from data of the same bytes.
-        self.sponge.observe(F::from_u64(0x004c_4142_454c)); // "LABEL"
-        self.sponge.observe_slice(&bytes_to_fields(label));
+        self.challenger.observe(F::from_u64(0x004c_4142_454c)); // "LABEL"
+        self.challenger.observe_slice(&bytes_to_fields(label));
     }
     fn absorb_base(&mut self, xs: &[F]) {
-        self.sponge.observe_slice(xs);
+        self.challenger.observe_slice(xs);
     }
     fn absorb_ext(&mut self, xs: &[EF]) {
         for &x in xs {
-            self.sponge.observe_algebra_element(x);
+            self.challenger.observe_algebra_element(x);
         }
     }
     fn absorb_bytes(&mut self, bytes: &[u8]) {
-        self.sponge.observe_slice(&bytes_to_fields(bytes));
+        self.challenger.observe_slice(&bytes_to_fields(bytes));
     }
     fn challenge_ext(&mut self) -> EF {
-        self.sponge.sample_algebra_element()
+        self.challenger.sample_algebra_element()
     }
     fn challenge_bits(&mut self, bits: usize) -> usize {
-        self.sponge.sample_bits(bits)
-    }
-}
-
-type KeccakSponge = SerializingChallenger64<F, HashChallenger<u8, Keccak256Hash, 32>>;
-
-/// Keccak-256 transcript (hash chain over the serialised messages): the
-/// choice when the verifier runs on a chain with a Keccak precompile.
-#[derive(Clone, Debug)]
-pub struct KeccakTranscript {
-    inner: KeccakSponge,
-}
-
-impl KeccakTranscript {
-    pub fn new(domain: &[u8]) -> Self {
-        let mut t = KeccakTranscript { inner: KeccakSponge::from_hasher(vec![], Keccak256Hash) };
-        t.label(domain);
-        t
-    }
-}
-
-impl Transcript for KeccakTranscript {
-    fn label(&mut self, label: &[u8]) {
-        self.inner.observe(F::from_u64(0x004c_4142_454c));
-        self.inner.observe_slice(&bytes_to_fields(label));
-    }
-    fn absorb_base(&mut self, xs: &[F]) {
-        self.inner.observe_slice(xs);
-    }
-    fn absorb_ext(&mut self, xs: &[EF]) {
-        for &x in xs {
-            self.inner.observe_algebra_element(x);
-        }
-    }
-    fn absorb_bytes(&mut self, bytes: &[u8]) {
-        self.inner.observe_slice(&bytes_to_fields(bytes));
-    }
-    fn challenge_ext(&mut self) -> EF {
-        self.inner.sample_algebra_element()
-    }
-    fn challenge_bits(&mut self, bits: usize) -> usize {
-        self.inner.sample_bits(bits)
+        self.challenger.sample_bits(bits)
     }
 }

@@ -9,6 +9,10 @@
 
 pub mod error;
 pub mod frontend;
+pub mod pipeline;
+pub mod quantize;
+pub mod report;
+pub mod rewrite;
 
 pub use error::FrontendError;
 pub use frontend::{FrontendOptions, load_onnx};

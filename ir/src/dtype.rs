@@ -12,6 +12,26 @@ pub struct QType {
     pub scale: f32,
 }
 
+impl QType {
+    pub fn new(bits: u8, scale: f32) -> Self {
+        QType { bits, scale }
+    }
+    /// Largest magnitude: the range is `[-max_abs, max_abs]` (symmetric, so
+    /// negation never overflows; the most negative two's complement value is
+    /// left unused).
+    pub fn max_abs(self) -> i64 {
+        if self.bits >= 64 { i64::MAX } else { (1i64 << (self.bits.max(1) - 1)) - 1 }
+    }
+    pub fn contains(self, v: i64) -> bool {
+        v.unsigned_abs() <= self.max_abs() as u64
+    }
+    /// Fewest bits whose symmetric range holds every `|v| ≤ max_abs`.
+    pub fn bits_for(max_abs: u128) -> u32 {
+        // bits b holds |v| ≤ 2^(b-1) - 1, i.e. b = bit length of |v| plus sign.
+        128 - max_abs.leading_zeros() + 1
+    }
+}
+
 /// Element type of a value.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum DType {
@@ -23,6 +43,23 @@ pub enum DType {
     Bool,
     /// Quantized fixed point, stored as i64 (embeddable in Goldilocks).
     Q(QType),
+}
+
+impl DType {
+    /// How values of this type are stored in a [`crate::Tensor`]: quantized
+    /// values are plain `I64` data, their scale lives in the fact.
+    pub fn storage(self) -> DType {
+        match self {
+            DType::Q(_) => DType::I64,
+            d => d,
+        }
+    }
+    pub fn q(self) -> Option<QType> {
+        match self {
+            DType::Q(q) => Some(q),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for DType {

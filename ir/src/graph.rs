@@ -223,7 +223,7 @@ impl Graph {
         for (id, node) in self.nodes() {
             let out = if let Op::Input(inp) = &node.op {
                 let t = &inputs[inp.index];
-                if t.fact() != inp.fact {
+                if t.shape() != inp.fact.shape || t.dtype() != inp.fact.dtype.storage() {
                     return Err(IrError::InputFact {
                         index: inp.index,
                         name: node.name.clone(),
@@ -234,12 +234,21 @@ impl Graph {
                 vec![t.clone()]
             } else {
                 let args: Vec<&Tensor> = node.inputs.iter().map(|v| &values[v.node][v.slot]).collect();
-                node.op.def().eval(&args).map_err(|error| IrError::Node {
+                let out = node.op.def().eval(&args).map_err(|error| IrError::Node {
                     id,
                     name: node.name.clone(),
                     op: node.op.to_string(),
                     error,
-                })?
+                })?;
+                for (t, v) in out.iter().zip(&node.outputs) {
+                    crate::check_range(t, &v.fact).map_err(|error| IrError::Node {
+                        id,
+                        name: node.name.clone(),
+                        op: node.op.to_string(),
+                        error,
+                    })?;
+                }
+                out
             };
             values.push(out);
         }

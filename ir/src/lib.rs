@@ -25,3 +25,19 @@ pub use graph::{Graph, Node, Value, ValueId};
 pub use ops::{Op, OpDef};
 pub use plan::Plan;
 pub use tensor::{Tensor, TensorData};
+
+/// Checks that a computed tensor holds what its fact declares: the storage
+/// type, and for quantized facts that every integer lies in the declared
+/// bit range (so an overflow is reported at the node that made it, never
+/// carried on as a silently wrapped value).
+pub fn check_range(t: &Tensor, fact: &Fact) -> Result<(), OpError> {
+    if t.dtype() != fact.dtype.storage() {
+        bail_op!("computed {} data, the fact says {}", t.dtype(), fact.dtype);
+    }
+    if let (DType::Q(q), TensorData::I64(v)) = (fact.dtype, t.data())
+        && let Some((i, x)) = v.iter().enumerate().find(|(_, x)| !q.contains(**x))
+    {
+        bail_op!("value {x} at flat index {i} overflows the declared {} bits of {}", q.bits, fact.dtype);
+    }
+    Ok(())
+}

@@ -127,7 +127,8 @@ impl EinsumSpec {
     }
 }
 
-pub(crate) fn size_of(sizes: &[(char, usize)], c: char) -> usize {
+/// Size of letter `c` in an [`EinsumSpec::axis_sizes`] table (1 if absent).
+pub fn size_of(sizes: &[(char, usize)], c: char) -> usize {
     sizes.iter().find(|(l, _)| *l == c).map(|&(_, d)| d).unwrap_or(1)
 }
 

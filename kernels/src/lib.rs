@@ -15,8 +15,10 @@
 pub mod cpu;
 pub mod einsum_spec;
 pub mod reference;
+mod scalar;
 
 pub use einsum_spec::{EinsumError, EinsumSpec};
+pub use scalar::Scalar;
 
 /// Row-major strides of `shape`.
 pub fn strides(shape: &[usize]) -> Vec<usize> {

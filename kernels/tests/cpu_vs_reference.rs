@@ -65,6 +65,30 @@ proptest! {
         prop_assert!(close(&got, &want), "{eq}: {got:?} vs {want:?}");
     }
 
+    /// The integer path is exact: the optimised i64 kernel equals the i128
+    /// definition bit for bit, including sums of products near 2^40.
+    #[test]
+    fn einsum_i64_cpu_is_exact((eq, sizes) in equation(), seed in any::<u32>()) {
+        let spec = EinsumSpec::parse(&eq).unwrap();
+        let shape_of = |t: &[char]| t.iter().map(|&c| sizes[(c as u8 - b'a') as usize]).collect::<Vec<_>>();
+        let (sa, sb) = (shape_of(&spec.inputs[0]), shape_of(&spec.inputs[1]));
+        let fill = |n: usize, s: u32| (0..n).map(|i| (((i as u32).wrapping_mul(2654435761) ^ s) >> 11) as i64 - (1 << 20)).collect::<Vec<i64>>();
+        let a = fill(sa.iter().product(), seed);
+        let b = fill(sb.iter().product(), seed.rotate_left(7));
+        let want: Vec<i64> = reference::einsum_exact(&spec, &[&a, &b], &[&sa, &sb]).into_iter().map(|x| i64::try_from(x).unwrap()).collect();
+        prop_assert_eq!(cpu::einsum(&spec, &[&a, &b], &[&sa, &sb]), want);
+    }
+
+    #[test]
+    fn einsum_three_operands_match_reference(seed in any::<u32>()) {
+        let spec = EinsumSpec::parse("ab,bc,cd->ad").unwrap();
+        let (sa, sb, sc) = (vec![2, 3], vec![3, 4], vec![4, 2]);
+        let fill = |n: usize, s: u32| (0..n).map(|i| (((i as u32).wrapping_mul(2654435761) ^ s) % 17) as f32 - 8.0).collect::<Vec<f32>>();
+        let (a, b, c) = (fill(6, seed), fill(12, seed ^ 1), fill(8, seed ^ 2));
+        let want = reference::einsum(&spec, &[&a, &b, &c], &[&sa, &sb, &sc]);
+        prop_assert!(close(&cpu::einsum(&spec, &[&a, &b, &c], &[&sa, &sb, &sc]), &want));
+    }
+
     #[test]
     fn matmul_cpu_matches_reference(batch in 1usize..3, m in 1usize..9, k in 1usize..9, n in 1usize..9, a in values(512), b in values(512)) {
         let a = &a[..batch * m * k];

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
-use zkml_compiler::{FrontendOptions, frontend};
+use zkml_compiler::{FrontendOptions, frontend, pipeline, quantize, rewrite};
 use zkml_ir::Plan;
 
 #[derive(Parser, Debug)]
@@ -36,6 +36,36 @@ enum Stage {
     Tract,
     /// The zkml IR as lowered from ONNX.
     Frontend,
+    /// After e-graph rewriting: einsums, lookups and the other provable ops.
+    Rewrite,
+    /// After calibration and quantization: the graph the prover proves.
+    Quantized,
+}
+
+#[derive(clap::Args, Debug)]
+struct QuantArgs {
+    /// Calibration inputs, EZKL layout: {"input_data": [[...], ...]} (one or
+    /// more samples per input, back to back). Default: 8 fixed-seed random samples.
+    #[arg(long, value_name = "JSON")]
+    calibration: Option<PathBuf>,
+    /// Bit width of activations and weights (4..=16).
+    #[arg(long, default_value_t = 16)]
+    bits: u8,
+}
+
+impl QuantArgs {
+    fn compile(&self, graph: &zkml_ir::Graph) -> Result<pipeline::Compiled> {
+        let samples = match &self.calibration {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+                pipeline::calibration_from_json(graph, &text)
+                    .with_context(|| format!("calibration data {}", p.display()))?
+            }
+            None => pipeline::default_calibration(graph),
+        };
+        let q = quantize::QuantOptions::with_bits(self.bits);
+        Ok(pipeline::compile(graph, &samples, &q, &rewrite::RewriteOptions::default())?)
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -47,6 +77,15 @@ enum Cmd {
         /// Where to write the plan.
         #[arg(short, long, default_value = "plan.bin")]
         output: PathBuf,
+        #[command(flatten)]
+        quant: QuantArgs,
+        /// Write the float graph (no rewrite, no quantization): for inference only.
+        #[arg(long)]
+        float: bool,
+        /// Print a report: `accuracy` = per-layer error of the quantized
+        /// model against the float one, on the calibration inputs.
+        #[arg(long, value_name = "KIND")]
+        report: Option<Report>,
     },
     /// Print the IR of a compilation stage.
     Dump {
@@ -54,7 +93,14 @@ enum Cmd {
         model: ModelArgs,
         #[arg(long, value_enum, default_value = "frontend")]
         stage: Stage,
+        #[command(flatten)]
+        quant: QuantArgs,
     },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum Report {
+    Accuracy,
 }
 
 fn main() -> std::process::ExitCode {
@@ -75,10 +121,31 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Compile { model, output } => {
+        Cmd::Compile { model, output, quant, float, report } => {
             let opts = model.options()?;
             let graph = frontend::load_onnx(&model.model, &opts)
                 .with_context(|| format!("compiling {}", model.model.display()))?;
+            let graph = if float {
+                graph
+            } else {
+                let c =
+                    quant.compile(&graph).with_context(|| format!("compiling {}", model.model.display()))?;
+                if report == Some(Report::Accuracy) {
+                    let samples = match &quant.calibration {
+                        Some(_) => None,
+                        None => Some(pipeline::default_calibration(&graph)),
+                    };
+                    let samples = match samples {
+                        Some(s) => s,
+                        None => {
+                            let p = quant.calibration.as_ref().context("calibration path")?;
+                            pipeline::calibration_from_json(&graph, &std::fs::read_to_string(p)?)?
+                        }
+                    };
+                    print!("{}", zkml_compiler::report::accuracy(&c, &samples)?);
+                }
+                c.quantized.graph
+            };
             let plan = Plan::new(graph);
             let bytes = plan.to_bytes()?;
             std::fs::write(&output, &bytes).with_context(|| format!("writing {}", output.display()))?;
@@ -99,7 +166,7 @@ fn run(cli: Cli) -> Result<()> {
                 Plan::digest(&bytes).unwrap_or_default()
             );
         }
-        Cmd::Dump { model, stage } => {
+        Cmd::Dump { model, stage, quant } => {
             let opts = model.options()?;
             match stage {
                 Stage::Tract => {
@@ -113,8 +180,33 @@ fn run(cli: Cli) -> Result<()> {
                         .with_context(|| format!("loading {}", model.model.display()))?;
                     print!("{}", graph.to_text());
                 }
+                Stage::Rewrite => {
+                    let graph = frontend::load_onnx(&model.model, &opts)
+                        .with_context(|| format!("loading {}", model.model.display()))?;
+                    let (g, report) =
+                        rewrite::rewrite(&graph, &rewrite::RewriteOptions::default()).context("rewriting")?;
+                    eprintln!(
+                        "rewrite: {} after {} iterations, e-graph {} nodes / {} classes, cost {:.3e} -> {:.3e}",
+                        report.stop_reason,
+                        report.iterations,
+                        report.egraph_nodes,
+                        report.egraph_classes,
+                        report.cost_before,
+                        report.cost_after
+                    );
+                    print!("{}", g.to_text());
+                }
+                Stage::Quantized => dump_quantized(&model, &quant)?,
             }
         }
     }
+    Ok(())
+}
+
+fn dump_quantized(model: &ModelArgs, quant: &QuantArgs) -> Result<()> {
+    let graph = frontend::load_onnx(&model.model, &model.options()?)
+        .with_context(|| format!("loading {}", model.model.display()))?;
+    let c = quant.compile(&graph)?;
+    print!("{}", c.quantized.graph.to_text());
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use super::OpDef;
 use crate::shape::{broadcast_offsets, broadcast_shapes, expect_inputs};
-use crate::{DType, Fact, OpError, Tensor, TensorData, bail_op};
+use crate::{DType, Fact, OpError, QType, Tensor, TensorData, bail_op};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,9 +50,42 @@ impl BinaryOp {
 }
 
 /// `out = a ∘ b` elementwise after broadcasting.
+///
+/// On quantized operands only the exact ops exist: `Add`/`Sub`/`Max`/`Min`
+/// of equal scales (the quantizer aligns scales first) and `Mul` (scales
+/// multiply); bit widths grow by the worst case, never wrap.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Binary {
     pub op: BinaryOp,
+}
+
+/// Two scales are "the same" when they agree to 1e-5 relative: far below
+/// the quantization step of any supported width (2^-15 ≈ 3e-5), so treating
+/// them as one scale changes no dequantized value measurably.
+pub fn same_scale(a: f32, b: f32) -> bool {
+    (a - b).abs() <= 1e-5 * a.abs().max(b.abs())
+}
+
+impl Binary {
+    fn quantized(&self, a: QType, b: QType) -> Result<QType, OpError> {
+        let (ma, mb) = (a.max_abs() as u128, b.max_abs() as u128);
+        let (bound, scale) = match self.op {
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Max | BinaryOp::Min => {
+                if !same_scale(a.scale, b.scale) {
+                    bail_op!("quantized {:?} needs equal scales, got {} and {}", self.op, a.scale, b.scale);
+                }
+                let m = if matches!(self.op, BinaryOp::Max | BinaryOp::Min) { ma.max(mb) } else { ma + mb };
+                (m, a.scale)
+            }
+            BinaryOp::Mul => (ma * mb, a.scale * b.scale),
+            BinaryOp::Div | BinaryOp::Pow => bail_op!("{:?} has no exact quantized form", self.op),
+        };
+        let bits = QType::bits_for(bound);
+        if bits > super::einsum::MAX_EXACT_BITS {
+            bail_op!("quantized {:?} of q{} and q{} may exceed 62 bits", self.op, a.bits, b.bits);
+        }
+        Ok(QType::new(bits as u8, scale))
+    }
 }
 
 impl OpDef for Binary {
@@ -70,10 +103,18 @@ impl OpDef for Binary {
     fn infer(&self, inputs: &[&Fact]) -> Result<Vec<Fact>, OpError> {
         expect_inputs(inputs, 2)?;
         let (a, b) = (inputs[0], inputs[1]);
-        if a.dtype != b.dtype || !matches!(a.dtype, DType::F32 | DType::I64) {
-            bail_op!("operands must both be f32 or both i64, got {} and {}", a.dtype, b.dtype);
+        let shape = broadcast_shapes(&[&a.shape, &b.shape])?;
+        if let (DType::Q(qa), DType::Q(qb)) = (a.dtype, b.dtype) {
+            return Ok(vec![Fact::new(DType::Q(self.quantized(qa, qb)?), shape)]);
         }
-        Ok(vec![Fact::new(a.dtype, broadcast_shapes(&[&a.shape, &b.shape])?)])
+        if a.dtype != b.dtype || !matches!(a.dtype, DType::F32 | DType::I64) {
+            bail_op!(
+                "operands must both be f32, both i64 or both quantized, got {} and {}",
+                a.dtype,
+                b.dtype
+            );
+        }
+        Ok(vec![Fact::new(a.dtype, shape)])
     }
     fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
         let (a, b) = (inputs[0], inputs[1]);

@@ -317,3 +317,68 @@ impl OpDef for AveragePool {
         Ok(vec![t])
     }
 }
+
+/// The patches of a sliding window as a tensor: `x: [N, C, S…]` becomes
+/// `[N, C, K…, S'…]` with `out[n, c, k…, s'…] = x[n, c, s'·stride + k·dilation
+/// - pad_before]`, zero where the window lies in padding.
+///
+/// This is how convolution and pooling reach the provable core: a conv is
+/// `einsum("nckl…uv…,ockl…->nouv…", im2col(x), w)`, a pool a reduction of
+/// the `K…` axes. Im2col is a fixed 0/1 selection matrix applied to `x`: a
+/// linear map whose entries the verifier can compute itself, so it needs no
+/// commitment of its own. Works on f32 and quantized data alike (zero is
+/// zero at every scale).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Im2Col {
+    pub window: Window,
+}
+
+impl OpDef for Im2Col {
+    fn name(&self) -> &'static str {
+        "im2col"
+    }
+    fn attrs(&self) -> Vec<(&'static str, String)> {
+        self.window.attrs()
+    }
+    fn infer(&self, inputs: &[&Fact]) -> Result<Vec<Fact>, OpError> {
+        crate::shape::expect_inputs(inputs, 1)?;
+        let x = inputs[0];
+        if !matches!(x.dtype, crate::DType::F32 | crate::DType::Q(_)) {
+            bail_op!("im2col expects f32 or quantized data, got {}", x.dtype);
+        }
+        check_nc(x, &self.window)?;
+        let mut shape = x.shape[..2].to_vec();
+        shape.extend(&self.window.kernel);
+        shape.extend(self.window.output(&x.shape[2..]));
+        Ok(vec![Fact::new(x.dtype, shape)])
+    }
+    fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
+        let x = inputs[0];
+        let xs = x.shape();
+        let spatial: usize = xs[2..].iter().product();
+        let taps = self.window.taps(&xs[2..]);
+        let k = self.window.kernel.iter().product::<usize>();
+        fn gather<T: Copy + Default>(data: &[T], spatial: usize, taps: &[Vec<Tap>], k: usize) -> Vec<T> {
+            let p = taps.len();
+            let mut out = Vec::with_capacity(data.len() / spatial.max(1) * k * p);
+            for plane in data.chunks(spatial.max(1)) {
+                for kk in 0..k {
+                    out.extend(taps.iter().map(|row| match row[kk] {
+                        Tap::Input(o) => plane[o],
+                        _ => T::default(),
+                    }));
+                }
+            }
+            out
+        }
+        let data = match x.data() {
+            crate::TensorData::F32(v) => crate::TensorData::F32(gather(v, spatial, &taps, k)),
+            crate::TensorData::I64(v) => crate::TensorData::I64(gather(v, spatial, &taps, k)),
+            crate::TensorData::Bool(_) => bail_op!("im2col of bool data"),
+        };
+        let mut shape = xs[..2].to_vec();
+        shape.extend(&self.window.kernel);
+        shape.extend(self.window.output(&xs[2..]));
+        Ok(vec![Tensor::new(shape, data)?])
+    }
+}

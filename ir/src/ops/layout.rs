@@ -177,16 +177,25 @@ impl OpDef for Concat {
         }
         let mut shape = first.shape.clone();
         shape[self.axis] = 0;
+        let mut dtype = first.dtype;
         for f in inputs {
+            // Quantized parts must share a scale; the result is as wide as the widest.
+            let same_type = match (f.dtype, dtype) {
+                (crate::DType::Q(a), crate::DType::Q(b)) if super::binary::same_scale(a.scale, b.scale) => {
+                    dtype = crate::DType::Q(crate::QType::new(a.bits.max(b.bits), b.scale));
+                    true
+                }
+                (a, b) => a == b,
+            };
             let same = f.rank() == first.rank()
-                && f.dtype == first.dtype
+                && same_type
                 && (0..f.rank()).all(|a| a == self.axis || f.shape[a] == first.shape[a]);
             if !same {
                 bail_op!("cannot concat {f} with {first} on axis {}", self.axis);
             }
-            shape[self.axis] += f.shape[self.axis];
+            shape[self.axis] = shape[self.axis].saturating_add(f.shape[self.axis]);
         }
-        Ok(vec![Fact::new(first.dtype, shape)])
+        Ok(vec![Fact::new(dtype, shape)])
     }
     fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
         let s0 = inputs[0].shape();

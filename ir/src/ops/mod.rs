@@ -85,6 +85,7 @@ op_table! {
     Conv(cnn::Conv),
     MaxPool(cnn::MaxPool),
     AveragePool(cnn::AveragePool),
+    Im2Col(cnn::Im2Col),
 }
 
 impl std::fmt::Display for Op {

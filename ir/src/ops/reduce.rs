@@ -2,7 +2,7 @@
 
 use super::{OpDef, expect_f32, list};
 use crate::shape::expect_inputs;
-use crate::{Fact, OpError, Tensor, bail_op};
+use crate::{DType, Fact, OpError, Tensor, TensorData, bail_op};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,12 +57,20 @@ impl OpDef for Reduce {
     }
     fn infer(&self, inputs: &[&Fact]) -> Result<Vec<Fact>, OpError> {
         expect_inputs(inputs, 1)?;
-        expect_f32(inputs, self.name())?;
+        // Max/min are exact on quantized data (same scale, same range).
+        let quantized =
+            matches!(inputs[0].dtype, DType::Q(_)) && matches!(self.op, ReduceOp::Max | ReduceOp::Min);
+        if !quantized {
+            expect_f32(inputs, self.name())?;
+        }
         let r = inputs[0].rank();
         if self.axes.iter().any(|&a| a >= r) || self.axes.windows(2).any(|w| w[0] >= w[1]) {
             bail_op!("axes {:?} must be sorted, distinct and < rank {r}", self.axes);
         }
-        Ok(vec![Fact::f32(self.out_shape(&inputs[0].shape))])
+        if quantized && self.axes.iter().any(|&a| inputs[0].shape[a] == 0) {
+            bail_op!("quantized max/min over an empty axis");
+        }
+        Ok(vec![Fact::new(inputs[0].dtype, self.out_shape(&inputs[0].shape))])
     }
     fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
         let x = inputs[0];
@@ -70,6 +78,16 @@ impl OpDef for Reduce {
         // Move reduced axes last, then fold contiguous groups.
         let kept: Vec<usize> = (0..s.len()).filter(|a| !self.axes.contains(a)).collect();
         let perm: Vec<usize> = kept.iter().chain(&self.axes).copied().collect();
+        if let TensorData::I64(v) = x.data() {
+            let moved = zkml_kernels::cpu::transpose(v, s, &perm);
+            let group: usize = self.axes.iter().map(|&a| s[a]).product();
+            let fold = |ch: &[i64]| match self.op {
+                ReduceOp::Max => ch.iter().copied().max().unwrap_or(0),
+                _ => ch.iter().copied().min().unwrap_or(0),
+            };
+            let data: Vec<i64> = if group == 0 { vec![] } else { moved.chunks(group).map(fold).collect() };
+            return Ok(vec![Tensor::from_i64(self.out_shape(s), data)?]);
+        }
         let moved = zkml_kernels::cpu::transpose(x.as_f32()?, s, &perm);
         let group: usize = self.axes.iter().map(|&a| s[a]).product();
         let n = group as f64;

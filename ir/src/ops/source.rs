@@ -41,6 +41,12 @@ impl Const {
     pub fn new(t: Tensor) -> Self {
         Const { fact: t.fact(), value: Arc::new(t) }
     }
+    /// A quantized constant: integers `t` (`I64` data) of type `q`.
+    pub fn quantized(t: Tensor, q: crate::QType) -> Result<Self, OpError> {
+        let fact = Fact::new(crate::DType::Q(q), t.shape().to_vec());
+        crate::check_range(&t, &fact)?;
+        Ok(Const { fact, value: Arc::new(t) })
+    }
     /// Short content digest, shown in the text form so that dumps change
     /// when weights do.
     pub fn digest(&self) -> String {
@@ -74,6 +80,12 @@ impl OpDef for Const {
     }
     fn infer(&self, inputs: &[&Fact]) -> Result<Vec<Fact>, OpError> {
         super::super::shape::expect_inputs(inputs, 0)?;
+        if self.value.shape() != self.fact.shape {
+            bail_op!("constant data {} does not match its fact {}", self.value.fact(), self.fact);
+        }
+        // Quantized weights from an untrusted plan must respect their bit
+        // widths: the executor's overflow analysis relies on it.
+        crate::check_range(&self.value, &self.fact)?;
         Ok(vec![self.fact.clone()])
     }
     fn eval(&self, _: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {

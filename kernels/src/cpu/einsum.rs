@@ -1,6 +1,6 @@
 use super::{matmul, transpose};
-use crate::EinsumSpec;
 use crate::einsum_spec::size_of;
+use crate::{EinsumSpec, Scalar};
 use std::borrow::Cow;
 
 /// Same contract as [`crate::reference::einsum`].
@@ -13,7 +13,7 @@ use std::borrow::Cow;
 /// `[batch, k, n]`, multiplied, and the product transposed to the output
 /// order. One-operand equations are a sum-out plus a transpose. Equations with
 /// more operands use the reference kernel (none are produced by the compiler).
-pub fn einsum(spec: &EinsumSpec, operands: &[&[f32]], shapes: &[&[usize]]) -> Vec<f32> {
+pub fn einsum<T: Scalar>(spec: &EinsumSpec, operands: &[&[T]], shapes: &[&[usize]]) -> Vec<T> {
     let sizes = spec.axis_sizes(shapes).expect("einsum shapes validated by caller");
     let sz = |c: char| size_of(&sizes, c);
     match operands.len() {
@@ -42,13 +42,18 @@ pub fn einsum(spec: &EinsumSpec, operands: &[&[f32]], shapes: &[&[usize]]) -> Ve
             let c_order: Vec<char> = batch.iter().chain(&m).chain(&n).copied().collect();
             permute_to(&c, &c_order, out, &sz).into_owned()
         }
-        _ => crate::reference::einsum(spec, operands, shapes),
+        _ => many_operands(spec, operands, shapes),
     }
 }
 
 /// Transposes `data` (axes named by `from`) so its axes are named by `to`
 /// (a permutation of `from`).
-fn permute_to<'a>(data: &'a [f32], from: &[char], to: &[char], sz: &dyn Fn(char) -> usize) -> Cow<'a, [f32]> {
+fn permute_to<'a, T: Scalar>(
+    data: &'a [T],
+    from: &[char],
+    to: &[char],
+    sz: &dyn Fn(char) -> usize,
+) -> Cow<'a, [T]> {
     if from == to {
         return Cow::Borrowed(data); // the common case: operands already in matmul order
     }
@@ -60,12 +65,12 @@ fn permute_to<'a>(data: &'a [f32], from: &[char], to: &[char], sz: &dyn Fn(char)
 
 /// Sums `data` over the letters of `term` that are not in `keep`; returns the
 /// reduced data and its letters (kept letters, in `term` order).
-fn sum_out<'a>(
-    data: &'a [f32],
+fn sum_out<'a, T: Scalar>(
+    data: &'a [T],
     term: &[char],
     shape: &[usize],
     keep: &[char],
-) -> (Cow<'a, [f32]>, Vec<char>) {
+) -> (Cow<'a, [T]>, Vec<char>) {
     let kept: Vec<char> = term.iter().copied().filter(|c| keep.contains(c)).collect();
     if kept.len() == term.len() {
         return (Cow::Borrowed(data), kept);
@@ -76,9 +81,34 @@ fn sum_out<'a>(
     let moved = permute_to(data, term, &order, &size);
     let inner: usize = dropped.iter().map(|&c| size(c)).product();
     let reduced = if inner == 0 {
-        vec![0.0; kept.iter().map(|&c| size(c)).product()]
+        vec![T::ZERO; kept.iter().map(|&c| size(c)).product()]
     } else {
-        moved.chunks(inner).map(|ch| ch.iter().sum()).collect()
+        moved.chunks(inner).map(|ch| ch.iter().fold(T::ZERO, |a, &x| a.add(x))).collect()
     };
     (Cow::Owned(reduced), kept)
+}
+
+/// Three or more operands (the compiler never emits them): contract the
+/// first two into every letter still needed, then recurse.
+fn many_operands<T: Scalar>(spec: &EinsumSpec, operands: &[&[T]], shapes: &[&[usize]]) -> Vec<T> {
+    let sizes = spec.axis_sizes(shapes).expect("einsum shapes validated by caller");
+    let rest: Vec<char> = spec.inputs[2..].iter().flatten().chain(&spec.output).copied().collect();
+    let mut keep: Vec<char> = Vec::new();
+    for &c in spec.inputs[0].iter().chain(&spec.inputs[1]) {
+        if rest.contains(&c) && !keep.contains(&c) {
+            keep.push(c);
+        }
+    }
+    let first =
+        EinsumSpec { inputs: vec![spec.inputs[0].clone(), spec.inputs[1].clone()], output: keep.clone() };
+    let ab = einsum(&first, &operands[..2], &shapes[..2]);
+    let ab_shape: Vec<usize> = keep.iter().map(|&c| size_of(&sizes, c)).collect();
+    let mut inputs = vec![keep];
+    inputs.extend(spec.inputs[2..].iter().cloned());
+    let next = EinsumSpec { inputs, output: spec.output.clone() };
+    let mut ops: Vec<&[T]> = vec![&ab];
+    ops.extend_from_slice(&operands[2..]);
+    let mut shp: Vec<&[usize]> = vec![&ab_shape];
+    shp.extend_from_slice(&shapes[2..]);
+    einsum(&next, &ops, &shp)
 }

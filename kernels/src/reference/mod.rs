@@ -6,6 +6,6 @@ mod einsum;
 mod matmul;
 mod transpose;
 
-pub use einsum::einsum;
+pub use einsum::{einsum, einsum_exact};
 pub use matmul::matmul;
 pub use transpose::transpose;

@@ -1,0 +1,516 @@
+//! Post-training quantization of the rewritten (provable-core) graph.
+//!
+//! **Calibration** runs the float graph on sample inputs and records, for
+//! every value, the largest magnitude seen (`absmax`). **Quantization** then
+//! walks the graph once, in order, and gives every value a fixed-point type
+//! `q·s` (symmetric, per tensor):
+//!
+//! * model inputs and table outputs: `bits` wide, `s = absmax / (2^(bits-1) - 1)`;
+//! * constants: `weight_bits` wide per tensor; a constant whose nonzero
+//!   entries all have one magnitude `m` (masks, `1/n` vectors, scalars) is
+//!   stored exactly as `{-1, 0, 1} · m`;
+//! * `einsum`, `mul`: exact, scales multiply, widths grow by the worst case;
+//!   operands wider than `bits` are first requantized (an identity lookup);
+//! * `add`/`sub`/`concat`/`max`: operands are brought to one scale, exactly
+//!   (multiplying by an integer ratio) when the scales allow it, else by
+//!   requantizing the finer one; a constant addend is rounded to the other
+//!   operand's scale (a bias joins its accumulator exactly);
+//! * `lookup`: its input is taken as is, however wide: the table's own
+//!   multiplier/shift requantizes it to a `domain_bits` domain fitted to the
+//!   input's calibrated range, and the output gets `bits` bits;
+//! * graph outputs wider than `bits` are requantized.
+//!
+//! Every width is checked against the 62-bit exact range by the IR's type
+//! inference: a model whose ranges cannot fit is an error naming the node.
+
+use crate::rewrite::non_core;
+use std::collections::HashMap;
+use zkml_ir::ops::binary::{Binary, BinaryOp, same_scale};
+use zkml_ir::ops::lookup::{Lookup, LookupFn, LookupQuant, Requant, TableSpec};
+use zkml_ir::ops::source::{Const, Input};
+use zkml_ir::{DType, Fact, Graph, IrError, Op, QType, Tensor, TensorData, ValueId};
+
+/// Errors of calibration and quantization.
+#[derive(Debug, thiserror::Error)]
+pub enum QuantError {
+    #[error("bit width {0} is not supported (choose 4..=16 for activations, 2..=16 for weights)")]
+    Bits(u8),
+    #[error(
+        "node {id} '{name}' ({op}) has no quantized form: the rewrite stage left it outside the provable core"
+    )]
+    NotCore { id: usize, name: String, op: String },
+    #[error("calibration: {0}")]
+    Calibration(String),
+    #[error("quantizing node {id} '{name}' ({op}): {msg}")]
+    Node { id: usize, name: String, op: String, msg: String },
+    #[error(transparent)]
+    Ir(#[from] IrError),
+}
+
+/// Quantization settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QuantOptions {
+    /// Width of activations (inputs, table outputs, einsum operands).
+    pub bits: u8,
+    /// Width of weights.
+    pub weight_bits: u8,
+    /// Width of table domains (≤ 16: at most 2^16 rows).
+    pub domain_bits: u8,
+}
+
+impl Default for QuantOptions {
+    fn default() -> Self {
+        QuantOptions { bits: 16, weight_bits: 16, domain_bits: 16 }
+    }
+}
+
+impl QuantOptions {
+    /// `bits`-wide activations and weights, tables of `max(bits, 12)` bits (at most 16).
+    pub fn with_bits(bits: u8) -> Self {
+        QuantOptions { bits, weight_bits: bits, domain_bits: bits.clamp(12, 16) }
+    }
+    fn check(&self) -> Result<(), QuantError> {
+        if !(4..=16).contains(&self.bits) {
+            return Err(QuantError::Bits(self.bits));
+        }
+        if !(2..=16).contains(&self.weight_bits) {
+            return Err(QuantError::Bits(self.weight_bits));
+        }
+        if !(4..=16).contains(&self.domain_bits) {
+            return Err(QuantError::Bits(self.domain_bits));
+        }
+        Ok(())
+    }
+}
+
+/// Per-value magnitudes seen during calibration.
+#[derive(Debug, Clone, Default)]
+pub struct Calibration {
+    absmax: HashMap<ValueId, f32>,
+    pub samples: usize,
+}
+
+impl Calibration {
+    /// Runs `g` (float) on every sample and records each value's largest magnitude.
+    pub fn run(g: &Graph, samples: &[Vec<Tensor>]) -> Result<Calibration, QuantError> {
+        if samples.is_empty() {
+            return Err(QuantError::Calibration("no calibration samples".into()));
+        }
+        let mut c = Calibration { absmax: HashMap::new(), samples: samples.len() };
+        for inputs in samples {
+            let all = g.eval_all(inputs)?;
+            for (id, outs) in all.iter().enumerate() {
+                for (slot, t) in outs.iter().enumerate() {
+                    if let TensorData::F32(v) = t.data() {
+                        let m = v.iter().fold(0f32, |m, x| if x.is_finite() { m.max(x.abs()) } else { m });
+                        let e = c.absmax.entry(ValueId::new(id, slot)).or_insert(0.0);
+                        *e = e.max(m);
+                    }
+                }
+            }
+        }
+        Ok(c)
+    }
+    pub fn absmax(&self, v: ValueId) -> f32 {
+        self.absmax.get(&v).copied().unwrap_or(0.0)
+    }
+}
+
+/// The scale that maps `absmax` onto a `bits`-wide symmetric range.
+fn scale_for(absmax: f32, bits: u8) -> f32 {
+    let m = QType::new(bits, 1.0).max_abs() as f32;
+    if absmax > 0.0 && absmax.is_finite() { absmax / m } else { 1.0 / m }
+}
+
+/// A quantized graph and, for each value of the float graph it came from
+/// that has a quantized counterpart, that counterpart (for per-layer error
+/// reports).
+#[derive(Debug)]
+pub struct Quantized {
+    pub graph: Graph,
+    pub values: Vec<(ValueId, ValueId)>,
+}
+
+/// Quantizes the rewritten float graph `g` (see the module docs).
+pub fn quantize(g: &Graph, cal: &Calibration, opts: &QuantOptions) -> Result<Quantized, QuantError> {
+    opts.check()?;
+    if let Some((id, name, op)) = non_core(g).into_iter().next() {
+        return Err(QuantError::NotCore { id, name, op });
+    }
+    let mut q =
+        Quantizer { g, cal, opts: *opts, out: Graph::new(), map: HashMap::new(), requants: HashMap::new() };
+    for (id, node) in g.nodes() {
+        q.node(id, node).map_err(|e| match e {
+            Step::Ir(e) => QuantError::Ir(e),
+            Step::Msg(msg) => QuantError::Node { id, name: node.name.clone(), op: node.op.to_string(), msg },
+        })?;
+    }
+    let mut outs = Vec::new();
+    for &o in g.outputs() {
+        let v = q.value(o)?;
+        let v = q.narrow(v, o, &format!("{}.out", q.name(o)))?;
+        if let Some(val) = g.value(o) {
+            q.out.set_value_name(v, val.name.clone());
+        }
+        outs.push(v);
+    }
+    q.out.set_outputs(outs);
+    let mut values: Vec<(ValueId, ValueId)> =
+        q.map.iter().filter_map(|(&o, v)| if let Val::Q(n) = v { Some((o, *n)) } else { None }).collect();
+    values.sort();
+    Ok(Quantized { graph: q.out, values })
+}
+
+/// A failure inside one node's quantization (given context by the caller).
+enum Step {
+    Ir(IrError),
+    Msg(String),
+}
+
+impl From<IrError> for Step {
+    fn from(e: IrError) -> Self {
+        Step::Ir(e)
+    }
+}
+
+impl From<QuantError> for Step {
+    fn from(e: QuantError) -> Self {
+        match e {
+            QuantError::Ir(e) => Step::Ir(e),
+            other => Step::Msg(other.to_string()),
+        }
+    }
+}
+
+/// A value of the new graph, or a constant still in float (quantized where
+/// it is used, because the right type depends on the use).
+#[derive(Debug, Clone)]
+enum Val {
+    Q(ValueId),
+    Const(Tensor),
+}
+
+struct Quantizer<'a> {
+    g: &'a Graph,
+    cal: &'a Calibration,
+    opts: QuantOptions,
+    out: Graph,
+    map: HashMap<ValueId, Val>,
+    /// Requantizations already made: (value, bits, scale bits) → result.
+    requants: HashMap<(ValueId, u8, u32), ValueId>,
+}
+
+impl Quantizer<'_> {
+    fn name(&self, v: ValueId) -> String {
+        self.g.node(v.node).name.clone()
+    }
+    fn qtype(&self, v: ValueId) -> Option<QType> {
+        self.out.fact(v).and_then(|f| f.dtype.q())
+    }
+
+    /// The new-graph value of an old value, materialising constants as
+    /// activations-width tensors (for uses where no better type is known).
+    fn value(&mut self, old: ValueId) -> Result<ValueId, QuantError> {
+        match self.map.get(&old).cloned() {
+            Some(Val::Q(v)) => Ok(v),
+            Some(Val::Const(t)) => {
+                let name = self.name(old);
+                self.add_const(&name, &t, self.opts.bits)
+            }
+            None => Err(QuantError::Calibration(format!("value {old} used before definition"))),
+        }
+    }
+
+    /// A quantized constant of `bits` bits (exact `{-1,0,1}·m` form when possible).
+    fn add_const(&mut self, name: &str, t: &Tensor, bits: u8) -> Result<ValueId, QuantError> {
+        let (ints, qt) = match t.data() {
+            TensorData::F32(v) => quantize_tensor(v, bits),
+            _ => return Ok(self.out.add_const(name, t.clone())?),
+        };
+        let c = Const::quantized(Tensor::from_i64(t.shape(), ints).map_err(op_err)?, qt).map_err(op_err)?;
+        Ok(ValueId::new(self.out.add_node(name, c, &[])?, 0))
+    }
+
+    /// A constant at a given scale (rounded), as wide as its values need.
+    fn add_const_at(&mut self, name: &str, t: &Tensor, scale: f32) -> Result<ValueId, QuantError> {
+        let TensorData::F32(v) = t.data() else { return Ok(self.out.add_const(name, t.clone())?) };
+        let ints: Vec<i64> = v.iter().map(|x| (*x as f64 / scale as f64).round() as i64).collect();
+        let m = ints.iter().map(|x| x.unsigned_abs()).max().unwrap_or(0);
+        let bits = QType::bits_for(m as u128).max(2);
+        if bits > 62 {
+            return Err(QuantError::Calibration(format!(
+                "constant '{name}' does not fit 62 bits at scale {scale:e}"
+            )));
+        }
+        let qt = QType::new(bits as u8, scale);
+        let c = Const::quantized(Tensor::from_i64(t.shape(), ints).map_err(op_err)?, qt).map_err(op_err)?;
+        Ok(ValueId::new(self.out.add_node(name, c, &[])?, 0))
+    }
+
+    fn add(&mut self, name: &str, op: impl Into<Op>, inputs: &[ValueId]) -> Result<ValueId, QuantError> {
+        Ok(ValueId::new(self.out.add_node(name, op, inputs)?, 0))
+    }
+
+    /// Requantizes `v` (the new value of old value `old`) to `bits` bits
+    /// at the scale its calibrated range needs, if it is wider.
+    fn narrow(&mut self, v: ValueId, old: ValueId, name: &str) -> Result<ValueId, QuantError> {
+        match self.qtype(v) {
+            Some(q) if q.bits > self.opts.bits => {
+                // A power-of-two multiple of the current scale, just coarse
+                // enough for the calibrated range: the new scale stays an
+                // integer ratio of its neighbours', so later additions with
+                // them align exactly instead of through another table.
+                let want = scale_for(self.cal.absmax(old), self.opts.bits) as f64;
+                let k = (want / q.scale as f64).log2().ceil().max(0.0) as i32;
+                let target = QType::new(self.opts.bits, (q.scale as f64 * 2f64.powi(k)) as f32);
+                self.requant(v, target, name)
+            }
+            _ => Ok(v),
+        }
+    }
+
+    /// An identity lookup from `v` to type `target`.
+    fn requant(&mut self, v: ValueId, target: QType, name: &str) -> Result<ValueId, QuantError> {
+        let key = (v, target.bits, target.scale.to_bits());
+        if let Some(&r) = self.requants.get(&key) {
+            return Ok(r);
+        }
+        let r = self.requant_new(v, target, name)?;
+        self.requants.insert(key, r);
+        Ok(r)
+    }
+
+    fn requant_new(&mut self, v: ValueId, target: QType, name: &str) -> Result<ValueId, QuantError> {
+        let input = self.qtype(v).ok_or_else(|| QuantError::Calibration(format!("{name}: not quantized")))?;
+        let requant =
+            Requant::approximating(input.scale as f64 / target.scale as f64, input.bits).map_err(op_err)?;
+        let table = TableSpec { func: LookupFn::Identity, domain: target, out: target };
+        let op = Lookup { func: LookupFn::Identity, quant: Some(LookupQuant { input, requant, table }) };
+        self.add(name, op, &[v])
+    }
+
+    /// Brings two quantized values to one scale: exactly when the ratio of
+    /// scales is an integer (multiply the coarser by it), else by
+    /// requantizing the finer to the coarser.
+    fn align(
+        &mut self,
+        (a, old_a): (ValueId, ValueId),
+        (b, old_b): (ValueId, ValueId),
+        name: &str,
+    ) -> Result<(ValueId, ValueId), QuantError> {
+        let (qa, qb) = (self.qtype(a), self.qtype(b));
+        let (Some(qa), Some(qb)) = (qa, qb) else { return Ok((a, b)) };
+        if same_scale(qa.scale, qb.scale) {
+            return Ok((a, b));
+        }
+        let (coarse, fine, swap) = if qa.scale > qb.scale { (a, b, false) } else { (b, a, true) };
+        let (qc, qf) = if swap { (qb, qa) } else { (qa, qb) };
+        let fine_absmax = self.cal.absmax(if swap { old_a } else { old_b }) as f64;
+        let ratio = qc.scale as f64 / qf.scale as f64;
+        let r = ratio.round();
+        let (c2, f2) = if (ratio - r).abs() <= 1e-6 * ratio && r <= (1u64 << 20) as f64 {
+            // coarse · r at scale coarse/r = fine: exact.
+            let k = Tensor::from_i64(Vec::<usize>::new(), vec![r as i64]).map_err(op_err)?;
+            let kq = QType::new(QType::bits_for(r as u128) as u8, (1.0 / r) as f32);
+            let kc = Const::quantized(k, kq).map_err(op_err)?;
+            let kv = ValueId::new(self.out.add_node(format!("{name}.align"), kc, &[])?, 0);
+            let scaled = self.add(&format!("{name}.align"), Binary { op: BinaryOp::Mul }, &[coarse, kv])?;
+            // The product's scale is coarse/r up to f32 rounding; pin it to
+            // the fine one so the operands compare equal.
+            (scaled, fine)
+        } else {
+            // The fine operand goes to the coarse scale, or to a power-of-two
+            // multiple of it if its calibrated range would not fit a table
+            // (2^16 rows); then the coarse one is shifted there too.
+            let d = self.opts.domain_bits;
+            let room = QType::new(d, 1.0).max_abs() as f64 * qc.scale as f64;
+            let k = (fine_absmax / room).log2().ceil().max(0.0) as i32;
+            let target = QType::new(d, (qc.scale as f64 * 2f64.powi(k)) as f32);
+            let f2 = self.requant(fine, target, &format!("{name}.align"))?;
+            let c2 = if k > 0 { self.requant(coarse, target, &format!("{name}.align"))? } else { coarse };
+            (c2, f2)
+        };
+        Ok(if swap { (f2, c2) } else { (c2, f2) })
+    }
+
+    fn node(&mut self, id: usize, node: &zkml_ir::Node) -> Result<(), Step> {
+        let old = ValueId::new(id, 0);
+        let name = node.name.clone();
+        // Constant subgraphs (a reshaped bias, a transposed weight) are
+        // folded in float, so that their use decides their type.
+        let consts: Option<Vec<Tensor>> = node
+            .inputs
+            .iter()
+            .map(|a| match self.map.get(a) {
+                Some(Val::Const(t)) => Some(t.clone()),
+                _ => None,
+            })
+            .collect();
+        if let Some(ts) = consts.filter(|_| !node.inputs.is_empty()) {
+            let refs: Vec<&Tensor> = ts.iter().collect();
+            let mut out = node.op.def().eval(&refs).map_err(|e| Step::Msg(e.to_string()))?;
+            self.map.insert(old, Val::Const(out.remove(0)));
+            return Ok(());
+        }
+        let v = match &node.op {
+            Op::Input(inp) => {
+                let fact = match inp.fact.dtype {
+                    DType::F32 => Fact::new(
+                        DType::Q(QType::new(self.opts.bits, scale_for(self.cal.absmax(old), self.opts.bits))),
+                        inp.fact.shape.clone(),
+                    ),
+                    _ => inp.fact.clone(),
+                };
+                Val::Q(self.add(&name, Input { index: inp.index, fact }, &[])?)
+            }
+            Op::Const(c) => Val::Const((*c.value).clone()),
+            Op::Einsum(e) => {
+                let mut args = Vec::new();
+                for (i, &a) in node.inputs.iter().enumerate() {
+                    let v = match self.map.get(&a).cloned() {
+                        Some(Val::Const(t)) => self.add_const(&self.name(a), &t, self.opts.weight_bits)?,
+                        _ => {
+                            let v = self.value(a)?;
+                            self.narrow(v, a, &format!("{name}.in{i}"))?
+                        }
+                    };
+                    args.push(v);
+                }
+                Val::Q(self.add(&name, e.clone(), &args)?)
+            }
+            Op::Binary(b) => self.binary(b.op, node, &name)?,
+            Op::Lookup(l) => {
+                let x = self.value(node.inputs[0])?;
+                let input = self.qtype(x).ok_or_else(|| Step::Msg("lookup input is not quantized".into()))?;
+                let d = self.opts.domain_bits;
+                let domain = QType::new(d, scale_for(self.cal.absmax(node.inputs[0]), d));
+                let out = QType::new(self.opts.bits, scale_for(self.cal.absmax(old), self.opts.bits));
+                let requant = Requant::approximating(input.scale as f64 / domain.scale as f64, input.bits)
+                    .map_err(|e| Step::Msg(e.to_string()))?;
+                let table = TableSpec { func: l.func, domain, out };
+                let op = Lookup { func: l.func, quant: Some(LookupQuant { input, requant, table }) };
+                Val::Q(self.add(&name, op, &[x])?)
+            }
+            Op::Concat(c) => {
+                let mut args: Vec<ValueId> =
+                    node.inputs.iter().map(|&a| self.value(a)).collect::<Result<_, _>>()?;
+                let olds = &node.inputs;
+                for i in 1..args.len() {
+                    let (a0, ai) = self.align((args[0], olds[0]), (args[i], olds[i]), &name)?;
+                    args[0] = a0;
+                    args[i] = ai;
+                }
+                // A later alignment may have rescaled args[0]: align all again to it.
+                for i in 1..args.len() {
+                    let (_, ai) = self.align((args[0], olds[0]), (args[i], olds[i]), &name)?;
+                    args[i] = ai;
+                }
+                Val::Q(self.add(&name, c.clone(), &args)?)
+            }
+            Op::Gather(gop) => {
+                let data = match self.map.get(&node.inputs[0]).cloned() {
+                    Some(Val::Const(t)) => self.add_const(&self.name(node.inputs[0]), &t, self.opts.bits)?,
+                    _ => self.value(node.inputs[0])?,
+                };
+                let idx = self.value(node.inputs[1])?;
+                Val::Q(self.add(&name, gop.clone(), &[data, idx])?)
+            }
+            Op::Pad(p) if p.value != 0.0 => {
+                return Err(Step::Msg(format!("padding with {} (only zero padding is quantized)", p.value)));
+            }
+            op => {
+                // Layout ops and max reductions: same integers, same type.
+                let args: Vec<ValueId> =
+                    node.inputs.iter().map(|&a| self.value(a)).collect::<Result<_, _>>()?;
+                Val::Q(self.add(&name, op.clone(), &args)?)
+            }
+        };
+        self.map.insert(old, v);
+        Ok(())
+    }
+
+    fn binary(&mut self, op: BinaryOp, node: &zkml_ir::Node, name: &str) -> Result<Val, Step> {
+        let (a, b) = (node.inputs[0], node.inputs[1]);
+        let (ca, cb) = (self.map.get(&a).cloned(), self.map.get(&b).cloned());
+        if let (Some(Val::Const(_)), Some(Val::Const(_))) = (&ca, &cb) {
+            return Err(Step::Msg("an op of two constants should have been folded".into()));
+        }
+        let bin = Binary { op };
+        let v = match op {
+            BinaryOp::Mul => {
+                // Constant factor: exact {-1,0,1}·m form when it has one magnitude.
+                let (w, c) = match (&ca, &cb) {
+                    (_, Some(Val::Const(t))) => (a, Some(t.clone())),
+                    (Some(Val::Const(t)), _) => (b, Some(t.clone())),
+                    _ => (a, None),
+                };
+                match c {
+                    Some(t) => {
+                        let x = self.value(w)?;
+                        let x = self.narrow(x, w, &format!("{name}.in"))?;
+                        let k = self.add_const(&format!("{name}.k"), &t, self.opts.weight_bits)?;
+                        let args = if w == a { [x, k] } else { [k, x] };
+                        self.add(name, bin, &args)?
+                    }
+                    None => {
+                        let x = self.value(a)?;
+                        let x = self.narrow(x, a, &format!("{name}.in0"))?;
+                        let y = self.value(b)?;
+                        let y = self.narrow(y, b, &format!("{name}.in1"))?;
+                        self.add(name, bin, &[x, y])?
+                    }
+                }
+            }
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Max | BinaryOp::Min => match (&ca, &cb) {
+                (_, Some(Val::Const(t))) => {
+                    let x = self.value(a)?;
+                    let s = self.qtype(x).ok_or_else(|| Step::Msg("operand is not quantized".into()))?.scale;
+                    let k = self.add_const_at(&format!("{name}.k"), t, s)?;
+                    self.add(name, bin, &[x, k])?
+                }
+                (Some(Val::Const(t)), _) => {
+                    let y = self.value(b)?;
+                    let s = self.qtype(y).ok_or_else(|| Step::Msg("operand is not quantized".into()))?.scale;
+                    let k = self.add_const_at(&format!("{name}.k"), t, s)?;
+                    self.add(name, bin, &[k, y])?
+                }
+                _ => {
+                    let (x, y) = (self.value(a)?, self.value(b)?);
+                    let (x, y) = self.align((x, a), (y, b), name)?;
+                    self.add(name, bin, &[x, y])?
+                }
+            },
+            other => return Err(Step::Msg(format!("{other:?} is not part of the provable core"))),
+        };
+        Ok(Val::Q(v))
+    }
+}
+
+fn op_err(e: zkml_ir::OpError) -> QuantError {
+    QuantError::Calibration(e.to_string())
+}
+
+/// Symmetric per-tensor quantization of `v` to `bits` bits; a tensor whose
+/// nonzero entries share one magnitude becomes exactly `{-1,0,1}·m`.
+pub fn quantize_tensor(v: &[f32], bits: u8) -> (Vec<i64>, QType) {
+    let absmax = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    if absmax > 0.0 && v.iter().all(|x| *x == 0.0 || x.abs() == absmax) {
+        let ints = v
+            .iter()
+            .map(|x| {
+                if *x == 0.0 {
+                    0
+                } else if *x > 0.0 {
+                    1
+                } else {
+                    -1
+                }
+            })
+            .collect();
+        return (ints, QType::new(2, absmax));
+    }
+    let s = scale_for(absmax, bits);
+    let m = QType::new(bits, s).max_abs() as f64;
+    let ints = v.iter().map(|x| ((*x as f64 / s as f64).round()).clamp(-m, m) as i64).collect();
+    (ints, QType::new(bits, s))
+}

@@ -1,0 +1,67 @@
+//! `zkc compile --report accuracy`: how far the quantized model is from the
+//! float one, per layer (every einsum and lookup) and at the outputs.
+
+use crate::pipeline::Compiled;
+use std::fmt::Write;
+use zkml_ir::{DType, Graph, IrError, Op, Tensor, TensorData};
+
+/// Largest |quantized - float| over the largest |float|, per value of
+/// interest, worst over `samples`.
+pub fn accuracy(c: &Compiled, samples: &[Vec<Tensor>]) -> Result<String, IrError> {
+    let fg = &c.rewritten;
+    let qg = &c.quantized.graph;
+    let mut worst: Vec<f64> = vec![0.0; c.quantized.values.len()];
+    for inputs in samples {
+        let fv = fg.eval_all(inputs)?;
+        let qin = quantize_inputs(qg, inputs);
+        let qv = qg.eval_all(&qin)?;
+        for (i, (o, n)) in c.quantized.values.iter().enumerate() {
+            let (f, q) = (&fv[o.node][o.slot], &qv[n.node][n.slot]);
+            if let Some(e) = rel_error(f, q, qg.fact(*n).map(|f| f.dtype)) {
+                worst[i] = worst[i].max(e);
+            }
+        }
+    }
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "accuracy of the quantized model vs float ({} samples): max |q - f| / max |f|",
+        samples.len()
+    );
+    for (i, (o, _)) in c.quantized.values.iter().enumerate() {
+        let node = fg.node(o.node);
+        let layer = matches!(node.op, Op::Einsum(_) | Op::Lookup(_)) || fg.outputs().contains(o);
+        if layer {
+            let _ =
+                writeln!(s, "  {:>10.3e}  %{} {} ({})", worst[i], o.node, node.name, node.op.def().name());
+        }
+    }
+    Ok(s)
+}
+
+/// Quantizes float inputs to the graph's input types (round to nearest, saturate).
+pub fn quantize_inputs(g: &Graph, inputs: &[Tensor]) -> Vec<Tensor> {
+    g.input_facts()
+        .iter()
+        .zip(inputs)
+        .map(|(f, t)| match (f.dtype, t.data()) {
+            (DType::Q(q), TensorData::F32(v)) => {
+                let m = q.max_abs() as f64;
+                let ints =
+                    v.iter().map(|x| (*x as f64 / q.scale as f64).round().clamp(-m, m) as i64).collect();
+                Tensor::from_i64(t.shape(), ints).unwrap_or_else(|_| t.clone())
+            }
+            _ => t.clone(),
+        })
+        .collect()
+}
+
+fn rel_error(f: &Tensor, q: &Tensor, dt: Option<DType>) -> Option<f64> {
+    let (TensorData::F32(fv), TensorData::I64(qv), Some(DType::Q(qt))) = (f.data(), q.data(), dt) else {
+        return None;
+    };
+    let scale = fv.iter().fold(1e-12f64, |m, x| m.max(x.abs() as f64));
+    let err =
+        fv.iter().zip(qv).fold(0f64, |m, (x, y)| m.max((*y as f64 * qt.scale as f64 - *x as f64).abs()));
+    Some(err / scale)
+}

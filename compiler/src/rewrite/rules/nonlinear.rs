@@ -1,0 +1,57 @@
+//! Nonlinearities: recognise the function (also when an exporter spelled it
+//! out in primitives), then make it a `lookup`. The requantization before it
+//! is folded into the same lookup by the quantizer.
+
+use super::{Rule, both, not_const, rule, same_fact, splat_is};
+
+pub(super) fn rules() -> Vec<Rule> {
+    vec![
+        // Recognition: primitive spellings of one function.
+        rule!("max-zero-is-relu", "ReLU exported as max(x, 0)";
+            "(max ?x ?z)" => "(relu ?x)" if both(splat_is("?z", 0.0), same_fact("?x"))),
+        rule!("zero-max-is-relu", "ReLU exported as max(0, x)";
+            "(max ?z ?x)" => "(relu ?x)" if both(splat_is("?z", 0.0), same_fact("?x"))),
+        rule!("x-sigmoid-is-silu", "SiLU/swish exported as x · sigmoid(x)";
+            "(mul ?x (sigmoid ?x))" => "(silu ?x)"),
+        rule!("sigmoid-x-is-silu", "SiLU/swish exported as sigmoid(x) · x";
+            "(mul (sigmoid ?x) ?x)" => "(silu ?x)"),
+        rule!("gelu-tanh-form", "GPT-2's gelu_new: 0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))";
+            "(mul (mul ?x ?h) (add (tanh (mul (add ?x (mul (pow ?x ?three) ?c)) ?k)) ?one))"
+            => "(gelu_tanh ?x)"
+            if both(both(splat_is("?h", 0.5), splat_is("?three", 3.0)),
+                    both(both(splat_is("?c", 0.044715), splat_is("?k", 0.797_884_6)),
+                         both(splat_is("?one", 1.0), same_fact("?x"))))),
+        rule!("gelu-erf-div-form", "torch's exact GELU: x·0.5·(1 + erf(x/√2))";
+            "(mul (mul ?x ?h) (add (erf (div ?x ?r)) ?one))" => "(gelu ?x)"
+            if both(both(splat_is("?h", 0.5), splat_is("?r", std::f32::consts::SQRT_2)),
+                    both(splat_is("?one", 1.0), same_fact("?x")))),
+        rule!("gelu-erf-mul-form", "exact GELU with x·(1/√2) instead of x/√2";
+            "(mul (mul ?x ?h) (add (erf (mul ?x ?r)) ?one))" => "(gelu ?x)"
+            if both(both(splat_is("?h", 0.5), splat_is("?r", std::f32::consts::FRAC_1_SQRT_2)),
+                    both(splat_is("?one", 1.0), same_fact("?x")))),
+        rule!("gelu-erf-late-half", "exact GELU as (x·(1 + erf(x/√2)))·0.5";
+            "(mul (mul ?x (add (erf (div ?x ?r)) ?one)) ?h)" => "(gelu ?x)"
+            if both(both(splat_is("?h", 0.5), splat_is("?r", std::f32::consts::SQRT_2)),
+                    both(splat_is("?one", 1.0), same_fact("?x")))),
+        rule!("recip-sqrt-is-rsqrt", "one table instead of two for 1/√x (norms)";
+            "(reciprocal (sqrt ?x))" => "(rsqrt ?x)"),
+        rule!("div-sqrt-is-mul-rsqrt", "a / √b (LayerNorm's normalisation) as a · rsqrt(b)";
+            "(div ?a (sqrt ?b))" => "(mul ?a (rsqrt ?b))"),
+        rule!("one-over-is-reciprocal", "1 / x as one table";
+            "(div ?one ?x)" => "(reciprocal ?x)" if both(splat_is("?one", 1.0), same_fact("?x"))),
+        rule!("div-is-mul-reciprocal", "division by a witness: a table for 1/b, then a product";
+            "(div ?a ?b)" => "(mul ?a (reciprocal ?b))" if not_const("?b")),
+        // Tabulation: every recognised function becomes the one lookup op.
+        rule!("relu-lookup", "ReLU is a table"; "(relu ?x)" => "(lookup relu ?x)"),
+        rule!("gelu-lookup", "GELU is a table"; "(gelu ?x)" => "(lookup gelu ?x)"),
+        rule!("gelu-tanh-lookup", "GELU (tanh form) is a table"; "(gelu_tanh ?x)" => "(lookup gelu_tanh ?x)"),
+        rule!("silu-lookup", "SiLU is a table"; "(silu ?x)" => "(lookup silu ?x)"),
+        rule!("sigmoid-lookup", "sigmoid is a table"; "(sigmoid ?x)" => "(lookup sigmoid ?x)"),
+        rule!("tanh-lookup", "tanh is a table"; "(tanh ?x)" => "(lookup tanh ?x)"),
+        rule!("exp-lookup", "exp is a table"; "(exp ?x)" => "(lookup exp ?x)"),
+        rule!("erf-lookup", "erf is a table"; "(erf ?x)" => "(lookup erf ?x)"),
+        rule!("sqrt-lookup", "√x is a table"; "(sqrt ?x)" => "(lookup sqrt ?x)"),
+        rule!("reciprocal-lookup", "1/x is a table"; "(reciprocal ?x)" => "(lookup reciprocal ?x)"),
+        rule!("rsqrt-lookup", "1/√x is a table"; "(rsqrt ?x)" => "(lookup rsqrt ?x)"),
+    ]
+}

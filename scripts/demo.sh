@@ -8,7 +8,8 @@ INPUT=${2:-tests/fixtures/lenet_mnist.input.json}
 OUT=${OUT:-target/demo}
 mkdir -p "$OUT"
 cargo build --release --bin zkc --bin zkrt
-./target/release/zkc compile "$MODEL" -o "$OUT/plan.bin"
+# --float until zkrt runs quantized plans (issue 4, part 2).
+./target/release/zkc compile "$MODEL" --float -o "$OUT/plan.bin"
 ./target/release/zkrt info "$OUT/plan.bin"
 ./target/release/zkrt run "$OUT/plan.bin" --input "$INPUT" --output "$OUT/output.json"
 echo "outputs: $(cat "$OUT/output.json")"

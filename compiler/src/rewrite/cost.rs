@@ -83,17 +83,16 @@ impl CostFunction<ZkLang> for ProvingCost<'_> {
         let Ok(out) = zkml_ir::OpDef::infer(op.def(), &facts) else { return UNPROVABLE };
         let n = out.first().map_or(0, |f| f.len()) as f64;
         let in_len = facts.iter().map(|f| f.len() as f64).sum();
-        let terms = match &op {
-            Op::Einsum(e) => e
-                .spec()
-                .ok()
-                .and_then(|s| {
-                    let shapes: Vec<&[usize]> = facts.iter().map(|f| f.shape.as_slice()).collect();
-                    s.axis_sizes(&shapes).ok()
-                })
-                .map_or(UNPROVABLE, |sizes| sizes.iter().map(|&(_, d)| d as f64).product()),
-            _ => 0.0,
-        };
+        let terms = einsum_terms(&op, &facts).unwrap_or(UNPROVABLE);
         children + op_cost(&op, n, in_len, terms)
     }
+}
+
+/// Size of an einsum's full index space (0 for other ops; `None` if the
+/// facts do not fit the equation).
+pub fn einsum_terms(op: &Op, facts: &[&zkml_ir::Fact]) -> Option<f64> {
+    let Op::Einsum(e) = op else { return Some(0.0) };
+    let shapes: Vec<&[usize]> = facts.iter().map(|f| f.shape.as_slice()).collect();
+    let sizes = e.spec().ok()?.axis_sizes(&shapes).ok()?;
+    Some(sizes.iter().map(|&(_, d)| d as f64).product())
 }

@@ -214,17 +214,7 @@ pub fn graph_cost(g: &Graph) -> f64 {
             let facts: Vec<&zkml_ir::Fact> = n.inputs.iter().filter_map(|&v| g.fact(v)).collect();
             let out = n.outputs.first().map_or(0, |o| o.fact.len()) as f64;
             let in_len = facts.iter().map(|f| f.len() as f64).sum();
-            let terms = match &n.op {
-                Op::Einsum(e) => e
-                    .spec()
-                    .ok()
-                    .and_then(|s| {
-                        let shapes: Vec<&[usize]> = facts.iter().map(|f| f.shape.as_slice()).collect();
-                        s.axis_sizes(&shapes).ok()
-                    })
-                    .map_or(0.0, |sizes| sizes.iter().map(|&(_, d)| d as f64).product()),
-                _ => 0.0,
-            };
+            let terms = cost::einsum_terms(&n.op, &facts).unwrap_or(0.0);
             op_cost(&n.op, out, in_len, terms)
         })
         .sum()

@@ -46,9 +46,7 @@ pub fn quantize_inputs(g: &Graph, inputs: &[Tensor]) -> Vec<Tensor> {
         .zip(inputs)
         .map(|(f, t)| match (f.dtype, t.data()) {
             (DType::Q(q), TensorData::F32(v)) => {
-                let m = q.max_abs() as f64;
-                let ints =
-                    v.iter().map(|x| (*x as f64 / q.scale as f64).round().clamp(-m, m) as i64).collect();
+                let ints = v.iter().map(|&x| q.quantize(x as f64)).collect();
                 Tensor::from_i64(t.shape(), ints).unwrap_or_else(|_| t.clone())
             }
             _ => t.clone(),
@@ -61,7 +59,6 @@ fn rel_error(f: &Tensor, q: &Tensor, dt: Option<DType>) -> Option<f64> {
         return None;
     };
     let scale = fv.iter().fold(1e-12f64, |m, x| m.max(x.abs() as f64));
-    let err =
-        fv.iter().zip(qv).fold(0f64, |m, (x, y)| m.max((*y as f64 * qt.scale as f64 - *x as f64).abs()));
+    let err = fv.iter().zip(qv).fold(0f64, |m, (x, y)| m.max((qt.dequantize(*y) - *x as f64).abs()));
     Some(err / scale)
 }

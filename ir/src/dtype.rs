@@ -25,6 +25,17 @@ impl QType {
     pub fn contains(self, v: i64) -> bool {
         v.unsigned_abs() <= self.max_abs() as u64
     }
+    /// The integer representing `x`: `round(x / scale)`, ties away from
+    /// zero, saturated to the range (non-finite inputs saturate; NaN is 0).
+    pub fn quantize(self, x: f64) -> i64 {
+        let m = self.max_abs() as f64;
+        let q = (x / self.scale as f64).round();
+        if q.is_nan() { 0 } else { q.clamp(-m, m) as i64 }
+    }
+    /// The real number an integer of this type represents.
+    pub fn dequantize(self, q: i64) -> f64 {
+        q as f64 * self.scale as f64
+    }
     /// Fewest bits whose symmetric range holds every `|v| ≤ max_abs`.
     pub fn bits_for(max_abs: u128) -> u32 {
         // bits b holds |v| ≤ 2^(b-1) - 1, i.e. b = bit length of |v| plus sign.

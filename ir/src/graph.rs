@@ -231,6 +231,12 @@ impl Graph {
                         got: t.fact().to_string(),
                     });
                 }
+                crate::check_range(t, &inp.fact).map_err(|e| IrError::InputFact {
+                    index: inp.index,
+                    name: node.name.clone(),
+                    expected: inp.fact.to_string(),
+                    got: e.to_string(),
+                })?;
                 vec![t.clone()]
             } else {
                 let args: Vec<&Tensor> = node.inputs.iter().map(|v| &values[v.node][v.slot]).collect();

@@ -1,14 +1,17 @@
-//! `zkrt`, the zkml runtime: loads a plan, executes it, and (in later
-//! stages) proves and verifies the execution.
+//! `zkrt`, the zkml runtime: loads a plan, executes it ([`exec`]), and (in
+//! later stages) proves and verifies the execution.
 //!
-//! Today it executes the plan with the IR's f32 reference semantics; the
-//! input/output files already use the EZKL-style JSON layout that proving
-//! will keep:
+//! A quantized plan's inputs are quantized here (round to nearest, saturate
+//! to the input's bit range) and its outputs dequantized, so users read and
+//! write floats in the EZKL-style JSON layout that proving will keep:
 //!
 //! ```json
 //! {"input_data": [[...one flattened list per model input...]]}
 //! ```
 
+pub mod exec;
+
+pub use exec::Executor;
 use serde::{Deserialize, Serialize};
 use zkml_ir::{DType, Graph, Tensor};
 
@@ -71,11 +74,17 @@ impl InputData {
                 dtype: fact.dtype.to_string(),
             };
             let t = match fact.dtype {
-                DType::F32 => {
+                DType::F32 | DType::Q(_) => {
                     if let Some(&v) = data.iter().find(|v| !v.is_finite()) {
                         return Err(bad(v));
                     }
-                    Tensor::from_f32(fact.shape.clone(), data.iter().map(|&v| v as f32).collect())
+                    match fact.dtype {
+                        DType::Q(q) => Tensor::from_i64(
+                            fact.shape.clone(),
+                            data.iter().map(|&v| q.quantize(v)).collect(),
+                        ),
+                        _ => Tensor::from_f32(fact.shape.clone(), data.iter().map(|&v| v as f32).collect()),
+                    }
                 }
                 DType::I64 => {
                     if let Some(&v) = data.iter().find(|v| v.fract() != 0.0 || v.abs() > 9.0e15) {
@@ -97,21 +106,31 @@ impl InputData {
 }
 
 impl OutputData {
-    pub fn from_tensors(ts: &[Tensor]) -> Self {
+    /// The graph's outputs as floats: quantized outputs are dequantized with
+    /// their fact's scale.
+    pub fn from_tensors(graph: &Graph, ts: &[Tensor]) -> Self {
         let output_data = ts
             .iter()
-            .map(|t| match t.data() {
-                zkml_ir::TensorData::F32(v) => v.iter().map(|&x| x as f64).collect(),
-                zkml_ir::TensorData::I64(v) => v.iter().map(|&x| x as f64).collect(),
-                zkml_ir::TensorData::Bool(v) => v.iter().map(|&x| x as u8 as f64).collect(),
+            .zip(graph.outputs())
+            .map(|(t, v)| {
+                let q = graph.fact(*v).and_then(|f| f.dtype.q());
+                match (t.data(), q) {
+                    (zkml_ir::TensorData::I64(v), Some(q)) => v.iter().map(|&x| q.dequantize(x)).collect(),
+                    (zkml_ir::TensorData::F32(v), _) => v.iter().map(|&x| x as f64).collect(),
+                    (zkml_ir::TensorData::I64(v), None) => v.iter().map(|&x| x as f64).collect(),
+                    (zkml_ir::TensorData::Bool(v), _) => v.iter().map(|&x| x as u8 as f64).collect(),
+                }
             })
             .collect();
         OutputData { output_data }
     }
 }
 
-/// Executes the plan's graph on the inputs (f32 reference semantics).
+/// Executes the plan's graph on the inputs with the [`Executor`] (exact
+/// integer semantics on quantized plans, f32 reference semantics on float
+/// plans).
 pub fn execute(graph: &Graph, input: &InputData) -> Result<OutputData, RuntimeError> {
     let tensors = input.to_tensors(graph)?;
-    Ok(OutputData::from_tensors(&graph.eval(&tensors)?))
+    let out = Executor::new(graph).run(&tensors)?;
+    Ok(OutputData::from_tensors(graph, &out))
 }

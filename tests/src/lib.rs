@@ -59,13 +59,33 @@ fn to_tract(t: &Tensor) -> TractResult<TValue> {
     })
 }
 
-/// Runs the model with tract's optimised runner (the oracle).
+/// tract's optimised runner for one model, built once (the oracle).
+pub struct TractRunner {
+    plan: std::sync::Arc<TypedRunnableModel>,
+}
+
+impl std::fmt::Debug for TractRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TractRunner")
+    }
+}
+
+impl TractRunner {
+    pub fn new(path: &Path, opts: &FrontendOptions) -> TractResult<TractRunner> {
+        let typed = frontend::load_typed(path, opts).map_err(|e| TractError::msg(e.to_string()))?;
+        Ok(TractRunner { plan: typed.into_optimized()?.into_runnable()? })
+    }
+    /// The model's outputs, as f32.
+    pub fn run(&self, inputs: &[Tensor]) -> TractResult<Vec<Vec<f32>>> {
+        let ins = inputs.iter().map(to_tract).collect::<TractResult<TVec<_>>>()?;
+        let outs = self.plan.run(ins)?;
+        outs.iter().map(|o| Ok(o.cast_to::<f32>()?.try_as_plain_ram()?.as_slice::<f32>()?.to_vec())).collect()
+    }
+}
+
+/// Runs the model once with tract's optimised runner (the oracle).
 pub fn tract_run(path: &Path, opts: &FrontendOptions, inputs: &[Tensor]) -> TractResult<Vec<Vec<f32>>> {
-    let typed = frontend::load_typed(path, opts).map_err(|e| TractError::msg(e.to_string()))?;
-    let plan = typed.into_optimized()?.into_runnable()?;
-    let ins = inputs.iter().map(to_tract).collect::<TractResult<TVec<_>>>()?;
-    let outs = plan.run(ins)?;
-    outs.iter().map(|o| Ok(o.cast_to::<f32>()?.try_as_plain_ram()?.as_slice::<f32>()?.to_vec())).collect()
+    TractRunner::new(path, opts)?.run(inputs)
 }
 
 /// Runs our f32 reference evaluator.

@@ -51,6 +51,10 @@ struct QuantArgs {
     /// Bit width of activations and weights (4..=16).
     #[arg(long, default_value_t = 16)]
     bits: u8,
+    /// Factor widening every calibrated range before scales are chosen
+    /// (values beyond a range saturate; each doubling costs one bit).
+    #[arg(long, default_value_t = quantize::HEADROOM)]
+    headroom: f32,
 }
 
 impl QuantArgs {
@@ -63,7 +67,10 @@ impl QuantArgs {
             }
             None => pipeline::default_calibration(graph),
         };
-        let q = quantize::QuantOptions::with_bits(self.bits);
+        let q = quantize::QuantOptions {
+            headroom: self.headroom,
+            ..quantize::QuantOptions::with_bits(self.bits)
+        };
         Ok(pipeline::compile(graph, &samples, &q, &rewrite::RewriteOptions::default())?)
     }
 }

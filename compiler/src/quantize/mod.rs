@@ -1,7 +1,7 @@
 //! Post-training quantization of the rewritten (provable-core) graph.
 //!
 //! **Calibration** runs the float graph on sample inputs and records, for
-//! every value, the largest magnitude seen (`absmax`). **Quantization** then
+//! every value, the range seen (`absmax` is its largest magnitude). **Quantization** then
 //! walks the graph once, in order, and gives every value a fixed-point type
 //! `q·s` (symmetric, per tensor):
 //!
@@ -17,7 +17,9 @@
 //!   operand's scale (a bias joins its accumulator exactly);
 //! * `lookup`: its input is taken as is, however wide: the table's own
 //!   multiplier/shift requantizes it to a `domain_bits` domain fitted to the
-//!   input's calibrated range, and the output gets `bits` bits;
+//!   input's calibrated range (cut where the function is flat at the
+//!   output's precision: `exp` far below its maximum), and the output gets
+//!   `bits` bits;
 //! * graph outputs wider than `bits` are requantized.
 //!
 //! Every width is checked against the 62-bit exact range by the IR's type
@@ -35,6 +37,8 @@ use zkml_ir::{DType, Fact, Graph, IrError, Op, QType, Tensor, TensorData, ValueI
 pub enum QuantError {
     #[error("bit width {0} is not supported (choose 4..=16 for activations, 2..=16 for weights)")]
     Bits(u8),
+    #[error("headroom {0} is not supported (choose a factor in 1..=1024)")]
+    Headroom(f32),
     #[error(
         "node {id} '{name}' ({op}) has no quantized form: the rewrite stage left it outside the provable core"
     )]
@@ -56,18 +60,27 @@ pub struct QuantOptions {
     pub weight_bits: u8,
     /// Width of table domains (≤ 16: at most 2^16 rows).
     pub domain_bits: u8,
+    /// Calibrated ranges are widened by this factor before scales are
+    /// chosen: a few calibration samples underestimate the largest value a
+    /// fresh input produces, and values beyond a table's domain saturate.
+    /// Each doubling costs one bit of precision.
+    pub headroom: f32,
 }
+
+/// Default [`QuantOptions::headroom`] (see `docs/quantization.md` for the
+/// measurements that chose it).
+pub const HEADROOM: f32 = 2.0;
 
 impl Default for QuantOptions {
     fn default() -> Self {
-        QuantOptions { bits: 16, weight_bits: 16, domain_bits: 16 }
+        QuantOptions { bits: 16, weight_bits: 16, domain_bits: 16, headroom: HEADROOM }
     }
 }
 
 impl QuantOptions {
     /// `bits`-wide activations and weights, tables of `max(bits, 12)` bits (at most 16).
     pub fn with_bits(bits: u8) -> Self {
-        QuantOptions { bits, weight_bits: bits, domain_bits: bits.clamp(12, 16) }
+        QuantOptions { bits, weight_bits: bits, domain_bits: bits.clamp(12, 16), headroom: HEADROOM }
     }
     fn check(&self) -> Result<(), QuantError> {
         if !(4..=16).contains(&self.bits) {
@@ -79,40 +92,75 @@ impl QuantOptions {
         if !(4..=16).contains(&self.domain_bits) {
             return Err(QuantError::Bits(self.domain_bits));
         }
+        if !(1.0..=1024.0).contains(&self.headroom) {
+            return Err(QuantError::Headroom(self.headroom));
+        }
         Ok(())
     }
 }
 
-/// Per-value magnitudes seen during calibration.
+/// Per-value ranges seen during calibration.
 #[derive(Debug, Clone, Default)]
 pub struct Calibration {
-    absmax: HashMap<ValueId, f32>,
+    /// Smallest and largest finite value of each float value.
+    range: HashMap<ValueId, (f32, f32)>,
     pub samples: usize,
 }
 
 impl Calibration {
-    /// Runs `g` (float) on every sample and records each value's largest magnitude.
+    /// Runs `g` (float) on every sample and records each value's range.
     pub fn run(g: &Graph, samples: &[Vec<Tensor>]) -> Result<Calibration, QuantError> {
         if samples.is_empty() {
             return Err(QuantError::Calibration("no calibration samples".into()));
         }
-        let mut c = Calibration { absmax: HashMap::new(), samples: samples.len() };
+        let mut c = Calibration { range: HashMap::new(), samples: samples.len() };
         for inputs in samples {
             let all = g.eval_all(inputs)?;
             for (id, outs) in all.iter().enumerate() {
                 for (slot, t) in outs.iter().enumerate() {
                     if let TensorData::F32(v) = t.data() {
-                        let m = v.iter().fold(0f32, |m, x| if x.is_finite() { m.max(x.abs()) } else { m });
-                        let e = c.absmax.entry(ValueId::new(id, slot)).or_insert(0.0);
-                        *e = e.max(m);
+                        let e = c.range.entry(ValueId::new(id, slot)).or_insert((0.0, 0.0));
+                        for &x in v.iter().filter(|x| x.is_finite()) {
+                            *e = (e.0.min(x), e.1.max(x));
+                        }
                     }
                 }
             }
         }
         Ok(c)
     }
+    /// The largest magnitude seen (0 for a value never seen).
     pub fn absmax(&self, v: ValueId) -> f32 {
-        self.absmax.get(&v).copied().unwrap_or(0.0)
+        let (lo, hi) = self.range(v);
+        (-lo).max(hi)
+    }
+    /// Every range multiplied by `factor`.
+    pub fn widened(&self, factor: f32) -> Calibration {
+        let range = self.range.iter().map(|(&v, &(lo, hi))| (v, (lo * factor, hi * factor))).collect();
+        Calibration { range, samples: self.samples }
+    }
+    /// `(min, max)` seen, widened to include 0.
+    pub fn range(&self, v: ValueId) -> (f32, f32) {
+        self.range.get(&v).copied().unwrap_or((0.0, 0.0))
+    }
+}
+
+/// The magnitude a table's domain must cover for inputs in `[lo, hi]`.
+///
+/// A table saturates inputs beyond its domain, so the domain may stop where
+/// the function stops changing at the output's precision. For `exp`, inputs
+/// below `hi - ln(2·max_out)` give `exp(x) < ½·exp(hi)/max_out`, half a step
+/// of an output scaled to `exp(hi)`: they all round to 0. This is what keeps
+/// the softmax's `exp(x - max)` table fine-grained even when masked entries
+/// (`x ≈ -10^4`) are in the calibration range.
+fn table_domain_absmax(func: LookupFn, (lo, hi): (f32, f32), out_bits: u8) -> f32 {
+    let absmax = (-lo).max(hi);
+    match func {
+        LookupFn::Exp => {
+            let cut = (2.0 * QType::new(out_bits, 1.0).max_abs() as f32).ln() - hi;
+            hi.max(0.0).max((-lo).min(cut))
+        }
+        _ => absmax,
     }
 }
 
@@ -137,6 +185,7 @@ pub fn quantize(g: &Graph, cal: &Calibration, opts: &QuantOptions) -> Result<Qua
     if let Some((id, name, op)) = non_core(g).into_iter().next() {
         return Err(QuantError::NotCore { id, name, op });
     }
+    let cal = &cal.widened(opts.headroom);
     let mut q =
         Quantizer { g, cal, opts: *opts, out: Graph::new(), map: HashMap::new(), requants: HashMap::new() };
     for (id, node) in g.nodes() {
@@ -305,7 +354,8 @@ impl Quantizer<'_> {
         }
         let (coarse, fine, swap) = if qa.scale > qb.scale { (a, b, false) } else { (b, a, true) };
         let (qc, qf) = if swap { (qb, qa) } else { (qa, qb) };
-        let fine_absmax = self.cal.absmax(if swap { old_a } else { old_b }) as f64;
+        // Both operands must fit the common type when it is a table domain.
+        let absmax = self.cal.absmax(old_a).max(self.cal.absmax(old_b)) as f64;
         let ratio = qc.scale as f64 / qf.scale as f64;
         let r = ratio.round();
         let (c2, f2) = if (ratio - r).abs() <= 1e-6 * ratio && r <= (1u64 << 20) as f64 {
@@ -320,11 +370,12 @@ impl Quantizer<'_> {
             (scaled, fine)
         } else {
             // The fine operand goes to the coarse scale, or to a power-of-two
-            // multiple of it if its calibrated range would not fit a table
-            // (2^16 rows); then the coarse one is shifted there too.
+            // multiple of it if either operand's calibrated range would not
+            // fit a table (2^16 rows); then the coarse one is shifted there
+            // too (else it would saturate).
             let d = self.opts.domain_bits;
             let room = QType::new(d, 1.0).max_abs() as f64 * qc.scale as f64;
-            let k = (fine_absmax / room).log2().ceil().max(0.0) as i32;
+            let k = (absmax / room).log2().ceil().max(0.0) as i32;
             let target = QType::new(d, (qc.scale as f64 * 2f64.powi(k)) as f32);
             let f2 = self.requant(fine, target, &format!("{name}.align"))?;
             let c2 = if k > 0 { self.requant(coarse, target, &format!("{name}.align"))? } else { coarse };
@@ -383,7 +434,8 @@ impl Quantizer<'_> {
                 let x = self.value(node.inputs[0])?;
                 let input = self.qtype(x).ok_or_else(|| Step::Msg("lookup input is not quantized".into()))?;
                 let d = self.opts.domain_bits;
-                let domain = QType::new(d, scale_for(self.cal.absmax(node.inputs[0]), d));
+                let reach = table_domain_absmax(l.func, self.cal.range(node.inputs[0]), self.opts.bits);
+                let domain = QType::new(d, scale_for(reach, d));
                 let out = QType::new(self.opts.bits, scale_for(self.cal.absmax(old), self.opts.bits));
                 let requant = Requant::approximating(input.scale as f64 / domain.scale as f64, input.bits)
                     .map_err(|e| Step::Msg(e.to_string()))?;

@@ -4,8 +4,9 @@
 //! * `softmax(x) = e · 1/Σe` with `e = exp(x - max(x))`: a max reduction,
 //!   a subtraction, an `exp` table, a sum (einsum), a `reciprocal` table and
 //!   a product. Masked attention (`where(mask, x, -∞)` or `x + (0 | -∞)`
-//!   before the softmax) multiplies `e` by the 0/1 mask instead, so that no
-//!   infinity ever reaches the quantizer;
+//!   before the softmax) takes the max over kept entries (a finite bias on
+//!   dropped ones) and multiplies `e` by the 0/1 mask, so that no infinity
+//!   ever reaches the quantizer;
 //! * `LayerNorm(x) = (x - μ) · rsqrt(mean((x - μ)²) + ε) · γ + β` and
 //!   `RMSNorm(x) = x · rsqrt(mean(x²) + ε) · γ`: means become einsums, the
 //!   inverse square root one table. (ONNX `LayerNormalization` reaches us
@@ -45,14 +46,28 @@ fn reduce(eg: &mut EGraph, op: ReduceOp, axes: Vec<usize>, x: Id) -> Id {
 
 /// The decomposition of `softmax(x)` along `?k`'s axis, with an optional
 /// 0/1 mask applied to the exponentials.
+///
+/// With a mask, the shift subtracted before `exp` is the maximum over the
+/// *kept* entries, taken on `x + b` where `b` is 0 (kept) or [`MASK_BIAS`]
+/// (dropped): any shift gives the same softmax, but this one keeps every
+/// kept `exp` in `(0, 1]` with 1 reached, so that `Σe ≥ 1` and the
+/// reciprocal table needs no range beyond `[1/n, 1]`. Dropped entries reach
+/// `exp` far below zero (the table saturates them to ≈ 0) and are then
+/// multiplied by the 0/1 mask, so they contribute exactly 0.
 fn softmax(eg: &mut EGraph, s: &Subst, mask: Option<Tensor>) -> Option<Id> {
     let Op::Softmax(sm) = op_of(eg, var(s, "?k"))? else { return None };
-    let x = var(s, "?x");
+    let mut x = var(s, "?x");
+    let mut keep = None;
+    if let Some(mask) = mask {
+        let bias = mask.as_f32().ok()?.iter().map(|&k| if k == 0.0 { MASK_BIAS } else { 0.0 }).collect();
+        let b = add_const(eg, Tensor::from_f32(mask.shape(), bias).ok()?);
+        x = binary(eg, BinaryOp::Add, x, b);
+        keep = Some(add_const(eg, mask));
+    }
     let m = reduce(eg, ReduceOp::Max, vec![sm.axis], x);
     let d = binary(eg, BinaryOp::Sub, x, m);
     let mut e = add_op(eg, Op::from(Lookup::float(LookupFn::Exp)), &[d]);
-    if let Some(mask) = mask {
-        let mk = add_const(eg, mask);
+    if let Some(mk) = keep {
         e = binary(eg, BinaryOp::Mul, e, mk);
     }
     let sum = add_op(eg, Op::from(Reduce { op: ReduceOp::Sum, axes: vec![sm.axis], keepdims: true }), &[e]);
@@ -63,6 +78,12 @@ fn softmax(eg: &mut EGraph, s: &Subst, mask: Option<Tensor>) -> Option<Id> {
 /// A value at or below this is "minus infinity" in an attention mask:
 /// `exp(-10^4)` is 0 in f32, so dropping such entries changes no result.
 pub(crate) const MASKED: f32 = -1e4;
+
+/// Added to dropped scores before the row maximum of a masked softmax: far
+/// below any real attention score, yet small enough that, at an attention
+/// score's fixed-point scale, it stays well inside the 62-bit range. Above
+/// [`MASKED`], so the cost model does not take it for an additive mask.
+pub(crate) const MASK_BIAS: f32 = MASKED / 2.0;
 
 /// Entries all 0 (keep) or ≤ [`MASKED`] (drop), with at least one of each.
 pub(crate) fn is_additive_mask(v: &[f32]) -> bool {

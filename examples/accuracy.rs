@@ -49,11 +49,19 @@ struct Args {
     calibration: Option<PathBuf>,
     #[arg(long, default_value_t = 16)]
     bits: u8,
+    /// Residual-stream width (default: the quantizer's for `--bits`).
+    #[arg(long)]
+    wide_bits: Option<u8>,
+    #[arg(long, default_value_t = zkml_compiler::quantize::HEADROOM)]
+    headroom: f32,
     #[arg(long, value_enum, default_value_t = Metric::Top1)]
     metric: Metric,
     /// Use only the first N samples.
     #[arg(long)]
     limit: Option<usize>,
+    /// Also print the per-layer error report on the first sample.
+    #[arg(long)]
+    layers: bool,
 }
 
 fn main() -> Result<()> {
@@ -81,6 +89,13 @@ fn main() -> Result<()> {
         args.bits,
         samples.len()
     );
+    if args.layers {
+        let first = samples.first().context("no samples")?;
+        let report = zkml_compiler::report::accuracy_with(&c, std::slice::from_ref(first), |g, inputs| {
+            Executor::new(g).run_all(inputs)
+        })?;
+        println!("{report}");
+    }
     let tract = TractRunner::new(&args.model, &opts).map_err(|e| anyhow::anyhow!("tract: {e}"))?;
     let ex = Executor::new(qg);
     let (mut t_float, mut t_quant) = (0.0, 0.0);

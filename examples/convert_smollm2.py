@@ -227,8 +227,7 @@ def main():
     print("config:", cfg)
     w = load(r)
     ids = Bpe(r).encode(TEXT)
-    assert len(ids) >= args.seq, f"text has {len(ids)} tokens"
-    ids = ids[:args.seq]
+    ids = (ids * (args.seq // len(ids) + 1))[:args.seq]  # the sentence repeated, for long sequences
     model = build(w, cfg, args.layers, args.seq)
     out = args.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), "out", f"smollm2_l{args.layers}_s{args.seq}.onnx")
     os.makedirs(os.path.dirname(out), exist_ok=True)

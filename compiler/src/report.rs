@@ -8,13 +8,23 @@ use zkml_ir::{DType, Graph, IrError, Op, Tensor, TensorData};
 /// Largest |quantized - float| over the largest |float|, per value of
 /// interest, worst over `samples`.
 pub fn accuracy(c: &Compiled, samples: &[Vec<Tensor>]) -> Result<String, IrError> {
+    accuracy_with(c, samples, |g, inputs| g.eval_all(inputs))
+}
+
+/// [`accuracy`] with another evaluator of the quantized graph (the
+/// runtime's executor, for models too big for the naive one).
+pub fn accuracy_with(
+    c: &Compiled,
+    samples: &[Vec<Tensor>],
+    eval_quantized: impl Fn(&Graph, &[Tensor]) -> Result<Vec<Vec<Tensor>>, IrError>,
+) -> Result<String, IrError> {
     let fg = &c.rewritten;
     let qg = &c.quantized.graph;
     let mut worst: Vec<f64> = vec![0.0; c.quantized.values.len()];
     for inputs in samples {
         let fv = fg.eval_all(inputs)?;
         let qin = quantize_inputs(qg, inputs);
-        let qv = qg.eval_all(&qin)?;
+        let qv = eval_quantized(qg, &qin)?;
         for (i, (o, n)) in c.quantized.values.iter().enumerate() {
             let (f, q) = (&fv[o.node][o.slot], &qv[n.node][n.slot]);
             if let Some(e) = rel_error(f, q, qg.fact(*n).map(|f| f.dtype)) {

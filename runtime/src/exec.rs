@@ -24,10 +24,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use zkml_ir::ops::lookup::{LookupQuant, TableSpec};
+use zkml_ir::ops::lookup::{LookupQuant, MAX_ROWS, TableSpec};
 use zkml_ir::{Graph, IrError, Op, OpError, Tensor, TensorData};
 
-/// A materialised table: `rows[i + max_index]` is `T[i]`.
+/// A materialised table: `rows[r]` is `T[r]`.
 #[derive(Debug)]
 pub struct Table {
     pub spec: TableSpec,
@@ -35,13 +35,15 @@ pub struct Table {
 }
 
 impl Table {
+    /// Materialised when it has at most [`MAX_ROWS`] rows; wider ones (plain
+    /// requantizations to more than 16 bits) are computed per element.
     fn build(spec: TableSpec) -> Table {
-        let m = spec.max_index();
-        Table { spec, rows: (-m..=m).map(|i| spec.entry(i)).collect() }
+        let rows =
+            if spec.rows() <= MAX_ROWS { (0..spec.rows()).map(|r| spec.entry(r)).collect() } else { vec![] };
+        Table { spec, rows }
     }
-    /// `T[i]` for `|i| ≤ max_index`.
-    pub fn get(&self, i: i64) -> i64 {
-        self.rows[(i + self.spec.max_index()) as usize]
+    pub fn get(&self, row: usize) -> i64 {
+        if self.rows.is_empty() { self.spec.entry(row) } else { self.rows[row] }
     }
 }
 
@@ -150,7 +152,7 @@ impl<'g> Executor<'g> {
 }
 
 fn lookup(q: &LookupQuant, table: &Table, x: &Tensor) -> Result<Tensor, OpError> {
-    Tensor::from_i64(x.shape(), x.as_i64()?.iter().map(|&v| table.get(q.index(v))).collect())
+    Tensor::from_i64(x.shape(), x.as_i64()?.iter().map(|&v| table.get(q.row(v))).collect())
 }
 
 /// Why an input tensor does not match its fact, in words.

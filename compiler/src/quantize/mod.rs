@@ -11,7 +11,9 @@
 //!   stored exactly as `{-1, 0, 1} · m`;
 //! * `einsum`, `mul`: exact, scales multiply, widths grow by the worst case;
 //!   operands wider than `bits` are first requantized (an identity lookup);
-//! * `add`/`sub`/`concat`/`max`: operands are brought to one scale, exactly
+//! * `add`/`sub`/`concat`/`max`: `add` operands wider than `bits` are
+//!   first requantized (so residual streams do not widen layer after
+//!   layer); then operands are brought to one scale, exactly
 //!   (multiplying by an integer ratio) when the scales allow it, else by
 //!   requantizing the finer one; a constant addend is rounded to the other
 //!   operand's scale (a bias joins its accumulator exactly);
@@ -19,7 +21,9 @@
 //!   multiplier/shift requantizes it to a `domain_bits` domain fitted to the
 //!   input's calibrated range (cut where the function is flat at the
 //!   output's precision: `exp` far below its maximum), and the output gets
-//!   `bits` bits;
+//!   `bits` bits. `rsqrt`, `reciprocal` and `sqrt` of never-negative
+//!   inputs read a floating-point domain instead (exponent and top
+//!   mantissa bits of the input integer; see `zkml_ir::ops::lookup::Domain`);
 //! * graph outputs wider than `bits` are requantized.
 //!
 //! Every width is checked against the 62-bit exact range by the IR's type
@@ -28,7 +32,7 @@
 use crate::rewrite::non_core;
 use std::collections::HashMap;
 use zkml_ir::ops::binary::{Binary, BinaryOp, same_scale};
-use zkml_ir::ops::lookup::{Lookup, LookupFn, LookupQuant, Requant, TableSpec};
+use zkml_ir::ops::lookup::{Domain, LogDomain, Lookup, LookupFn, LookupQuant, MAX_ROWS, Requant, TableSpec};
 use zkml_ir::ops::source::{Const, Input};
 use zkml_ir::{DType, Fact, Graph, IrError, Op, QType, Tensor, TensorData, ValueId};
 
@@ -65,22 +69,37 @@ pub struct QuantOptions {
     /// fresh input produces, and values beyond a table's domain saturate.
     /// Each doubling costs one bit of precision.
     pub headroom: f32,
+    /// Width residual streams are kept at (operands of non-constant
+    /// additions are narrowed to it). Wider than `bits`: an LLM's residual
+    /// stream holds "massive activations" 10^3 times its typical values.
+    pub wide_bits: u8,
 }
 
 /// Default [`QuantOptions::headroom`] (see `docs/quantization.md` for the
 /// measurements that chose it).
 pub const HEADROOM: f32 = 2.0;
 
+/// Default [`QuantOptions::wide_bits`]: squares of 24-bit values summed
+/// over up to 2^12 channels still fit the 62-bit exact range.
+pub const WIDE_BITS: u8 = 24;
+
 impl Default for QuantOptions {
     fn default() -> Self {
-        QuantOptions { bits: 16, weight_bits: 16, domain_bits: 16, headroom: HEADROOM }
+        QuantOptions { bits: 16, weight_bits: 16, domain_bits: 16, headroom: HEADROOM, wide_bits: WIDE_BITS }
     }
 }
 
 impl QuantOptions {
-    /// `bits`-wide activations and weights, tables of `max(bits, 12)` bits (at most 16).
+    /// `bits`-wide activations and weights, tables of `max(bits, 12)` bits
+    /// (at most 16), residual streams of `bits + 8` bits (at most 24).
     pub fn with_bits(bits: u8) -> Self {
-        QuantOptions { bits, weight_bits: bits, domain_bits: bits.clamp(12, 16), headroom: HEADROOM }
+        QuantOptions {
+            bits,
+            weight_bits: bits,
+            domain_bits: bits.clamp(12, 16),
+            headroom: HEADROOM,
+            wide_bits: (bits + 8).min(WIDE_BITS),
+        }
     }
     fn check(&self) -> Result<(), QuantError> {
         if !(4..=16).contains(&self.bits) {
@@ -91,6 +110,9 @@ impl QuantOptions {
         }
         if !(4..=16).contains(&self.domain_bits) {
             return Err(QuantError::Bits(self.domain_bits));
+        }
+        if !(self.bits..=30).contains(&self.wide_bits) {
+            return Err(QuantError::Bits(self.wide_bits));
         }
         if !(1.0..=1024.0).contains(&self.headroom) {
             return Err(QuantError::Headroom(self.headroom));
@@ -143,6 +165,23 @@ impl Calibration {
     pub fn range(&self, v: ValueId) -> (f32, f32) {
         self.range.get(&v).copied().unwrap_or((0.0, 0.0))
     }
+}
+
+/// A floating-point table domain for `func` on inputs of type `input`, when
+/// it suits: functions steep near 0 whose calibrated inputs are never
+/// negative (a variance, a softmax sum). The mantissa gets up to
+/// `max_mantissa` bits, fewer if the table would exceed [`MAX_ROWS`].
+fn log_domain(func: LookupFn, (lo, _): (f32, f32), input: QType, max_mantissa: u8) -> Option<LogDomain> {
+    let suits = matches!(func, LookupFn::Rsqrt | LookupFn::Reciprocal | LookupFn::Sqrt);
+    if !suits || lo < 0.0 {
+        return None;
+    }
+    // |q| ≤ 2^(bits-1) - 1: at most bits-1 significant bits.
+    (2..=max_mantissa.min(16)).rev().find_map(|d| {
+        let max_exp = (input.bits - 1).saturating_sub(d);
+        let log = LogDomain { scale: input.scale, mantissa: d, max_exp };
+        (log.rows() <= MAX_ROWS).then_some(log)
+    })
 }
 
 /// The magnitude a table's domain must cover for inputs in `[lo, hi]`.
@@ -300,18 +339,52 @@ impl Quantizer<'_> {
         Ok(ValueId::new(self.out.add_node(name, op, inputs)?, 0))
     }
 
+    /// A constant addend of `x` (new value of `old`), rounded to `x`'s
+    /// scale; `x` is first narrowed to `wide_bits` if the sum would not fit.
+    fn with_const_addend(
+        &mut self,
+        x: ValueId,
+        old: ValueId,
+        t: &Tensor,
+        name: &str,
+    ) -> Result<(ValueId, ValueId), QuantError> {
+        let scale = |q: &Self, v| {
+            q.qtype(v)
+                .map(|q| q.scale)
+                .ok_or_else(|| QuantError::Calibration(format!("{name}: operand is not quantized")))
+        };
+        let k = self.add_const_at(&format!("{name}.k"), t, scale(self, x)?)?;
+        if self.fits(&Op::from(Binary { op: BinaryOp::Add }), &[x, k]) {
+            return Ok((x, k));
+        }
+        let x = self.narrow_to(x, old, self.opts.wide_bits, &format!("{name}.in"))?;
+        let k = self.add_const_at(&format!("{name}.k"), t, scale(self, x)?)?;
+        Ok((x, k))
+    }
+
+    /// Whether `op` on `args` type-checks, i.e. its exact result fits 62 bits.
+    fn fits(&self, op: &Op, args: &[ValueId]) -> bool {
+        let facts: Option<Vec<&Fact>> = args.iter().map(|&a| self.out.fact(a)).collect();
+        facts.is_some_and(|f| op.def().infer(&f).is_ok())
+    }
+
     /// Requantizes `v` (the new value of old value `old`) to `bits` bits
     /// at the scale its calibrated range needs, if it is wider.
     fn narrow(&mut self, v: ValueId, old: ValueId, name: &str) -> Result<ValueId, QuantError> {
+        self.narrow_to(v, old, self.opts.bits, name)
+    }
+
+    /// [`Self::narrow`] to `bits` bits.
+    fn narrow_to(&mut self, v: ValueId, old: ValueId, bits: u8, name: &str) -> Result<ValueId, QuantError> {
         match self.qtype(v) {
-            Some(q) if q.bits > self.opts.bits => {
+            Some(q) if q.bits > bits => {
                 // A power-of-two multiple of the current scale, just coarse
                 // enough for the calibrated range: the new scale stays an
                 // integer ratio of its neighbours', so later additions with
                 // them align exactly instead of through another table.
-                let want = scale_for(self.cal.absmax(old), self.opts.bits) as f64;
+                let want = scale_for(self.cal.absmax(old), bits) as f64;
                 let k = (want / q.scale as f64).log2().ceil().max(0.0) as i32;
-                let target = QType::new(self.opts.bits, (q.scale as f64 * 2f64.powi(k)) as f32);
+                let target = QType::new(bits, (q.scale as f64 * 2f64.powi(k)) as f32);
                 self.requant(v, target, name)
             }
             _ => Ok(v),
@@ -333,7 +406,7 @@ impl Quantizer<'_> {
         let input = self.qtype(v).ok_or_else(|| QuantError::Calibration(format!("{name}: not quantized")))?;
         let requant =
             Requant::approximating(input.scale as f64 / target.scale as f64, input.bits).map_err(op_err)?;
-        let table = TableSpec { func: LookupFn::Identity, domain: target, out: target };
+        let table = TableSpec { func: LookupFn::Identity, domain: Domain::Linear(target), out: target };
         let op = Lookup { func: LookupFn::Identity, quant: Some(LookupQuant { input, requant, table }) };
         self.add(name, op, &[v])
     }
@@ -417,28 +490,52 @@ impl Quantizer<'_> {
             Op::Const(c) => Val::Const((*c.value).clone()),
             Op::Einsum(e) => {
                 let mut args = Vec::new();
-                for (i, &a) in node.inputs.iter().enumerate() {
-                    let v = match self.map.get(&a).cloned() {
+                for &a in &node.inputs {
+                    args.push(match self.map.get(&a).cloned() {
                         Some(Val::Const(t)) => self.add_const(&self.name(a), &t, self.opts.weight_bits)?,
-                        _ => {
-                            let v = self.value(a)?;
-                            self.narrow(v, a, &format!("{name}.in{i}"))?
-                        }
-                    };
-                    args.push(v);
+                        _ => self.value(a)?,
+                    });
+                }
+                // Exact on the operands as they are when the result fits 62
+                // bits (a mean of squares keeps small rows' precision); else
+                // wide operands are narrowed to `wide_bits`, then `bits`.
+                let op = Op::from(e.clone());
+                for bits in [self.opts.wide_bits, self.opts.bits] {
+                    if self.fits(&op, &args) {
+                        break;
+                    }
+                    for (i, &a) in node.inputs.iter().enumerate() {
+                        args[i] = self.narrow_to(args[i], a, bits, &format!("{name}.in{i}"))?;
+                    }
                 }
                 Val::Q(self.add(&name, e.clone(), &args)?)
             }
             Op::Binary(b) => self.binary(b.op, node, &name)?,
             Op::Lookup(l) => {
-                let x = self.value(node.inputs[0])?;
+                let mut x = self.value(node.inputs[0])?;
+                let input = self.qtype(x).ok_or_else(|| Step::Msg("lookup input is not quantized".into()))?;
+                if log_domain(l.func, self.cal.range(node.inputs[0]), input, self.opts.domain_bits).is_none()
+                    && u32::from(input.bits) + Requant::MULT_BITS > 62
+                {
+                    // Keep the full multiplier precision: a power-of-two
+                    // narrowing to `wide_bits` first (exact scale ratio).
+                    x = self.narrow_to(x, node.inputs[0], self.opts.wide_bits, &format!("{name}.in"))?;
+                }
                 let input = self.qtype(x).ok_or_else(|| Step::Msg("lookup input is not quantized".into()))?;
                 let d = self.opts.domain_bits;
-                let reach = table_domain_absmax(l.func, self.cal.range(node.inputs[0]), self.opts.bits);
-                let domain = QType::new(d, scale_for(reach, d));
+                let range = self.cal.range(node.inputs[0]);
                 let out = QType::new(self.opts.bits, scale_for(self.cal.absmax(old), self.opts.bits));
-                let requant = Requant::approximating(input.scale as f64 / domain.scale as f64, input.bits)
-                    .map_err(|e| Step::Msg(e.to_string()))?;
+                let (requant, domain) = match log_domain(l.func, range, input, d) {
+                    Some(log) => (Requant::IDENTITY, Domain::Log(log)),
+                    None => {
+                        let reach = table_domain_absmax(l.func, range, self.opts.bits);
+                        let domain = QType::new(d, scale_for(reach, d));
+                        let requant =
+                            Requant::approximating(input.scale as f64 / domain.scale as f64, input.bits)
+                                .map_err(|e| Step::Msg(e.to_string()))?;
+                        (requant, Domain::Linear(domain))
+                    }
+                };
                 let table = TableSpec { func: l.func, domain, out };
                 let op = Lookup { func: l.func, quant: Some(LookupQuant { input, requant, table }) };
                 Val::Q(self.add(&name, op, &[x])?)
@@ -498,17 +595,28 @@ impl Quantizer<'_> {
                 };
                 match c {
                     Some(t) => {
-                        let x = self.value(w)?;
-                        let x = self.narrow(x, w, &format!("{name}.in"))?;
+                        let mut x = self.value(w)?;
                         let k = self.add_const(&format!("{name}.k"), &t, self.opts.weight_bits)?;
+                        for bits in [self.opts.wide_bits, self.opts.bits] {
+                            let args = if w == a { [x, k] } else { [k, x] };
+                            if self.fits(&Op::from(bin.clone()), &args) {
+                                break;
+                            }
+                            x = self.narrow_to(x, w, bits, &format!("{name}.in"))?;
+                        }
                         let args = if w == a { [x, k] } else { [k, x] };
                         self.add(name, bin, &args)?
                     }
                     None => {
-                        let x = self.value(a)?;
-                        let x = self.narrow(x, a, &format!("{name}.in0"))?;
-                        let y = self.value(b)?;
-                        let y = self.narrow(y, b, &format!("{name}.in1"))?;
+                        // Exact when the product fits (see einsum).
+                        let (mut x, mut y) = (self.value(a)?, self.value(b)?);
+                        for bits in [self.opts.wide_bits, self.opts.bits] {
+                            if self.fits(&Op::from(bin.clone()), &[x, y]) {
+                                break;
+                            }
+                            x = self.narrow_to(x, a, bits, &format!("{name}.in0"))?;
+                            y = self.narrow_to(y, b, bits, &format!("{name}.in1"))?;
+                        }
                         self.add(name, bin, &[x, y])?
                     }
                 }
@@ -516,20 +624,35 @@ impl Quantizer<'_> {
             BinaryOp::Add | BinaryOp::Sub | BinaryOp::Max | BinaryOp::Min => match (&ca, &cb) {
                 (_, Some(Val::Const(t))) => {
                     let x = self.value(a)?;
-                    let s = self.qtype(x).ok_or_else(|| Step::Msg("operand is not quantized".into()))?.scale;
-                    let k = self.add_const_at(&format!("{name}.k"), t, s)?;
+                    let (x, k) = self.with_const_addend(x, a, t, name)?;
                     self.add(name, bin, &[x, k])?
                 }
                 (Some(Val::Const(t)), _) => {
                     let y = self.value(b)?;
-                    let s = self.qtype(y).ok_or_else(|| Step::Msg("operand is not quantized".into()))?.scale;
-                    let k = self.add_const_at(&format!("{name}.k"), t, s)?;
+                    let (y, k) = self.with_const_addend(y, b, t, name)?;
                     self.add(name, bin, &[k, y])?
                 }
                 _ => {
-                    let (x, y) = (self.value(a)?, self.value(b)?);
-                    let (x, y) = self.align((x, a), (y, b), name)?;
-                    self.add(name, bin, &[x, y])?
+                    let (mut x, mut y) = (self.value(a)?, self.value(b)?);
+                    if op == BinaryOp::Add {
+                        // A residual stream, added to at every layer, would
+                        // otherwise gain bits per layer (exact alignment
+                        // multiplies the coarser operand up). Differences
+                        // stay exact: `x - max(x)` and `x - mean(x)` go
+                        // straight into a table or a square, and a masked
+                        // softmax's scores have a range no narrow type fits.
+                        let w = self.opts.wide_bits;
+                        x = self.narrow_to(x, a, w, &format!("{name}.in0"))?;
+                        y = self.narrow_to(y, b, w, &format!("{name}.in1"))?;
+                    }
+                    let (mut x2, mut y2) = self.align((x, a), (y, b), name)?;
+                    if !self.fits(&Op::from(bin.clone()), &[x2, y2]) {
+                        let w = self.opts.wide_bits;
+                        x = self.narrow_to(x, a, w, &format!("{name}.in0"))?;
+                        y = self.narrow_to(y, b, w, &format!("{name}.in1"))?;
+                        (x2, y2) = self.align((x, a), (y, b), name)?;
+                    }
+                    self.add(name, bin, &[x2, y2])?
                 }
             },
             other => return Err(Step::Msg(format!("{other:?} is not part of the provable core"))),

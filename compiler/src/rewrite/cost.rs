@@ -16,8 +16,11 @@
 //! | constant holding ±∞ or \|x\| > 10^30 | 10^15 | no fixed-point form (attention masks must be rewritten away) |
 //! | anything else | 10^15 | not provable: extraction must avoid it |
 //!
-//! The cost of a term is the sum over its e-nodes (egg's tree extraction:
-//! shared subterms are counted once per use, which only over-estimates).
+//! The cost of a graph is the sum over its distinct nodes: extraction
+//! ([`super::extract`]) is DAG-aware, counting a shared subterm once. (Tree
+//! costs, egg's default, count it once per use: on a residual network the
+//! cost doubles per layer and, 30 layers deep, exceeds f64's resolution, so
+//! that an unprovable choice can no longer be told from a provable one.)
 
 use super::lang::{EGraph, ZkLang, fact, resolve};
 use egg::{CostFunction, Id};
@@ -69,22 +72,29 @@ fn huge(c: &zkml_ir::ops::source::Const) -> bool {
         if v.iter().any(|x| !x.is_finite() || x.abs() > 1e30) || super::rules::is_additive_mask(v))
 }
 
-impl CostFunction<ZkLang> for ProvingCost<'_> {
-    type Cost = f64;
-    fn cost<C>(&mut self, enode: &ZkLang, mut costs: C) -> f64
-    where
-        C: FnMut(Id) -> f64,
-    {
+impl ProvingCost<'_> {
+    /// The e-node's own cost (children excluded).
+    pub fn own(&self, enode: &ZkLang) -> f64 {
         let eg = self.egraph;
-        let children: f64 = egg::Language::children(enode).iter().map(|&c| costs(c)).sum();
-        let Some((op, args)) = resolve(eg, enode) else { return children };
+        let Some((op, args)) = resolve(eg, enode) else { return 0.0 };
         let facts: Option<Vec<&zkml_ir::Fact>> = args.iter().map(|&a| fact(eg, a)).collect();
         let Some(facts) = facts else { return UNPROVABLE };
         let Ok(out) = zkml_ir::OpDef::infer(op.def(), &facts) else { return UNPROVABLE };
         let n = out.first().map_or(0, |f| f.len()) as f64;
         let in_len = facts.iter().map(|f| f.len() as f64).sum();
         let terms = einsum_terms(&op, &facts).unwrap_or(UNPROVABLE);
-        children + op_cost(&op, n, in_len, terms)
+        op_cost(&op, n, in_len, terms)
+    }
+}
+
+impl CostFunction<ZkLang> for ProvingCost<'_> {
+    type Cost = f64;
+    fn cost<C>(&mut self, enode: &ZkLang, mut costs: C) -> f64
+    where
+        C: FnMut(Id) -> f64,
+    {
+        let children: f64 = egg::Language::children(enode).iter().map(|&c| costs(c)).sum();
+        children + self.own(enode)
     }
 }
 

@@ -15,11 +15,12 @@
 //!   to float rounding: tested per rule and per fixture.
 
 pub mod cost;
+pub mod extract;
 pub mod lang;
 pub mod rules;
 
-use cost::{ProvingCost, UNPROVABLE, op_cost};
-use egg::{Extractor, Id, Runner, StopReason};
+use cost::{UNPROVABLE, op_cost};
+use egg::{Id, Runner, StopReason};
 use lang::{EGraph, ZkAnalysis, ZkLang, add_const_op, add_op, resolve};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -35,6 +36,8 @@ pub enum RewriteError {
     Rebuild(#[from] zkml_ir::IrError),
     #[error("the e-graph lost a value during extraction (class {0})")]
     Lost(usize),
+    #[error("extraction chose a cycle through e-class {0} (a bug in the extractor)")]
+    Cycle(usize),
 }
 
 /// Runner limits (egg's defaults are for exploration, not a compiler).
@@ -159,7 +162,7 @@ fn import(g: &Graph) -> (EGraph, Imported) {
 /// Extracts the cheapest graph computing `roots`, inputs first (in order),
 /// then every needed node in dependency order.
 fn extract(eg: &EGraph, g: &Graph, imp: &Imported, roots: &[Id]) -> Result<Graph, RewriteError> {
-    let extractor = Extractor::new(eg, ProvingCost { egraph: eg });
+    let chosen = extract::choose(eg);
     let names: HashMap<Id, &String> = imp.names.iter().map(|(&id, n)| (eg.find(id), n)).collect();
     let mut out = Graph::new();
     let mut done: HashMap<Id, ValueId> = HashMap::new();
@@ -170,19 +173,25 @@ fn extract(eg: &EGraph, g: &Graph, imp: &Imported, roots: &[Id]) -> Result<Graph
     }
     // Iterative post-order: real models are thousands of nodes deep.
     let mut stack: Vec<(Id, bool)> = roots.iter().rev().map(|&r| (eg.find(r), false)).collect();
+    let mut open = std::collections::HashSet::new();
     while let Some((id, expanded)) = stack.pop() {
         let id = eg.find(id);
         if done.contains_key(&id) {
             continue;
         }
-        let enode = extractor.find_best_node(id);
-        let Some((op, args)) = resolve(eg, enode) else { return Err(RewriteError::Lost(usize::from(id))) };
+        let lost = || RewriteError::Lost(usize::from(id));
+        let enode = chosen.get(&id).ok_or_else(lost)?;
+        let Some((op, args)) = resolve(eg, enode) else { return Err(lost()) };
         let args: Vec<Id> = args.iter().map(|&a| eg.find(a)).collect();
         if !expanded {
+            if !open.insert(id) {
+                return Err(RewriteError::Cycle(usize::from(id)));
+            }
             stack.push((id, true));
             stack.extend(args.iter().rev().filter(|a| !done.contains_key(a)).map(|&a| (a, false)));
             continue;
         }
+        open.remove(&id);
         let inputs: Vec<ValueId> = args
             .iter()
             .map(|a| done.get(a).copied().ok_or(RewriteError::Lost(usize::from(*a))))

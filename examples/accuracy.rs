@@ -54,6 +54,13 @@ struct Args {
     wide_bits: Option<u8>,
     #[arg(long, default_value_t = zkml_compiler::quantize::HEADROOM)]
     headroom: f32,
+    /// Score the rewritten float graph instead of the quantized one (to
+    /// separate rewrite error from quantization error).
+    #[arg(long)]
+    float: bool,
+    /// Weight width (default: `--bits`).
+    #[arg(long)]
+    weight_bits: Option<u8>,
     #[arg(long, value_enum, default_value_t = Metric::Top1)]
     metric: Metric,
     /// Use only the first N samples.
@@ -105,9 +112,13 @@ fn main() -> Result<()> {
         let f = tract.run(s).map_err(|e| anyhow::anyhow!("tract on sample {i}: {e}"))?.remove(0);
         t_float += t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let q = ex.run(&quantize_inputs(qg, s)).with_context(|| format!("sample {i}"))?.remove(0);
+        let q: Vec<f32> = if args.float {
+            Executor::new(&c.rewritten).run(s)?.remove(0).as_f32()?.to_vec()
+        } else {
+            let q = ex.run(&quantize_inputs(qg, s)).with_context(|| format!("sample {i}"))?.remove(0);
+            q.as_i64()?.iter().map(|&x| out_q.dequantize(x) as f32).collect()
+        };
         t_quant += t.elapsed().as_secs_f64();
-        let q: Vec<f32> = q.as_i64()?.iter().map(|&x| out_q.dequantize(x) as f32).collect();
         runs.push((f, q));
     }
     eprintln!("inference: tract f32 {t_float:.2} s, quantized executor {t_quant:.2} s");

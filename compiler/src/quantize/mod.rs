@@ -105,7 +105,7 @@ impl QuantOptions {
         if !(4..=16).contains(&self.bits) {
             return Err(QuantError::Bits(self.bits));
         }
-        if !(2..=16).contains(&self.weight_bits) {
+        if !(2..=24).contains(&self.weight_bits) {
             return Err(QuantError::Bits(self.weight_bits));
         }
         if !(4..=16).contains(&self.domain_bits) {
@@ -447,12 +447,25 @@ impl Quantizer<'_> {
             // fit a table (2^16 rows); then the coarse one is shifted there
             // too (else it would saturate).
             let d = self.opts.domain_bits;
-            let room = QType::new(d, 1.0).max_abs() as f64 * qc.scale as f64;
-            let k = (absmax / room).log2().ceil().max(0.0) as i32;
-            let target = QType::new(d, (qc.scale as f64 * 2f64.powi(k)) as f32);
-            let f2 = self.requant(fine, target, &format!("{name}.align"))?;
-            let c2 = if k > 0 { self.requant(coarse, target, &format!("{name}.align"))? } else { coarse };
-            (c2, f2)
+            let wide = qa.bits.max(qb.bits).min(self.opts.wide_bits);
+            if wide > d {
+                // Both wider than a table domain (a residual stream): both go
+                // to a `wide`-bit type fitted to their ranges, rather than
+                // to the coarse operand's scale (which would drop the fine
+                // one's extra bits, e.g. a 16-bit embedding's scale imposed
+                // on the whole 24-bit residual stream).
+                let target = QType::new(wide, scale_for(absmax as f32, wide));
+                let f2 = self.requant(fine, target, &format!("{name}.align"))?;
+                let c2 = self.requant(coarse, target, &format!("{name}.align"))?;
+                (c2, f2)
+            } else {
+                let room = QType::new(d, 1.0).max_abs() as f64 * qc.scale as f64;
+                let k = (absmax / room).log2().ceil().max(0.0) as i32;
+                let target = QType::new(d, (qc.scale as f64 * 2f64.powi(k)) as f32);
+                let f2 = self.requant(fine, target, &format!("{name}.align"))?;
+                let c2 = if k > 0 { self.requant(coarse, target, &format!("{name}.align"))? } else { coarse };
+                (c2, f2)
+            }
         };
         Ok(if swap { (f2, c2) } else { (c2, f2) })
     }
@@ -524,9 +537,16 @@ impl Quantizer<'_> {
                 let input = self.qtype(x).ok_or_else(|| Step::Msg("lookup input is not quantized".into()))?;
                 let d = self.opts.domain_bits;
                 let range = self.cal.range(node.inputs[0]);
-                let out = QType::new(self.opts.bits, scale_for(self.cal.absmax(old), self.opts.bits));
+                let out_for = |bits: u8| QType::new(bits, scale_for(self.cal.absmax(old), bits));
+                let mut out = out_for(self.opts.bits);
                 let (requant, domain) = match log_domain(l.func, range, input, d) {
-                    Some(log) => (Requant::IDENTITY, Domain::Log(log)),
+                    Some(log) => {
+                        // Outputs span the inputs' dynamic range too (the
+                        // rsqrt of a "massive activation" token's variance
+                        // is 10^3 below the typical one): `wide_bits` wide.
+                        out = out_for(self.opts.wide_bits);
+                        (Requant::IDENTITY, Domain::Log(log))
+                    }
                     None => {
                         let reach = table_domain_absmax(l.func, range, self.opts.bits);
                         let domain = QType::new(d, scale_for(reach, d));

@@ -362,6 +362,30 @@ impl Quantizer<'_> {
         Ok((x, k))
     }
 
+    /// Keeps `op` exact on its operands as they are when the result fits 62
+    /// bits (a mean of squares keeps small rows' precision); else narrows
+    /// the non-constant ones (`olds[i]` = their float value) to
+    /// `wide_bits`, then to `bits`.
+    fn fit(
+        &mut self,
+        op: &Op,
+        args: &mut [ValueId],
+        olds: &[Option<ValueId>],
+        name: &str,
+    ) -> Result<(), QuantError> {
+        for bits in [self.opts.wide_bits, self.opts.bits] {
+            if self.fits(op, args) {
+                break;
+            }
+            for (i, old) in olds.iter().enumerate() {
+                if let Some(old) = *old {
+                    args[i] = self.narrow_to(args[i], old, bits, &format!("{name}.in{i}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Whether `op` on `args` type-checks, i.e. its exact result fits 62 bits.
     fn fits(&self, op: &Op, args: &[ValueId]) -> bool {
         let facts: Option<Vec<&Fact>> = args.iter().map(|&a| self.out.fact(a)).collect();
@@ -502,25 +526,21 @@ impl Quantizer<'_> {
             }
             Op::Const(c) => Val::Const((*c.value).clone()),
             Op::Einsum(e) => {
-                let mut args = Vec::new();
+                let (mut args, mut olds) = (Vec::new(), Vec::new());
                 for &a in &node.inputs {
-                    args.push(match self.map.get(&a).cloned() {
-                        Some(Val::Const(t)) => self.add_const(&self.name(a), &t, self.opts.weight_bits)?,
-                        _ => self.value(a)?,
+                    let c = match self.map.get(&a).cloned() {
+                        Some(Val::Const(t)) => {
+                            Some(self.add_const(&self.name(a), &t, self.opts.weight_bits)?)
+                        }
+                        _ => None,
+                    };
+                    olds.push(if c.is_some() { None } else { Some(a) });
+                    args.push(match c {
+                        Some(c) => c,
+                        None => self.value(a)?,
                     });
                 }
-                // Exact on the operands as they are when the result fits 62
-                // bits (a mean of squares keeps small rows' precision); else
-                // wide operands are narrowed to `wide_bits`, then `bits`.
-                let op = Op::from(e.clone());
-                for bits in [self.opts.wide_bits, self.opts.bits] {
-                    if self.fits(&op, &args) {
-                        break;
-                    }
-                    for (i, &a) in node.inputs.iter().enumerate() {
-                        args[i] = self.narrow_to(args[i], a, bits, &format!("{name}.in{i}"))?;
-                    }
-                }
+                self.fit(&Op::from(e.clone()), &mut args, &olds, &name)?;
                 Val::Q(self.add(&name, e.clone(), &args)?)
             }
             Op::Binary(b) => self.binary(b.op, node, &name)?,
@@ -615,29 +635,17 @@ impl Quantizer<'_> {
                 };
                 match c {
                     Some(t) => {
-                        let mut x = self.value(w)?;
+                        let x = self.value(w)?;
                         let k = self.add_const(&format!("{name}.k"), &t, self.opts.weight_bits)?;
-                        for bits in [self.opts.wide_bits, self.opts.bits] {
-                            let args = if w == a { [x, k] } else { [k, x] };
-                            if self.fits(&Op::from(bin.clone()), &args) {
-                                break;
-                            }
-                            x = self.narrow_to(x, w, bits, &format!("{name}.in"))?;
-                        }
-                        let args = if w == a { [x, k] } else { [k, x] };
+                        let (mut args, olds) =
+                            if w == a { ([x, k], [Some(w), None]) } else { ([k, x], [None, Some(w)]) };
+                        self.fit(&Op::from(bin.clone()), &mut args, &olds, name)?;
                         self.add(name, bin, &args)?
                     }
                     None => {
-                        // Exact when the product fits (see einsum).
-                        let (mut x, mut y) = (self.value(a)?, self.value(b)?);
-                        for bits in [self.opts.wide_bits, self.opts.bits] {
-                            if self.fits(&Op::from(bin.clone()), &[x, y]) {
-                                break;
-                            }
-                            x = self.narrow_to(x, a, bits, &format!("{name}.in0"))?;
-                            y = self.narrow_to(y, b, bits, &format!("{name}.in1"))?;
-                        }
-                        self.add(name, bin, &[x, y])?
+                        let mut args = [self.value(a)?, self.value(b)?];
+                        self.fit(&Op::from(bin.clone()), &mut args, &[Some(a), Some(b)], name)?;
+                        self.add(name, bin, &args)?
                     }
                 }
             }

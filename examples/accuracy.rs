@@ -58,6 +58,9 @@ struct Args {
     /// separate rewrite error from quantization error).
     #[arg(long)]
     float: bool,
+    /// Per-output-channel weight scales.
+    #[arg(long)]
+    per_channel: bool,
     /// Weight width (default: `--bits`).
     #[arg(long)]
     weight_bits: Option<u8>,

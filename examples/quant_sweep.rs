@@ -16,8 +16,8 @@ fn main() {
         let g = load_onnx(&path, &FrontendOptions::default()).unwrap();
         let samples = pipeline::default_calibration(&g);
         for bits in [16u8, 12, 8] {
-            for h in [1.0f32, 2.0, 4.0] {
-                let o = QuantOptions { headroom: h, ..QuantOptions::with_bits(bits) };
+            for (h, per_channel) in [(1.0f32, false), (2.0, false), (4.0, false), (2.0, true)] {
+                let o = QuantOptions { headroom: h, per_channel, ..QuantOptions::with_bits(bits) };
                 let c = pipeline::compile(&g, &samples, &o, &RewriteOptions::default()).unwrap();
                 let qg = &c.quantized.graph;
                 let oq = qg.fact(qg.outputs()[0]).unwrap().dtype.q().unwrap();
@@ -34,8 +34,9 @@ fn main() {
                     sum += e;
                 }
                 println!(
-                    "{} bits {bits} headroom {h}: worst {worst:.2e} mean {:.2e}",
+                    "{} bits {bits} headroom {h}{}: worst {worst:.2e} mean {:.2e}",
                     path.file_stem().unwrap().to_string_lossy(),
+                    if per_channel { " per-channel" } else { "" },
                     sum / 10.0
                 );
             }

@@ -18,10 +18,13 @@ use zkml_runtime::Executor;
 use zkml_tests::{model_fixtures, random_inputs};
 
 fn quantized(path: &std::path::Path, bits: u8) -> (Graph, Graph) {
+    quantized_with(path, QuantOptions::with_bits(bits))
+}
+
+fn quantized_with(path: &std::path::Path, opts: QuantOptions) -> (Graph, Graph) {
     let g = load_onnx(path, &FrontendOptions::default()).unwrap();
     let samples = pipeline::default_calibration(&g);
-    let c =
-        pipeline::compile(&g, &samples, &QuantOptions::with_bits(bits), &RewriteOptions::default()).unwrap();
+    let c = pipeline::compile(&g, &samples, &opts, &RewriteOptions::default()).unwrap();
     (g, c.quantized.graph)
 }
 
@@ -38,8 +41,9 @@ fn assert_same(g: &Graph, inputs: &[Tensor], what: &str) {
 fn executor_equals_naive_evaluation_bit_for_bit() {
     for path in model_fixtures() {
         let name = path.file_stem().unwrap().to_string_lossy().to_string();
-        for bits in [8u8, 16] {
-            let (g, qg) = quantized(&path, bits);
+        for (bits, per_channel) in [(8u8, false), (16, false), (16, true)] {
+            let (g, qg) =
+                quantized_with(&path, QuantOptions { per_channel, ..QuantOptions::with_bits(bits) });
             // Inside the calibrated distribution, and far outside it (the
             // saturating paths of requantization and tables).
             for (seed, stretch) in [(1u64, 1.0f32), (2, 1.0), (3, 50.0)] {
@@ -52,7 +56,8 @@ fn executor_equals_naive_evaluation_bit_for_bit() {
                         Err(_) => t,
                     })
                     .collect();
-                assert_same(&qg, &quantize_inputs(&qg, &inputs), &format!("{name} q{bits} seed {seed}"));
+                let what = format!("{name} q{bits} per-channel {per_channel} seed {seed}");
+                assert_same(&qg, &quantize_inputs(&qg, &inputs), &what);
             }
         }
     }

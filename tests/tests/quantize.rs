@@ -130,3 +130,38 @@ fn quantized_values_respect_declared_bit_widths() {
     let out = qg.eval(&quantize_inputs(qg, &[big])).unwrap();
     assert_eq!(out.len(), 1);
 }
+
+#[test]
+fn per_channel_weights_track_tract_f32() {
+    // Per-output-channel weight scales: every weight einsum becomes one
+    // exact three-operand einsum (x, per-channel integers, channel scales).
+    for path in model_fixtures() {
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let g = load(&path);
+        let samples = pipeline::default_calibration(&g);
+        let opts = QuantOptions { per_channel: true, ..QuantOptions::default() };
+        let c = pipeline::compile(&g, &samples, &opts, &RewriteOptions::default()).unwrap();
+        let qg = &c.quantized.graph;
+        let three = qg
+            .nodes()
+            .filter(|(_, n)| matches!(&n.op, zkml_ir::Op::Einsum(_)) && n.inputs.len() == 3)
+            .count();
+        assert!(three > 0, "{name}: no per-channel einsum");
+        let mut inputs = random_inputs(&g.input_facts(), 200, 16);
+        if name.contains("lenet") {
+            inputs = inputs
+                .into_iter()
+                .map(|t| {
+                    Tensor::from_f32(t.shape(), t.as_f32().unwrap().iter().map(|x| x.abs()).collect())
+                        .unwrap()
+                })
+                .collect();
+        }
+        let oracle = tract_run(&path, &FrontendOptions::default(), &inputs).unwrap();
+        let q = qg.eval(&quantize_inputs(qg, &inputs)).unwrap();
+        for (got, want) in dequantize(qg, &q).iter().zip(&oracle) {
+            let e = max_rel_error(got, want);
+            assert!(e <= 5e-3, "{name}: per-channel quantized vs tract f32 {e}");
+        }
+    }
+}

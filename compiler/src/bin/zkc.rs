@@ -55,6 +55,9 @@ struct QuantArgs {
     /// (values beyond a range saturate; each doubling costs one bit).
     #[arg(long, default_value_t = quantize::HEADROOM)]
     headroom: f32,
+    /// Per-output-channel weight scales (default: per tensor).
+    #[arg(long)]
+    per_channel: bool,
 }
 
 impl QuantArgs {

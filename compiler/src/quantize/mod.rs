@@ -73,6 +73,9 @@ pub struct QuantOptions {
     /// additions are narrowed to it). Wider than `bits`: an LLM's residual
     /// stream holds "massive activations" 10^3 times its typical values.
     pub wide_bits: u8,
+    /// Weights of einsums get per-output-channel scales (see
+    /// `Quantizer::per_channel_einsum`); off by default.
+    pub per_channel: bool,
 }
 
 /// Default [`QuantOptions::headroom`] (see `docs/quantization.md` for the
@@ -85,7 +88,14 @@ pub const WIDE_BITS: u8 = 24;
 
 impl Default for QuantOptions {
     fn default() -> Self {
-        QuantOptions { bits: 16, weight_bits: 16, domain_bits: 16, headroom: HEADROOM, wide_bits: WIDE_BITS }
+        QuantOptions {
+            bits: 16,
+            weight_bits: 16,
+            domain_bits: 16,
+            headroom: HEADROOM,
+            wide_bits: WIDE_BITS,
+            per_channel: false,
+        }
     }
 }
 
@@ -99,13 +109,14 @@ impl QuantOptions {
             domain_bits: bits.clamp(12, 16),
             headroom: HEADROOM,
             wide_bits: (bits + 8).min(WIDE_BITS),
+            per_channel: false,
         }
     }
     fn check(&self) -> Result<(), QuantError> {
         if !(4..=16).contains(&self.bits) {
             return Err(QuantError::Bits(self.bits));
         }
-        if !(2..=24).contains(&self.weight_bits) {
+        if !(2..=16).contains(&self.weight_bits) {
             return Err(QuantError::Bits(self.weight_bits));
         }
         if !(4..=16).contains(&self.domain_bits) {
@@ -362,6 +373,85 @@ impl Quantizer<'_> {
         Ok((x, k))
     }
 
+    /// For a two-operand einsum with one constant weight: the weight's
+    /// operand index and the axis of its output channel (the one letter it
+    /// shares with the output and not with the activation).
+    fn per_channel_form(
+        &self,
+        e: &zkml_ir::ops::einsum::Einsum,
+        node: &zkml_ir::Node,
+    ) -> Option<(usize, usize)> {
+        let spec = e.spec().ok()?;
+        if node.inputs.len() != 2 {
+            return None;
+        }
+        let is_const = |i: usize| matches!(self.map.get(&node.inputs[i]), Some(Val::Const(_)));
+        let ci = match (is_const(0), is_const(1)) {
+            (true, false) => 0,
+            (false, true) => 1,
+            _ => return None,
+        };
+        let (w, x) = (&spec.inputs[ci], &spec.inputs[1 - ci]);
+        let channels: Vec<usize> =
+            (0..w.len()).filter(|&i| spec.output.contains(&w[i]) && !x.contains(&w[i])).collect();
+        match channels.as_slice() {
+            [axis] => Some((ci, *axis)),
+            _ => None,
+        }
+    }
+
+    /// `x · W` with per-output-channel weight scales, as one exact einsum of
+    /// three operands: `W[…, n, …] ≈ Q[…, n, …] · C[n] · σ`, `Q` quantized
+    /// per channel (`weight_bits`), `C` the channel scales quantized per
+    /// tensor (`weight_bits`, step `σ`). Every fact stays per tensor.
+    fn per_channel_einsum(
+        &mut self,
+        e: &zkml_ir::ops::einsum::Einsum,
+        node: &zkml_ir::Node,
+        ci: usize,
+        axis: usize,
+        name: &str,
+    ) -> Result<ValueId, QuantError> {
+        let spec = e.spec().map_err(op_err)?;
+        let (wid, xid) = (node.inputs[ci], node.inputs[1 - ci]);
+        let Some(Val::Const(w)) = self.map.get(&wid).cloned() else {
+            unreachable!("per_channel_form checked it")
+        };
+        let data = w.as_f32().map_err(op_err)?;
+        let shape = w.shape().to_vec();
+        let (n, inner): (usize, usize) = (shape[axis], shape[axis + 1..].iter().product());
+        let max_int = QType::new(self.opts.weight_bits, 1.0).max_abs() as f32;
+        let mut absmax = vec![0f32; n];
+        for (i, &v) in data.iter().enumerate() {
+            let c = (i / inner) % n;
+            absmax[c] = absmax[c].max(v.abs());
+        }
+        let scales: Vec<f32> =
+            absmax.iter().map(|&m| if m > 0.0 { m / max_int } else { 1.0 / max_int }).collect();
+        let q: Vec<i64> =
+            data.iter().enumerate().map(|(i, &v)| (v / scales[(i / inner) % n]).round() as i64).collect();
+        let qc = Const::quantized(
+            Tensor::from_i64(shape.clone(), q).map_err(op_err)?,
+            QType::new(self.opts.weight_bits, 1.0),
+        )
+        .map_err(op_err)?;
+        let qv = ValueId::new(self.out.add_node(format!("{name}.weight"), qc, &[])?, 0);
+        let cv = self.add_const(
+            &format!("{name}.channel_scale"),
+            &Tensor::from_f32(vec![n], scales).map_err(op_err)?,
+            self.opts.weight_bits,
+        )?;
+        let x = self.value(xid)?;
+        let c = spec.inputs[ci][axis];
+        let term = |t: &[char]| t.iter().collect::<String>();
+        let eq = format!("{},{},{c}->{}", term(&spec.inputs[0]), term(&spec.inputs[1]), term(&spec.output));
+        let op = zkml_ir::ops::einsum::Einsum::new(eq).map_err(op_err)?;
+        let mut args = if ci == 0 { vec![qv, x, cv] } else { vec![x, qv, cv] };
+        let olds = if ci == 0 { [None, Some(xid), None] } else { [Some(xid), None, None] };
+        self.fit(&Op::from(op.clone()), &mut args, &olds, name)?;
+        self.add(name, op, &args)
+    }
+
     /// Keeps `op` exact on its operands as they are when the result fits 62
     /// bits (a mean of squares keeps small rows' precision); else narrows
     /// the non-constant ones (`olds[i]` = their float value) to
@@ -525,6 +615,12 @@ impl Quantizer<'_> {
                 Val::Q(self.add(&name, Input { index: inp.index, fact }, &[])?)
             }
             Op::Const(c) => Val::Const((*c.value).clone()),
+            Op::Einsum(e) if self.opts.per_channel && self.per_channel_form(e, node).is_some() => {
+                let Some((ci, axis)) = self.per_channel_form(e, node) else {
+                    unreachable!("checked by the guard")
+                };
+                Val::Q(self.per_channel_einsum(e, node, ci, axis, &name)?)
+            }
             Op::Einsum(e) => {
                 let (mut args, mut olds) = (Vec::new(), Vec::new());
                 for &a in &node.inputs {

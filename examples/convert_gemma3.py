@@ -35,10 +35,10 @@ import sys
 import gguf
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from convert_smollm2 import field, load, rope_tables  # noqa: E402
+from onnx_builder import Builder  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GLOBAL_EVERY = 6
@@ -153,48 +153,13 @@ def reference(ids, w, cfg, layers):
 
 def build(w, cfg, layers, seq):
     d, h, kv, hd, eps = cfg["d"], cfg["h"], cfg["kv"], cfg["hd"], cfg["eps"]
-    inits, nodes = [], []
-    count = [0]
-
-    def const(arr, name=None):
-        count[0] += 1
-        name = name or f"const_{count[0]}"
-        inits.append(numpy_helper.from_array(np.asarray(arr), name))
-        return name
-
-    def op(kind, ins, name, **attrs):
-        nodes.append(helper.make_node(kind, ins, [name], name=name, **attrs))
-        return name
-
-    def rms(x, g, name):
-        sq = op("Pow", [x, const(np.array(2.0, np.float32))], name + "/pow")
-        ms = op("ReduceMean", [sq, const(np.array([-1], np.int64))], name + "/mean", keepdims=1)
-        den = op("Sqrt", [op("Add", [ms, const(np.array(eps, np.float32))], name + "/add_eps")], name + "/sqrt")
-        return op("Mul", [const(g, name + ".weight"), op("Mul", [x, op("Reciprocal", [den], name + "/rsqrt")], name + "/scale")], name)
-
+    b = Builder(seq, hd, h, kv, eps)
+    op, const, lin, rms = b.op, b.const, b.linear, b.rms
     tables = {}
     for theta in {theta_of(cfg, l) for l in range(layers)}:
         cos, sin = rope_tables(seq, hd, theta)
         tables[theta] = (const(cos[None, None], f"rope{int(theta)}.cos"), const(sin[None, None], f"rope{int(theta)}.sin"))
     mask = const(np.triu(np.full((seq, seq), -1e9, np.float32), 1)[None, None], "causal_mask")
-    half = [const(np.array([0], np.int64)), const(np.array([hd // 2], np.int64)), const(np.array([hd], np.int64)),
-            const(np.array([-1], np.int64))]
-
-    def rope(t, theta, name):
-        cos, sin = tables[theta]
-        a = op("Slice", [t, half[0], half[1], half[3]], name + "/x1")
-        b = op("Slice", [t, half[1], half[2], half[3]], name + "/x2")
-        r = op("Concat", [op("Neg", [b], name + "/neg"), a], name + "/rotate_half", axis=-1)
-        return op("Add", [op("Mul", [t, cos], name + "/cos"), op("Mul", [r, sin], name + "/sin")], name)
-
-    def heads(t, n, name):
-        r = op("Reshape", [t, const(np.array([1, seq, n, hd], np.int64))], name + "/reshape")
-        return op("Transpose", [r], name + "/transpose", perm=[0, 2, 1, 3])
-
-    def repeat_kv(t, name):
-        u = op("Unsqueeze", [t, const(np.array([2], np.int64))], name + "/unsqueeze")
-        e = op("Expand", [u, const(np.array([1, kv, h // kv, seq, hd], np.int64))], name + "/expand")
-        return op("Reshape", [e, const(np.array([1, h, seq, hd], np.int64))], name + "/reshape")
 
     def gelu(x, name):
         c = op("Mul", [x, op("Mul", [op("Mul", [x, x], name + "/x2"), const(np.array(0.044715, np.float32))], name + "/cx2")], name + "/cx3")
@@ -204,15 +169,15 @@ def build(w, cfg, layers, seq):
 
     emb = const(w["token_embd.weight"], "model.embed_tokens.weight")
     x = op("Mul", [op("Gather", [emb, "input_ids"], "embed_rows", axis=0), const(np.array(np.sqrt(d), np.float32))], "embed")
-    lin = lambda t, wt, nm: op("MatMul", [t, const(np.ascontiguousarray(wt.T), nm + ".weight")], nm)
     for l in range(layers):
-        p, n, theta = f"blk.{l}.", f"layers.{l}", theta_of(cfg, l)
+        p, n = f"blk.{l}.", f"layers.{l}"
+        cos, sin = tables[theta_of(cfg, l)]
         y = rms(x, w[p + "attn_norm.weight"], n + ".input_layernorm")
-        q = rms(heads(lin(y, w[p + "attn_q.weight"], n + ".q_proj"), h, n + ".q"), w[p + "attn_q_norm.weight"], n + ".q_norm")
-        k = rms(heads(lin(y, w[p + "attn_k.weight"], n + ".k_proj"), kv, n + ".k"), w[p + "attn_k_norm.weight"], n + ".k_norm")
-        v = heads(lin(y, w[p + "attn_v.weight"], n + ".v_proj"), kv, n + ".v")
-        q, k = rope(q, theta, n + ".q_rope"), rope(k, theta, n + ".k_rope")
-        k, v = repeat_kv(k, n + ".k_rep"), repeat_kv(v, n + ".v_rep")
+        q = rms(b.heads(lin(y, w[p + "attn_q.weight"], n + ".q_proj"), h, n + ".q"), w[p + "attn_q_norm.weight"], n + ".q_norm")
+        k = rms(b.heads(lin(y, w[p + "attn_k.weight"], n + ".k_proj"), kv, n + ".k"), w[p + "attn_k_norm.weight"], n + ".k_norm")
+        v = b.heads(lin(y, w[p + "attn_v.weight"], n + ".v_proj"), kv, n + ".v")
+        q, k = b.rope(q, cos, sin, n + ".q_rope"), b.rope(k, cos, sin, n + ".k_rope")
+        k, v = b.repeat_kv(k, n + ".k_rep"), b.repeat_kv(v, n + ".v_rep")
         kt = op("Transpose", [k], n + ".kT", perm=[0, 1, 3, 2])
         s = op("Mul", [op("MatMul", [q, kt], n + ".qk"), const(np.array(1 / np.sqrt(hd), np.float32))], n + ".scores")
         a = op("Softmax", [op("Add", [s, mask], n + ".masked")], n + ".attn", axis=-1)
@@ -225,14 +190,7 @@ def build(w, cfg, layers, seq):
         m = lin(op("Mul", [g, lin(y, w[p + "ffn_up.weight"], n + ".up_proj")], n + ".geglu"), w[p + "ffn_down.weight"], n + ".down_proj")
         x = op("Add", [x, rms(m, w[p + "post_ffw_norm.weight"], n + ".post_feedforward_layernorm")], n + ".mlp_residual")
     x = rms(x, w["output_norm.weight"], "norm")
-    nodes.append(helper.make_node("Gemm", [op("Reshape", [x, const(np.array([seq, d], np.int64))], "flatten_tokens"), emb],
-                                  ["logits_2d"], name="lm_head", transB=1))
-    op("Reshape", ["logits_2d", const(np.array([1, seq, cfg["vocab"]], np.int64))], "logits")
-    graph = helper.make_graph(nodes, "gemma3", [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, seq])],
-                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, seq, cfg["vocab"]])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], producer_name="zkml-examples")
-    model.ir_version = 8
-    return model
+    return b.model("gemma3", x, emb, d, cfg["vocab"])
 
 
 TEXT = ("In the beginning God created the heaven and the earth. And the earth was without form, and void; "

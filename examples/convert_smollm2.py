@@ -22,11 +22,14 @@ import importlib.util
 import json
 import os
 import re
+import sys
 
 import gguf
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from onnx_builder import Builder  # noqa: E402
 
 TEXT = ("The quick brown fox jumps over the lazy dog while the farmer watches from the old wooden "
         "fence and thinks about the harvest that will come in the autumn. In the village, the children "
@@ -136,79 +139,36 @@ def reference(ids, w, cfg, layers):
 
 
 def build(w, cfg, layers, seq):
-    d, h, kv, hd, eps, ffn = cfg["d"], cfg["h"], cfg["kv"], cfg["hd"], cfg["eps"], cfg["ffn"]
-    inits, nodes = [], []
-    count = [0]
-
-    def const(arr, name=None):
-        count[0] += 1
-        name = name or f"const_{count[0]}"
-        inits.append(numpy_helper.from_array(np.asarray(arr), name))
-        return name
-
-    def op(kind, ins, name, **attrs):
-        nodes.append(helper.make_node(kind, ins, [name], name=name, **attrs))
-        return name
-
-    def rms(x, g, name):
-        sq = op("Pow", [x, const(np.array(2.0, np.float32))], name + "/pow")
-        ms = op("ReduceMean", [sq, const(np.array([-1], np.int64))], name + "/mean", keepdims=1)
-        den = op("Sqrt", [op("Add", [ms, const(np.array(eps, np.float32))], name + "/add_eps")], name + "/sqrt")
-        return op("Mul", [const(g, name + ".weight"), op("Mul", [x, op("Reciprocal", [den], name + "/rsqrt")], name + "/scale")], name)
-
+    d, h, kv, hd, eps = cfg["d"], cfg["h"], cfg["kv"], cfg["hd"], cfg["eps"]
+    b = Builder(seq, hd, h, kv, eps)
+    op, const, lin = b.op, b.const, b.linear
     cos, sin = rope_tables(seq, hd, cfg["theta"])
     cos, sin = const(cos[None, None], "rope.cos"), const(sin[None, None], "rope.sin")
     mask = const(np.triu(np.full((seq, seq), -1e9, np.float32), 1)[None, None], "causal_mask")
-    half = [const(np.array([0], np.int64)), const(np.array([hd // 2], np.int64)), const(np.array([hd], np.int64)),
-            const(np.array([-1], np.int64))]
-
-    def rope(t, name):
-        a = op("Slice", [t, half[0], half[1], half[3]], name + "/x1")
-        b = op("Slice", [t, half[1], half[2], half[3]], name + "/x2")
-        rot = op("Concat", [op("Neg", [b], name + "/neg"), a], name + "/rotate_half", axis=-1)
-        return op("Add", [op("Mul", [t, cos], name + "/cos"), op("Mul", [rot, sin], name + "/sin")], name)
-
-    def heads(t, n, name):
-        r = op("Reshape", [t, const(np.array([1, seq, n, hd], np.int64))], name + "/reshape")
-        return op("Transpose", [r], name + "/transpose", perm=[0, 2, 1, 3])
-
-    def repeat_kv(t, name):
-        u = op("Unsqueeze", [t, const(np.array([2], np.int64))], name + "/unsqueeze")
-        e = op("Expand", [u, const(np.array([1, kv, h // kv, seq, hd], np.int64))], name + "/expand")
-        return op("Reshape", [e, const(np.array([1, h, seq, hd], np.int64))], name + "/reshape")
-
     emb = const(w["token_embd.weight"], "model.embed_tokens.weight")
     x = op("Gather", [emb, "input_ids"], "embed", axis=0)
     for l in range(layers):
         p, n = f"blk.{l}.", f"layers.{l}"
-        y = rms(x, w[p + "attn_norm.weight"], n + ".input_layernorm")
-        lin = lambda t, wt, nm: op("MatMul", [t, const(np.ascontiguousarray(wt.T), nm + ".weight")], nm)
-        q = heads(lin(y, unpermute(w[p + "attn_q.weight"], h), n + ".q_proj"), h, n + ".q")
-        k = heads(lin(y, unpermute(w[p + "attn_k.weight"], kv), n + ".k_proj"), kv, n + ".k")
-        v = heads(lin(y, w[p + "attn_v.weight"], n + ".v_proj"), kv, n + ".v")
-        q, k = rope(q, n + ".q_rope"), rope(k, n + ".k_rope")
-        k, v = repeat_kv(k, n + ".k_rep"), repeat_kv(v, n + ".v_rep")
+        y = b.rms(x, w[p + "attn_norm.weight"], n + ".input_layernorm")
+        q = b.heads(lin(y, unpermute(w[p + "attn_q.weight"], h), n + ".q_proj"), h, n + ".q")
+        k = b.heads(lin(y, unpermute(w[p + "attn_k.weight"], kv), n + ".k_proj"), kv, n + ".k")
+        v = b.heads(lin(y, w[p + "attn_v.weight"], n + ".v_proj"), kv, n + ".v")
+        q, k = b.rope(q, cos, sin, n + ".q_rope"), b.rope(k, cos, sin, n + ".k_rope")
+        k, v = b.repeat_kv(k, n + ".k_rep"), b.repeat_kv(v, n + ".v_rep")
         kt = op("Transpose", [k], n + ".kT", perm=[0, 1, 3, 2])
         s = op("Mul", [op("MatMul", [q, kt], n + ".qk"), const(np.array(1 / np.sqrt(hd), np.float32))], n + ".scores")
         a = op("Softmax", [op("Add", [s, mask], n + ".masked")], n + ".attn", axis=-1)
         o = op("Transpose", [op("MatMul", [a, v], n + ".av")], n + ".o_t", perm=[0, 2, 1, 3])
         o = op("Reshape", [o, const(np.array([1, seq, d], np.int64))], n + ".o")
         x = op("Add", [x, lin(o, w[p + "attn_output.weight"], n + ".o_proj")], n + ".attn_residual")
-        y = rms(x, w[p + "ffn_norm.weight"], n + ".post_attention_layernorm")
+        y = b.rms(x, w[p + "ffn_norm.weight"], n + ".post_attention_layernorm")
         g = lin(y, w[p + "ffn_gate.weight"], n + ".gate_proj")
         act = op("Mul", [g, op("Sigmoid", [g], n + ".sigmoid")], n + ".silu")
         up = lin(y, w[p + "ffn_up.weight"], n + ".up_proj")
         x = op("Add", [x, lin(op("Mul", [act, up], n + ".swiglu"), w[p + "ffn_down.weight"], n + ".down_proj")], n + ".mlp_residual")
-    x = rms(x, w["output_norm.weight"], "norm")
+    x = b.rms(x, w["output_norm.weight"], "norm")
     head = "output.weight" in w and const(w["output.weight"], "lm_head.weight") or emb
-    nodes.append(helper.make_node("Gemm", [op("Reshape", [x, const(np.array([seq, d], np.int64))], "flatten_tokens"), head],
-                                  ["logits_2d"], name="lm_head", transB=1))
-    op("Reshape", ["logits_2d", const(np.array([1, seq, cfg["vocab"]], np.int64))], "logits")
-    graph = helper.make_graph(nodes, "smollm2", [helper.make_tensor_value_info("input_ids", TensorProto.INT64, [1, seq])],
-                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, seq, cfg["vocab"]])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], producer_name="zkml-examples")
-    model.ir_version = 8
-    return model
+    return b.model("smollm2", x, head, d, cfg["vocab"])
 
 
 def main():

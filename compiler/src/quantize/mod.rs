@@ -178,15 +178,17 @@ impl Calibration {
     }
 }
 
-/// A floating-point table domain for `func` on inputs of type `input`, when
-/// it suits: functions steep near 0 whose calibrated inputs are never
-/// negative (a variance, a softmax sum). The mantissa gets up to
-/// `max_mantissa` bits, fewer if the table would exceed [`MAX_ROWS`].
-fn log_domain(func: LookupFn, (lo, _): (f32, f32), input: QType, max_mantissa: u8) -> Option<LogDomain> {
-    let suits = matches!(func, LookupFn::Rsqrt | LookupFn::Reciprocal | LookupFn::Sqrt);
-    if !suits || lo < 0.0 {
-        return None;
-    }
+/// Whether `func` on inputs calibrated to `[lo, hi]` reads a floating-point
+/// domain: functions steep near 0 whose inputs are never negative (a
+/// variance, a softmax sum).
+fn wants_log_domain(func: LookupFn, (lo, _): (f32, f32)) -> bool {
+    matches!(func, LookupFn::Rsqrt | LookupFn::Reciprocal | LookupFn::Sqrt) && lo >= 0.0
+}
+
+/// A floating-point table domain on inputs of type `input`: the mantissa
+/// gets up to `max_mantissa` bits, fewer if the table would exceed
+/// [`MAX_ROWS`].
+fn log_domain(input: QType, max_mantissa: u8) -> Option<LogDomain> {
     // |q| ≤ 2^(bits-1) - 1: at most bits-1 significant bits.
     (2..=max_mantissa.min(16)).rev().find_map(|d| {
         let max_exp = (input.bits - 1).saturating_sub(d);
@@ -371,6 +373,30 @@ impl Quantizer<'_> {
         let x = self.narrow_to(x, old, self.opts.wide_bits, &format!("{name}.in"))?;
         let k = self.add_const_at(&format!("{name}.k"), t, scale(self, x)?)?;
         Ok((x, k))
+    }
+
+    /// An einsum with per-tensor weights, exact unless it must narrow (see [`Self::fit`]).
+    fn einsum(
+        &mut self,
+        e: &zkml_ir::ops::einsum::Einsum,
+        node: &zkml_ir::Node,
+        name: &str,
+    ) -> Result<ValueId, QuantError> {
+        let (mut args, mut olds) = (Vec::new(), Vec::new());
+        for &a in &node.inputs {
+            match self.map.get(&a).cloned() {
+                Some(Val::Const(t)) => {
+                    args.push(self.add_const(&self.name(a), &t, self.opts.weight_bits)?);
+                    olds.push(None);
+                }
+                _ => {
+                    args.push(self.value(a)?);
+                    olds.push(Some(a));
+                }
+            }
+        }
+        self.fit(&Op::from(e.clone()), &mut args, &olds, name)?;
+        self.add(name, e.clone(), &args)
     }
 
     /// For a two-operand einsum with one constant weight: the weight's
@@ -615,47 +641,26 @@ impl Quantizer<'_> {
                 Val::Q(self.add(&name, Input { index: inp.index, fact }, &[])?)
             }
             Op::Const(c) => Val::Const((*c.value).clone()),
-            Op::Einsum(e) if self.opts.per_channel && self.per_channel_form(e, node).is_some() => {
-                let Some((ci, axis)) = self.per_channel_form(e, node) else {
-                    unreachable!("checked by the guard")
-                };
-                Val::Q(self.per_channel_einsum(e, node, ci, axis, &name)?)
-            }
-            Op::Einsum(e) => {
-                let (mut args, mut olds) = (Vec::new(), Vec::new());
-                for &a in &node.inputs {
-                    let c = match self.map.get(&a).cloned() {
-                        Some(Val::Const(t)) => {
-                            Some(self.add_const(&self.name(a), &t, self.opts.weight_bits)?)
-                        }
-                        _ => None,
-                    };
-                    olds.push(if c.is_some() { None } else { Some(a) });
-                    args.push(match c {
-                        Some(c) => c,
-                        None => self.value(a)?,
-                    });
-                }
-                self.fit(&Op::from(e.clone()), &mut args, &olds, &name)?;
-                Val::Q(self.add(&name, e.clone(), &args)?)
-            }
+            Op::Einsum(e) => Val::Q(match self.per_channel_form(e, node).filter(|_| self.opts.per_channel) {
+                Some((ci, axis)) => self.per_channel_einsum(e, node, ci, axis, &name)?,
+                None => self.einsum(e, node, &name)?,
+            }),
             Op::Binary(b) => self.binary(b.op, node, &name)?,
             Op::Lookup(l) => {
                 let mut x = self.value(node.inputs[0])?;
                 let input = self.qtype(x).ok_or_else(|| Step::Msg("lookup input is not quantized".into()))?;
-                if log_domain(l.func, self.cal.range(node.inputs[0]), input, self.opts.domain_bits).is_none()
-                    && u32::from(input.bits) + Requant::MULT_BITS > 62
-                {
+                let range = self.cal.range(node.inputs[0]);
+                let log = wants_log_domain(l.func, range);
+                if !log && u32::from(input.bits) + Requant::MULT_BITS > 62 {
                     // Keep the full multiplier precision: a power-of-two
                     // narrowing to `wide_bits` first (exact scale ratio).
                     x = self.narrow_to(x, node.inputs[0], self.opts.wide_bits, &format!("{name}.in"))?;
                 }
                 let input = self.qtype(x).ok_or_else(|| Step::Msg("lookup input is not quantized".into()))?;
                 let d = self.opts.domain_bits;
-                let range = self.cal.range(node.inputs[0]);
                 let out_for = |bits: u8| QType::new(bits, scale_for(self.cal.absmax(old), bits));
                 let mut out = out_for(self.opts.bits);
-                let (requant, domain) = match log_domain(l.func, range, input, d) {
+                let (requant, domain) = match log_domain(input, d).filter(|_| log) {
                     Some(log) => {
                         // Outputs span the inputs' dynamic range too (the
                         // rsqrt of a "massive activation" token's variance

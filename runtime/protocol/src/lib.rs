@@ -1,0 +1,82 @@
+//! The zkml graph proof: proves that a quantized plan's outputs are its
+//! exact integer inference on public inputs, against a commitment to the
+//! weights, and verifies such proofs.
+//!
+//! ```text
+//! setup(plan)            -> ProvingKey (weights packed and committed) + VerifyingKey (structure + commitment)
+//! prove(pk, witness)     -> Proof
+//! verify(vk, in, out, π) -> ok / rejected
+//! ```
+//!
+//! **Statement.** For the graph `G` described by the verifying key (ops,
+//! shapes, fixed-point types, tables), weights `W` committed in it, public
+//! inputs `x` and outputs `y` (integers of the plan's types): `y = G_W(x)`
+//! under the IR's exact integer semantics (what `zkml_runtime::Executor`
+//! computes).
+//!
+//! **Shape of the proof** (GKR style; see `docs/proving.md`):
+//! 1. the transcript absorbs the verifying key's digest, `x` and `y`;
+//! 2. the prover commits the *witness columns* that only lookups need
+//!    ([`columns`]): requantized indices and table outputs, range-check
+//!    chunks, multiplicities, max-pooling differences;
+//! 3. one logUp-GKR argument per distinct table and one for 16-bit range
+//!    checks reduce all lookups to evaluation claims on those columns;
+//! 4. the verifier evaluates each output's multilinear extension at a random
+//!    point, and claims flow backwards through the graph: each op reduces a
+//!    claim on its output to claims on its inputs ([`ops`]); several claims
+//!    on one tensor are merged into one; claims reaching public inputs are
+//!    checked directly, those reaching weights or committed columns are
+//!    collected;
+//! 5. all weight claims are proven by one packed opening of the weight
+//!    commitment, all column claims by one packed opening of the witness
+//!    commitment ([`packing`]), which also proves that padding is zero.
+//!
+//! Tensors are multilinear polynomials through the per-axis padded
+//! [`layout`]. Integers embed in Goldilocks (`F`); every challenge is in its
+//! quadratic extension (`EF`, ≈ 2^128).
+
+pub mod columns;
+pub mod layout;
+pub mod ops;
+pub mod packing;
+mod prover;
+mod stream;
+mod verifier;
+pub mod vk;
+
+pub use prover::{ProveStats, prove};
+pub use stream::Proof;
+pub use verifier::verify;
+pub use vk::{ProvingKey, VerifyingKey, setup};
+
+/// Errors of setup, proving and verification.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The plan uses something the prover cannot prove (yet).
+    #[error("node {node} '{name}' ({op}): {reason}")]
+    Unsupported { node: usize, name: String, op: String, reason: String },
+    /// The witness cannot be proven as the IR defines it (e.g. a
+    /// requantization that saturated).
+    #[error("node {node} '{name}': {reason}")]
+    Witness { node: usize, name: String, reason: String },
+    /// The proof is invalid for this key, input and output.
+    #[error("proof rejected: {0}")]
+    Reject(String),
+    /// A malformed verifying key.
+    #[error("verifying key: {0}")]
+    Key(String),
+    #[error("public input/output: {0}")]
+    Public(String),
+    #[error("PCS: {0}")]
+    Pcs(#[from] zkml_proof::pcs::PcsError),
+    #[error("sumcheck: {0}")]
+    Sumcheck(#[from] zkml_proof::sumcheck::SumcheckError),
+    #[error("lookup: {0}")]
+    Lookup(#[from] zkml_proof::logup::LookupError),
+    #[error("encoding: {0}")]
+    Encoding(#[from] zkml_proof::encoding::EncodingError),
+    #[error("internal prover error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

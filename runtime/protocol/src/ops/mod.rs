@@ -1,0 +1,151 @@
+//! Per-op reductions, one file per op family, registered in [`classify`].
+//!
+//! Each family has a prover and a verifier side written next to each other:
+//! given one claim `out(r) = e` on the node's output, they reduce it to
+//! claims on the node's inputs (or, for lookups, check it against committed
+//! columns). A claim on an input is routed by the caller: to the public
+//! input (checked directly), to a weight (the packed weight opening), to a
+//! committed column, or back into the graph.
+//!
+//! | family | ops | reduction |
+//! |---|---|---|
+//! | [`einsum`] | `einsum` (any rank, 1–3 operands), `reduce_sum` | one sumcheck over batch and contracted axes |
+//! | [`elementwise`] | `add`, `sub` (linear), `mul` (sumcheck) | with numpy broadcasting |
+//! | [`lookup`] | `lookup` (table or plain requantization) | logUp-GKR + range checks, requantization folded in |
+//! | [`reduce`] | `reduce_max` | committed differences, range checks, product zerocheck |
+//! | [`movement`] | reshape, transpose, slice, concat, split, pad, expand, im2col | sparse linear map, one sumcheck per input |
+
+pub mod einsum;
+pub mod elementwise;
+pub mod lookup;
+pub mod movement;
+pub mod reduce;
+
+use crate::vk::VerifyingKey;
+use crate::{Error, Result};
+use zkml_ir::ops::binary::BinaryOp;
+use zkml_ir::ops::lookup::{Domain, LookupFn, LookupQuant};
+use zkml_ir::ops::reduce::ReduceOp;
+use zkml_ir::{DType, Op};
+
+/// How a node is proven.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    Input,
+    Const,
+    /// `out[o] = Σ_c Π_t operand_t[...]`, axes named by letters.
+    Contract {
+        operands: Vec<Vec<char>>,
+        output: Vec<char>,
+    },
+    Add {
+        sub: bool,
+    },
+    Mul,
+    /// A lookup into a materialised table (linear domain of ≤ 16 bits).
+    Table(LookupQuant),
+    /// A plain requantization (identity table), range-checked.
+    Range(LookupQuant),
+    /// `reduce_max` over `axes` of inputs of `bits` bits.
+    Max {
+        axes: Vec<usize>,
+        bits: u32,
+    },
+    /// Data movement: every output entry is one input entry or zero.
+    Move,
+}
+
+/// The proving kind of node `id`; an error naming the node and the op when
+/// the op (or this use of it) is not provable.
+pub fn classify(vk: &VerifyingKey, id: usize) -> Result<Kind> {
+    let node = vk.nodes.get(id).ok_or_else(|| Error::Key(format!("node {id} does not exist")))?;
+    let unsupported = |reason: &str| Error::Unsupported {
+        node: id,
+        name: node.name.clone(),
+        op: node.op.def().name().to_string(),
+        reason: reason.to_string(),
+    };
+    let all_quantized = node.outputs.iter().all(|o| matches!(o.fact.dtype, DType::Q(_) | DType::I64));
+    if !all_quantized {
+        return Err(unsupported(
+            "only quantized plans are provable (compile without --float); this value is not a fixed-point integer",
+        ));
+    }
+    Ok(match &node.op {
+        Op::Input(_) => Kind::Input,
+        Op::Const(_) => Kind::Const,
+        Op::Einsum(e) => {
+            let spec =
+                zkml_kernels::EinsumSpec::parse(&e.equation).map_err(|e| unsupported(&e.to_string()))?;
+            Kind::Contract { operands: spec.inputs, output: spec.output }
+        }
+        Op::Reduce(r) => {
+            let rank = vk.fact(node.inputs[0]).map(|f| f.rank()).unwrap_or(0);
+            match r.op {
+                ReduceOp::Sum => {
+                    let letters: Vec<char> = (0..rank).map(|a| (b'a' + a as u8) as char).collect();
+                    let output = letters
+                        .iter()
+                        .enumerate()
+                        .filter(|(a, _)| !r.axes.contains(a))
+                        .map(|(_, &c)| c)
+                        .collect();
+                    if rank > 26 {
+                        return Err(unsupported("rank above 26"));
+                    }
+                    Kind::Contract { operands: vec![letters], output }
+                }
+                ReduceOp::Max => {
+                    let bits = match vk.fact(node.inputs[0]).map(|f| f.dtype) {
+                        Some(DType::Q(q)) => u32::from(q.bits),
+                        _ => return Err(unsupported("max of a non-quantized value")),
+                    };
+                    Kind::Max { axes: r.axes.clone(), bits }
+                }
+                _ => {
+                    return Err(unsupported(
+                        "provable reductions: sum, max (the quantizer rewrites the others)",
+                    ));
+                }
+            }
+        }
+        Op::Binary(b) => match b.op {
+            BinaryOp::Add => Kind::Add { sub: false },
+            BinaryOp::Sub => Kind::Add { sub: true },
+            BinaryOp::Mul => Kind::Mul,
+            _ => return Err(unsupported("provable binary ops: add, sub, mul")),
+        },
+        Op::Lookup(l) => {
+            let Some(q) = l.quant else { return Err(unsupported("an unquantized lookup (float plan)")) };
+            match q.table.domain {
+                Domain::Linear(d)
+                    if l.func == LookupFn::Identity
+                        && d.bits == q.table.out.bits
+                        && d.scale.to_bits() == q.table.out.scale.to_bits() =>
+                {
+                    Kind::Range(q)
+                }
+                Domain::Linear(d) if d.bits <= 16 => Kind::Table(q),
+                Domain::Linear(_) => return Err(unsupported("a non-identity table wider than 16 bits")),
+                Domain::Log(_) => {
+                    return Err(unsupported("floating-point table domains are not provable yet"));
+                }
+            }
+        }
+        Op::Pad(p) if p.value != 0.0 => return Err(unsupported("padding with a nonzero value")),
+        Op::Reshape(_)
+        | Op::Transpose(_)
+        | Op::Slice(_)
+        | Op::Concat(_)
+        | Op::Split(_)
+        | Op::Pad(_)
+        | Op::Expand(_)
+        | Op::Im2Col(_) => Kind::Move,
+        _ => {
+            return Err(unsupported(
+                "provable ops: einsum, add, sub, mul, lookup, reduce_sum, reduce_max, reshape, transpose, slice, \
+                 concat, split, pad, expand, im2col",
+            ));
+        }
+    })
+}

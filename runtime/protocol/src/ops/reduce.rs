@@ -1,0 +1,211 @@
+//! `reduce_max` over a set of axes (max pooling after im2col, softmax's
+//! running maximum).
+//!
+//! The prover commits `out` and the differences `d = out_b − x` (as range
+//! chunks, so `0 ≤ d < 2^bits`), where `out_b` is `out` broadcast over the
+//! reduced axes. Then `out = max x` over each window iff
+//! * `d ≥ 0` everywhere (range checks): `out` bounds every entry;
+//! * `Π_{w ∈ window} d(y, w) = 0` for every output position `y`: some entry
+//!   attains it. Proven by the zerocheck `Σ_y eq(τ, y) Π_w d_w(y) = 0`
+//!   (degree `|window| + 1`) at a random `τ`, ending in claims on the
+//!   chunks at `(s, w)` for each real window position `w`;
+//! * `x = out_b − d` as polynomials: at a random point `ρ` of `x`'s layout
+//!   the claim `x(ρ) = out(ρ_kept)·Π_{reduced} lt(ρ_a, n_a) − d(ρ)` goes to
+//!   `x`'s producer.
+//!
+//! Claims on `out` from its consumers are openings of the committed column.
+
+use crate::columns::{Chunks, NodeCols};
+use crate::layout::{Layout, bits_point, lt_eval};
+use crate::packing::Claim;
+use crate::prover::Prover;
+use crate::verifier::Verifier;
+use crate::vk::VerifyingKey;
+use crate::{Error, Result};
+use p3_field::PrimeCharacteristicRing;
+use zkml_ir::ValueId;
+use zkml_proof::mle::{eq_eval, eq_table};
+use zkml_proof::sumcheck::{self, Table, Term};
+use zkml_proof::{EF, F, Transcript};
+
+struct Geometry {
+    x: ValueId,
+    xl: Layout,
+    /// Output layout over the kept axes only (same variables as `out`).
+    ol: Layout,
+    axes: Vec<usize>,
+    /// Real window positions, each a coordinate per reduced axis.
+    windows: Vec<Vec<usize>>,
+}
+
+fn geometry(vk: &VerifyingKey, id: usize, axes: &[usize]) -> Geometry {
+    let x = vk.nodes[id].inputs[0];
+    let xl = Layout::new(&crate::columns::shape_of(vk, x));
+    let kept: Vec<usize> = (0..xl.rank()).filter(|a| !axes.contains(a)).map(|a| xl.dims[a]).collect();
+    let red: Vec<usize> = axes.iter().map(|&a| xl.dims.get(a).copied().unwrap_or(1)).collect();
+    let mut windows = vec![vec![]];
+    for &d in &red {
+        windows =
+            windows.into_iter().flat_map(|w| (0..d).map(move |i| [w.clone(), vec![i]].concat())).collect();
+    }
+    Geometry { x, ol: Layout::new(&kept), xl, axes: axes.to_vec(), windows }
+}
+
+impl Geometry {
+    /// The point on `x`'s layout: kept axes from `s` (split by `ol`), reduced
+    /// axes at window `w`'s coordinates.
+    fn window_point(&self, s: &[EF], w: &[usize]) -> Vec<EF> {
+        let ss = self.ol.split(s);
+        let mut pt = vec![];
+        let (mut k, mut r) = (0, 0);
+        for a in 0..self.xl.rank() {
+            if self.axes.contains(&a) {
+                pt.extend(bits_point(w[r], self.xl.bits[a]));
+                r += 1;
+            } else {
+                pt.extend_from_slice(ss[k]);
+                k += 1;
+            }
+        }
+        pt
+    }
+    /// Splits a point of `x` into the kept part and the reduced-axes factor.
+    fn kept_point(&self, rho: &[EF]) -> (Vec<EF>, EF) {
+        let parts = self.xl.split(rho);
+        let mut kept = vec![];
+        let mut sel = EF::ONE;
+        for (a, part) in parts.iter().enumerate() {
+            if self.axes.contains(&a) {
+                sel *= lt_eval(part, self.xl.dims[a]);
+            } else {
+                kept.extend_from_slice(part);
+            }
+        }
+        (kept, sel)
+    }
+}
+
+fn max_cols(cols: &crate::columns::ColumnPlan, id: usize) -> Result<(usize, Chunks)> {
+    match cols.nodes.get(&id) {
+        Some(NodeCols::Max { out, diff }) => Ok((*out, diff.clone())),
+        _ => Err(Error::Internal(format!("node {id} has no max columns"))),
+    }
+}
+
+fn terms(n: usize) -> Vec<Term> {
+    vec![Term { coeff: EF::ONE, factors: (0..n).collect() }]
+}
+
+/// Nodes proven by [`prove_max`], in order.
+pub(crate) fn max_nodes(cols: &crate::columns::ColumnPlan) -> Vec<usize> {
+    cols.nodes.iter().filter(|(_, c)| matches!(c, NodeCols::Max { .. })).map(|(&id, _)| id).collect()
+}
+
+fn axes_of(vk: &VerifyingKey, id: usize) -> Result<Vec<usize>> {
+    match crate::ops::classify(vk, id)? {
+        crate::ops::Kind::Max { axes, .. } => Ok(axes),
+        _ => Err(Error::Internal(format!("node {id} is not a max"))),
+    }
+}
+
+pub(crate) fn prove_max(p: &mut Prover<'_>, id: usize) -> Result<()> {
+    let g = geometry(&p.pk.vk, id, &axes_of(&p.pk.vk, id)?);
+    let (out_col, diff) = max_cols(&p.cols, id)?;
+    // d on x's padded layout.
+    let mut d = vec![F::ZERO; g.xl.padded_len()];
+    for (j, &c) in diff.cols.iter().enumerate() {
+        let sc = F::from_u64(1u64 << (16 * j));
+        for (dst, &v) in d.iter_mut().zip(&p.col_data[c]) {
+            *dst += sc * v;
+        }
+    }
+    // One table per window position, over the output's padded layout.
+    let ol_idx = g.ol.padded_indices();
+    let mut tables = vec![];
+    for w in &g.windows {
+        let mut t = vec![F::ZERO; g.ol.padded_len()];
+        for (real, &py) in ol_idx.iter().enumerate() {
+            let px = x_index(&g, real, w);
+            t[py] = d[px];
+        }
+        tables.push(t);
+    }
+    p.t.label(b"max-zerocheck");
+    let tau = p.t.challenges_ext(g.ol.vars());
+    let mut all = vec![Table::Ext(eq_table(&tau))];
+    all.extend(tables.into_iter().map(Table::Base));
+    let (proof, out) = sumcheck::prove(all, &terms(g.windows.len() + 1), EF::ZERO, &mut p.t)?;
+    p.sink.sumcheck(proof);
+    let mut ev = vec![];
+    for w in &g.windows {
+        let pt = g.window_point(&out.point, w);
+        for &c in &diff.cols {
+            ev.push(p.open_col(c, &pt));
+        }
+    }
+    p.sink.evals(&mut p.t, ev);
+    p.t.label(b"max-input");
+    let rho = p.t.challenges_ext(g.xl.vars());
+    let (kept, _) = g.kept_point(&rho);
+    let mut ev = vec![p.open_col(out_col, &kept)];
+    for &c in &diff.cols {
+        ev.push(p.open_col(c, &rho));
+    }
+    p.sink.evals(&mut p.t, ev.clone());
+    let (_, sel) = g.kept_point(&rho);
+    p.claim(g.x, Claim { value: ev[0] * sel - Chunks::combine(&ev[1..]), point: rho });
+    Ok(())
+}
+
+/// Padded index in `x` of output real position `real` at window `w`.
+fn x_index(g: &Geometry, real: usize, w: &[usize]) -> usize {
+    let strides = g.xl.padded_strides();
+    let mut rest = real;
+    let kept: Vec<usize> = (0..g.xl.rank()).filter(|a| !g.axes.contains(a)).collect();
+    let mut coord = vec![0usize; g.xl.rank()];
+    for &a in kept.iter().rev() {
+        coord[a] = rest % g.xl.dims[a];
+        rest /= g.xl.dims[a];
+    }
+    for (r, &a) in g.axes.iter().enumerate() {
+        coord[a] = w[r];
+    }
+    coord.iter().zip(&strides).map(|(c, s)| c * s).sum()
+}
+
+pub(crate) fn verify_max(v: &mut Verifier<'_>, id: usize) -> Result<()> {
+    let g = geometry(v.vk, id, &axes_of(v.vk, id)?);
+    let (out_col, diff) = max_cols(&v.cols, id)?;
+    v.t.label(b"max-zerocheck");
+    let tau = v.t.challenges_ext(g.ol.vars());
+    let n = g.windows.len() + 1;
+    let proof = v.src.sumcheck("max zerocheck")?;
+    let out = sumcheck::verify(g.ol.vars(), n, &terms(n), EF::ZERO, proof, &mut v.t)
+        .map_err(|e| Error::Reject(format!("max at node {id}: zerocheck: {e}")))?;
+    if out.evals[0] != eq_eval(&tau, &out.point) {
+        return Err(Error::Reject(format!("max at node {id}: zerocheck eq mismatch")));
+    }
+    let k = diff.cols.len();
+    let ev = v.src.evals(&mut v.t, g.windows.len() * k, "max differences")?;
+    for (wi, w) in g.windows.iter().enumerate() {
+        let pt = g.window_point(&out.point, w);
+        let chunk = &ev[wi * k..(wi + 1) * k];
+        for (&c, &e) in diff.cols.iter().zip(chunk) {
+            v.open_col(c, &pt, e);
+        }
+        if Chunks::combine(chunk) != out.evals[1 + wi] {
+            return Err(Error::Reject(format!(
+                "max at node {id}: window differences disagree with the zerocheck"
+            )));
+        }
+    }
+    v.t.label(b"max-input");
+    let rho = v.t.challenges_ext(g.xl.vars());
+    let (kept, sel) = g.kept_point(&rho);
+    let ev = v.src.evals(&mut v.t, 1 + k, "max input")?;
+    v.open_col(out_col, &kept, ev[0]);
+    for (&c, &e) in diff.cols.iter().zip(&ev[1..]) {
+        v.open_col(c, &rho, e);
+    }
+    v.claim(g.x, Claim { value: ev[0] * sel - Chunks::combine(&ev[1..]), point: rho })
+}

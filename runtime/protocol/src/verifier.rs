@@ -1,0 +1,208 @@
+//! The verifier: replays the protocol of the crate docs from the verifying
+//! key, the public input and output, and the proof.
+
+use crate::columns::{ColumnPlan, NodeCols};
+use crate::layout::Layout;
+use crate::ops::{self, Kind};
+use crate::packing::{self, Claim};
+use crate::prover::{bind, commitment_bytes};
+use crate::stream::{Proof, Source};
+use crate::vk::VerifyingKey;
+use crate::{Error, Result};
+use std::collections::BTreeMap;
+use zkml_ir::{Op, Tensor, ValueId};
+use zkml_proof::mle::evaluate;
+use zkml_proof::sumcheck::reduce_claims_verify;
+use zkml_proof::{EF, Poseidon2Transcript, Transcript};
+
+pub(crate) struct Verifier<'a> {
+    pub vk: &'a VerifyingKey,
+    pub cols: ColumnPlan,
+    pub inputs: &'a [Tensor],
+    pub t: Poseidon2Transcript,
+    pub src: Source<'a>,
+    pub claims: BTreeMap<ValueId, Vec<Claim>>,
+    pub col_claims: Vec<(usize, Claim)>,
+    pub weight_claims: Vec<(usize, Claim)>,
+}
+
+impl std::fmt::Debug for Verifier<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").field("claims", &self.claims.len()).finish()
+    }
+}
+
+impl Verifier<'_> {
+    pub fn layout(&self, v: ValueId) -> Layout {
+        Layout::new(&crate::columns::shape_of(self.vk, v))
+    }
+
+    /// Records a claim on a committed column.
+    pub fn open_col(&mut self, col: usize, point: &[EF], value: EF) {
+        self.col_claims.push((col, Claim { point: point.to_vec(), value }));
+    }
+
+    /// Routes a claim on a value: public inputs and inline constants are
+    /// checked at once; weights and committed columns are collected for the
+    /// final openings; anything else waits for its producer.
+    pub fn claim(&mut self, v: ValueId, c: Claim) -> Result<()> {
+        let vk = self.vk;
+        let node = &vk.nodes[v.node];
+        match (&node.op, self.cols.nodes.get(&v.node)) {
+            (Op::Input(inp), _) => {
+                let t = self.inputs.get(inp.index).ok_or_else(|| Error::Public("missing input".into()))?;
+                let ints = t.as_i64().map_err(|e| Error::Public(e.to_string()))?;
+                let layout = self.layout(v);
+                if c.point.len() != layout.vars() || evaluate(&layout.pad_i64(ints), &c.point) != c.value {
+                    return Err(Error::Reject(format!("claim on public input {} is false", inp.index)));
+                }
+            }
+            (Op::Const(_), _) => {
+                if let Some(ints) = vk.inline.get(&v.node) {
+                    let layout = self.layout(v);
+                    if c.point.len() != layout.vars() || evaluate(&layout.pad_i64(ints), &c.point) != c.value
+                    {
+                        return Err(Error::Reject(format!("claim on constant '{}' is false", node.name)));
+                    }
+                } else {
+                    let slot = vk
+                        .weights
+                        .as_ref()
+                        .and_then(|w| w.nodes.iter().position(|&n| n == v.node))
+                        .ok_or_else(|| Error::Key(format!("constant {} has no data", v.node)))?;
+                    self.weight_claims.push((slot, c));
+                }
+            }
+            (_, Some(NodeCols::Table { z: col, .. } | NodeCols::Max { out: col, .. })) => {
+                self.col_claims.push((*col, c));
+            }
+            _ => self.claims.entry(v).or_default().push(c),
+        }
+        Ok(())
+    }
+}
+
+/// Verifies a proof that `outputs` is the plan's inference on `inputs`
+/// (quantized integer tensors of the key's input and output facts).
+pub fn verify(vk: &VerifyingKey, inputs: &[Tensor], outputs: &[Tensor], proof: &Proof) -> Result<()> {
+    let digest = vk.digest()?;
+    let check = |ts: &[Tensor], facts: Vec<ValueId>, what: &str| -> Result<Vec<Vec<i64>>> {
+        if ts.len() != facts.len() {
+            return Err(Error::Public(format!("{} {what}s given, the model has {}", ts.len(), facts.len())));
+        }
+        ts.iter()
+            .zip(facts)
+            .enumerate()
+            .map(|(i, (t, v))| {
+                let fact = vk.fact(v).ok_or_else(|| Error::Key(format!("{what} {v} missing")))?;
+                let ints = t.as_i64().map_err(|e| Error::Public(format!("{what} {i}: {e}")))?;
+                if t.shape() != fact.shape.as_slice() {
+                    return Err(Error::Public(format!(
+                        "{what} {i} has shape {:?}, expected {}",
+                        t.shape(),
+                        fact
+                    )));
+                }
+                zkml_ir::check_range(t, fact).map_err(|e| Error::Public(format!("{what} {i}: {e}")))?;
+                Ok(ints.to_vec())
+            })
+            .collect()
+    };
+    let ins = check(inputs, vk.inputs.iter().map(|&i| ValueId::new(i, 0)).collect(), "input")?;
+    let outs = check(outputs, vk.outputs.clone(), "output")?;
+    let cols = ColumnPlan::new(vk)?;
+    let mut v = Verifier {
+        vk,
+        cols,
+        inputs,
+        t: Poseidon2Transcript::new(b"zkml"),
+        src: Source::new(proof),
+        claims: BTreeMap::new(),
+        col_claims: vec![],
+        weight_claims: vec![],
+    };
+    let in_refs: Vec<&[i64]> = ins.iter().map(|x| x.as_slice()).collect();
+    let out_refs: Vec<&[i64]> = outs.iter().map(|x| x.as_slice()).collect();
+    bind(&mut v.t, &digest, &in_refs, &out_refs);
+    let has_cols = !v.cols.layouts.is_empty();
+    match (&proof.witness, has_cols) {
+        (Some(c), true) => {
+            v.t.label(b"witness-commitment");
+            v.t.absorb_bytes(&commitment_bytes(c)?);
+        }
+        (None, false) => {}
+        _ => return Err(Error::Reject("witness commitment present/absent against the plan".into())),
+    }
+
+    ops::lookup::verify_tables(&mut v)?;
+    ops::lookup::verify_range(&mut v)?;
+    for id in ops::reduce::max_nodes(&v.cols) {
+        ops::reduce::verify_max(&mut v, id)?;
+    }
+
+    v.t.label(b"outputs");
+    for (k, &o) in vk.outputs.iter().enumerate() {
+        let layout = v.layout(o);
+        let point = v.t.challenges_ext(layout.vars());
+        let value = evaluate(&layout.pad_i64(&outs[k]), &point);
+        v.claim(o, Claim { point, value })?;
+    }
+    for id in (0..vk.nodes.len()).rev() {
+        let kind = ops::classify(vk, id)?;
+        for slot in 0..vk.nodes[id].outputs.len() {
+            let val = ValueId::new(id, slot);
+            let Some(cs) = v.claims.remove(&val) else { continue };
+            if let Kind::Range(q) = &kind {
+                for c in cs {
+                    ops::lookup::verify_range_claim(&mut v, id, q, c)?;
+                }
+                continue;
+            }
+            let c = merge(&mut v, val, cs)?;
+            let at = |e: Error| match e {
+                Error::Reject(m) => Error::Reject(format!("node {id} '{}': {m}", vk.nodes[id].name)),
+                e => e,
+            };
+            match &kind {
+                Kind::Contract { operands, output } => ops::einsum::verify(&mut v, id, operands, output, c),
+                Kind::Add { sub } => ops::elementwise::verify_add(&mut v, id, *sub, c),
+                Kind::Mul => ops::elementwise::verify_mul(&mut v, id, c),
+                Kind::Move => ops::movement::verify(&mut v, id, slot, c),
+                Kind::Input | Kind::Const | Kind::Table(_) | Kind::Range(_) | Kind::Max { .. } => {
+                    Err(Error::Internal(format!("claim on {val} was not routed")))
+                }
+            }
+            .map_err(at)?;
+        }
+    }
+
+    match (&proof.witness, &proof.witness_opening) {
+        (Some(c), Some(o)) => {
+            let claims = std::mem::take(&mut v.col_claims);
+            packing::verify(c, &v.cols.witness_packing(), &v.cols.layouts, &claims, o, &mut v.t)?;
+        }
+        (None, None) => {}
+        _ => return Err(Error::Reject("witness opening missing".into())),
+    }
+    match (&vk.weights, &proof.weight_opening) {
+        (Some(w), Some(o)) => {
+            let claims = std::mem::take(&mut v.weight_claims);
+            packing::verify(&w.commitment, &w.packing, &vk.weight_layouts(), &claims, o, &mut v.t)?;
+        }
+        (None, None) => {}
+        _ => return Err(Error::Reject("weight opening missing or unexpected".into())),
+    }
+    v.src.finish()
+}
+
+fn merge(v: &mut Verifier<'_>, val: ValueId, mut cs: Vec<Claim>) -> Result<Claim> {
+    if cs.len() == 1 {
+        return Ok(cs.remove(0));
+    }
+    let vars = v.layout(val).vars();
+    let pairs: Vec<(Vec<EF>, EF)> = cs.into_iter().map(|c| (c.point, c.value)).collect();
+    let proof = v.src.sumcheck("a claim merge")?;
+    let (point, value) = reduce_claims_verify(vars, &pairs, proof, &mut v.t)
+        .map_err(|e| Error::Reject(format!("claim merge on {val}: {e}")))?;
+    Ok(Claim { point, value })
+}

@@ -1,0 +1,261 @@
+//! Setup: the verifying key (what a verifier trusts) and the proving key.
+//!
+//! There is no trusted setup and no secret: the weights are packed
+//! ([`crate::packing`]) and committed with the transparent tensor-code PCS.
+//! The verifying key holds the graph's structure (every node's op,
+//! attributes, wiring and output facts; constants by fact only), the values
+//! of small constants (at most [`INLINE_MAX`] entries: shifts, zero points,
+//! scales the verifier evaluates directly) and the weight commitment. Its
+//! digest (BLAKE3 of the encoded key) is the first thing every proof's
+//! transcript absorbs, so a proof verifies against one model only.
+//!
+//! File layout of `plan.vk`: magic `ZKMLVK01`, format version (u32 LE),
+//! 4 reserved bytes, the 32-byte BLAKE3 digest of the body, then the body
+//! (bincode). Reading checks magic, version and digest before decoding.
+
+use crate::columns::ColumnPlan;
+use crate::layout::Layout;
+use crate::packing::{Committed, Packing};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use zkml_ir::{Fact, Graph, Node, Op, TensorData, ValueId};
+use zkml_proof::pcs::Commitment;
+
+pub const VK_MAGIC: &[u8; 8] = b"ZKMLVK01";
+/// Bump on any change of the key's content or of the protocol.
+pub const VK_VERSION: u32 = 1;
+/// Constants up to this many entries live in the key itself.
+pub const INLINE_MAX: usize = 64;
+
+/// The committed weights.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WeightKey {
+    pub commitment: Commitment,
+    /// Constant node of each slot.
+    pub nodes: Vec<usize>,
+    pub packing: Packing,
+}
+
+/// What a verifier needs: structure, small constants, weight commitment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VerifyingKey {
+    pub producer: String,
+    pub nodes: Vec<Node>,
+    pub inputs: Vec<usize>,
+    pub outputs: Vec<ValueId>,
+    /// Small constants' integers, by node.
+    pub inline: BTreeMap<usize, Vec<i64>>,
+    pub weights: Option<WeightKey>,
+}
+
+/// What the prover needs beyond the plan: the committed weights.
+#[derive(Debug)]
+pub struct ProvingKey {
+    pub vk: VerifyingKey,
+    pub digest: [u8; 32],
+    pub weights: Option<Committed>,
+    /// Slot of each committed constant node.
+    pub weight_slot: BTreeMap<usize, usize>,
+}
+
+/// Integers of a constant (quantized or integer data).
+pub(crate) fn const_ints(node: usize, n: &Node) -> Result<Vec<i64>> {
+    let Op::Const(c) = &n.op else { return Err(Error::Internal(format!("node {node} is not a constant"))) };
+    match c.value.data() {
+        TensorData::I64(v) => Ok(v.clone()),
+        _ => Err(Error::Unsupported {
+            node,
+            name: n.name.clone(),
+            op: "const".into(),
+            reason: format!(
+                "only integer constants are provable (this one is {}); compile a quantized plan",
+                c.fact.dtype
+            ),
+        }),
+    }
+}
+
+/// Commits the weights of a quantized graph and builds both keys. Fails,
+/// naming the node, if any op is not provable.
+pub fn setup(graph: &Graph, producer: &str) -> Result<ProvingKey> {
+    let nodes: Vec<Node> = graph.nodes().map(|(_, n)| n.clone()).collect();
+    let mut vk = VerifyingKey {
+        producer: producer.to_string(),
+        nodes,
+        inputs: graph.inputs().to_vec(),
+        outputs: graph.outputs().to_vec(),
+        inline: BTreeMap::new(),
+        weights: None,
+    };
+    // Classifies every node (errors name unsupported ones) and checks types.
+    ColumnPlan::new(&vk)?;
+    let mut slots = Vec::new();
+    let mut tables = Vec::new();
+    for (id, n) in graph.nodes() {
+        if let Op::Const(c) = &n.op {
+            let ints = const_ints(id, n)?;
+            if c.fact.len() <= INLINE_MAX {
+                vk.inline.insert(id, ints);
+            } else {
+                let layout = Layout::new(&c.fact.shape);
+                tables.push(layout.pad_i64(&ints));
+                slots.push((id, layout));
+            }
+        }
+    }
+    let mut weight_slot = BTreeMap::new();
+    let weights = if slots.is_empty() {
+        None
+    } else {
+        let refs: Vec<&[_]> = tables.iter().map(|t| t.as_slice()).collect();
+        let committed = Committed::new(slots.iter().map(|(_, l)| l.clone()).collect(), &refs)?;
+        vk.weights = Some(WeightKey {
+            commitment: committed.commitment.clone(),
+            nodes: slots.iter().map(|(id, _)| *id).collect(),
+            packing: committed.packing.clone(),
+        });
+        for (i, (id, _)) in slots.iter().enumerate() {
+            weight_slot.insert(*id, i);
+        }
+        Some(committed)
+    };
+    let digest = vk.digest()?;
+    Ok(ProvingKey { vk, digest, weights, weight_slot })
+}
+
+fn body(vk: &VerifyingKey) -> Result<Vec<u8>> {
+    zkml_ir::codec::encode(vk).map_err(|e| Error::Key(e.to_string()))
+}
+
+impl VerifyingKey {
+    /// BLAKE3 of the encoded key.
+    pub fn digest(&self) -> Result<[u8; 32]> {
+        Ok(*blake3::hash(&body(self)?).as_bytes())
+    }
+
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let b = body(self)?;
+        let mut out = Vec::with_capacity(48 + b.len());
+        out.extend_from_slice(VK_MAGIC);
+        out.extend_from_slice(&VK_VERSION.to_le_bytes());
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(blake3::hash(&b).as_bytes());
+        out.extend_from_slice(&b);
+        Ok(out)
+    }
+
+    /// Reads and validates a key: magic, version, digest, then the structure
+    /// (every op's shape inference re-run on the recorded facts).
+    pub fn from_bytes(bytes: &[u8]) -> Result<VerifyingKey> {
+        if bytes.len() < 48 || &bytes[..8] != VK_MAGIC {
+            return Err(Error::Key("not a zkml verifying key (bad magic or truncated)".into()));
+        }
+        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        if version != VK_VERSION {
+            return Err(Error::Key(format!("format version {version}, this verifier reads {VK_VERSION}")));
+        }
+        if blake3::hash(&bytes[48..]).as_bytes()[..] != bytes[16..48] {
+            return Err(Error::Key("digest mismatch: the key is corrupt".into()));
+        }
+        let vk: VerifyingKey =
+            zkml_ir::codec::decode(&bytes[48..]).map_err(|e| Error::Key(format!("decoding: {e}")))?;
+        vk.validate()?;
+        Ok(vk)
+    }
+
+    /// Output fact of a value, if it exists.
+    pub fn fact(&self, v: ValueId) -> Option<&Fact> {
+        self.nodes.get(v.node)?.outputs.get(v.slot).map(|o| &o.fact)
+    }
+
+    /// Structural validation: wiring in topological order, facts consistent
+    /// with each op's inference, inputs and outputs well formed, constants'
+    /// data where the key says it is. A key that passes cannot make the
+    /// verifier index out of bounds.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Key(m));
+        for (id, n) in self.nodes.iter().enumerate() {
+            let mut facts = Vec::with_capacity(n.inputs.len());
+            for v in &n.inputs {
+                if v.node >= id {
+                    return bad(format!("node {id} reads {v}, not an earlier node"));
+                }
+                match self.fact(*v) {
+                    Some(f) => facts.push(f),
+                    None => return bad(format!("node {id} reads missing value {v}")),
+                }
+            }
+            for o in &n.outputs {
+                if o.fact.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).is_none_or(|x| x > 1 << 36)
+                {
+                    return bad(format!("node {id}: output too large"));
+                }
+            }
+            match &n.op {
+                Op::Const(c) => {
+                    if n.outputs.len() != 1 || n.outputs[0].fact != c.fact {
+                        return bad(format!("constant {id}: fact mismatch"));
+                    }
+                    let inline = self.inline.get(&id);
+                    let committed = self.weights.as_ref().is_some_and(|w| w.nodes.contains(&id));
+                    match (inline, committed) {
+                        (Some(v), false) if v.len() == c.fact.len() => {}
+                        (None, true) => {}
+                        _ => return bad(format!("constant {id}: data neither inline nor committed")),
+                    }
+                }
+                op => {
+                    let inferred =
+                        op.def().infer(&facts).map_err(|e| Error::Key(format!("node {id}: {e}")))?;
+                    let recorded: Vec<&Fact> = n.outputs.iter().map(|o| &o.fact).collect();
+                    if inferred.iter().collect::<Vec<_>>() != recorded {
+                        return bad(format!("node {id}: recorded facts differ from the op's inference"));
+                    }
+                }
+            }
+        }
+        for (k, &i) in self.inputs.iter().enumerate() {
+            match self.nodes.get(i).map(|n| &n.op) {
+                Some(Op::Input(inp)) if inp.index == k => {}
+                _ => return bad(format!("input {k} does not name an input node")),
+            }
+        }
+        if self.nodes.iter().filter(|n| matches!(n.op, Op::Input(_))).count() != self.inputs.len() {
+            return bad("input nodes and the input list differ".into());
+        }
+        for o in &self.outputs {
+            if self.fact(*o).is_none() {
+                return bad(format!("output {o} does not exist"));
+            }
+        }
+        if let Some(w) = &self.weights {
+            if w.nodes.len() != w.packing.slots.len() {
+                return bad("weight packing has the wrong number of slots".into());
+            }
+            let expect = Packing::new(
+                &w.nodes
+                    .iter()
+                    .map(|&id| match self.nodes.get(id).map(|n| &n.op) {
+                        Some(Op::Const(c)) => Ok(Layout::new(&c.fact.shape).vars()),
+                        _ => Err(Error::Key(format!("weight slot names node {id}, not a constant"))),
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            );
+            if expect != w.packing || w.packing.vars > 34 {
+                return bad("weight packing does not match the constants' shapes".into());
+            }
+        }
+        ColumnPlan::new(self)?;
+        Ok(())
+    }
+
+    /// Layouts of the committed weight slots.
+    pub fn weight_layouts(&self) -> Vec<Layout> {
+        let Some(w) = &self.weights else { return vec![] };
+        w.nodes
+            .iter()
+            .map(|&id| Layout::new(self.fact(ValueId::new(id, 0)).map(|f| f.shape.as_slice()).unwrap_or(&[])))
+            .collect()
+    }
+}

@@ -164,6 +164,26 @@ impl Graph {
     pub fn node(&self, id: usize) -> &Node {
         &self.dag[NodeIndex::new(id)]
     }
+    /// Replaces the data of constant node `id` by `t`, which must fit the
+    /// constant's fact (shape, type, bit range): the same plan with other
+    /// weights.
+    pub fn replace_const(&mut self, id: usize, t: Tensor) -> Result<(), IrError> {
+        let node = self
+            .dag
+            .node_weight_mut(NodeIndex::new(id))
+            .ok_or(IrError::DanglingInput { name: "<replace_const>".into(), value: ValueId::new(id, 0) })?;
+        let err = |error| IrError::Node { id, name: node.name.clone(), op: "const".into(), error };
+        let Op::Const(c) = &node.op else {
+            return Err(err(crate::OpError::new("not a constant")));
+        };
+        if t.shape() != c.fact.shape {
+            return Err(err(crate::OpError::new(format!("new data {} does not fit {}", t.fact(), c.fact))));
+        }
+        crate::check_range(&t, &c.fact).map_err(err)?;
+        let fact = c.fact.clone();
+        node.op = Op::Const(crate::ops::source::Const { fact, value: std::sync::Arc::new(t) });
+        Ok(())
+    }
     pub fn nodes(&self) -> impl Iterator<Item = (usize, &Node)> {
         self.dag.node_indices().map(|i| (i.index(), &self.dag[i]))
     }

@@ -77,3 +77,200 @@ fn cnn_proves() {
 fn lenet_proves() {
     prove_and_verify("lenet_mnist.onnx");
 }
+
+/// Evaluates the graph with the IR's reference semantics, altering node
+/// `target`'s output with `alter` and recomputing everything downstream from
+/// the altered value: the witness of a prover that lies at one node and is
+/// consistent everywhere else.
+fn run_tampered(
+    g: &Graph,
+    inputs: &[Tensor],
+    target: usize,
+    alter: &dyn Fn(&mut Vec<i64>),
+) -> Vec<Vec<Tensor>> {
+    let mut values: Vec<Vec<Tensor>> = Vec::with_capacity(g.len());
+    for (id, node) in g.nodes() {
+        let mut out = if let zkml_ir::Op::Input(inp) = &node.op {
+            vec![inputs[inp.index].clone()]
+        } else {
+            let args: Vec<&Tensor> = node.inputs.iter().map(|v| &values[v.node][v.slot]).collect();
+            node.op.def().eval(&args).unwrap()
+        };
+        if id == target {
+            let mut v = out[0].as_i64().unwrap().to_vec();
+            alter(&mut v);
+            out[0] = Tensor::from_i64(out[0].shape(), v).unwrap();
+        }
+        values.push(out);
+    }
+    values
+}
+
+/// Proves the (possibly dishonest) witness; the verifier, given the public
+/// input and the witness's output, must reject. Returns whether a proof was
+/// produced at all (a prover may also refuse an inconsistent witness).
+fn assert_rejected(c: &Case, values: &[Vec<Tensor>], tamper: zkml_protocol::Tamper<'_>, what: &str) -> bool {
+    let outputs: Vec<Tensor> = c.graph.outputs().iter().map(|v| values[v.node][v.slot].clone()).collect();
+    let Ok((proof, _)) = zkml_protocol::prove_with(&c.pk, values, tamper) else { return false };
+    let verdict = zkml_protocol::verify(&c.pk.vk, &c.inputs(), &outputs, &proof);
+    assert!(verdict.is_err(), "{what}: a dishonest proof was accepted");
+    true
+}
+
+#[test]
+fn rejects_a_wrong_value_at_any_node() {
+    for name in ["mlp.onnx", "lenet_mnist.onnx", "cnn.onnx"] {
+        let c = Case::new(name, 11);
+        let mut kinds_seen = std::collections::BTreeSet::new();
+        let mut produced = 0;
+        for (id, node) in c.graph.nodes() {
+            if matches!(node.op, zkml_ir::Op::Input(_) | zkml_ir::Op::Const(_)) {
+                continue;
+            }
+            // First node of each op kind, and every node of the smallest model.
+            let kind = node.op.def().name();
+            if !kinds_seen.insert(kind) && name != "mlp.onnx" {
+                continue;
+            }
+            let values = run_tampered(&c.graph, &c.inputs(), id, &|v| v[0] += 1);
+            let what = format!("{name}: node {id} ({kind}) output +1");
+            produced += usize::from(assert_rejected(&c, &values, &|_, _| {}, &what));
+        }
+        assert!(produced >= kinds_seen.len() / 2, "{name}: the prover refused most dishonest witnesses");
+    }
+}
+
+#[test]
+fn rejects_altered_weights() {
+    let c = Case::new("mlp.onnx", 3);
+    // plan.bin altered after compile: one weight changed.
+    let (wid, _) = c
+        .graph
+        .nodes()
+        .find(|(_, n)| matches!(&n.op, zkml_ir::Op::Const(k) if k.fact.len() > zkml_protocol::vk::INLINE_MAX))
+        .unwrap();
+    let values = run_tampered(&c.graph, &c.inputs(), wid, &|v| v[5] += 1);
+    // Proven with the original key (its committed weights)...
+    assert!(assert_rejected(&c, &values, &|_, _| {}, "altered weight, original key"));
+    // ...or with a key made from the altered plan: another model.
+    let mut g2 = c.graph.clone();
+    let zkml_ir::Op::Const(k) = &c.graph.node(wid).op else { unreachable!() };
+    let mut w = k.value.as_i64().unwrap().to_vec();
+    w[5] += 1;
+    let t = Tensor::from_i64(k.value.shape(), w).unwrap();
+    g2.replace_const(wid, t).unwrap();
+    let pk2 = setup(&g2, "test").unwrap();
+    let (proof, _) = zkml_protocol::prove(&pk2, &values).unwrap();
+    let outputs: Vec<Tensor> = c.graph.outputs().iter().map(|v| values[v.node][v.slot].clone()).collect();
+    zkml_protocol::verify(&pk2.vk, &c.inputs(), &outputs, &proof).unwrap();
+    assert!(
+        zkml_protocol::verify(&c.pk.vk, &c.inputs(), &outputs, &proof).is_err(),
+        "proof for another model accepted"
+    );
+}
+
+#[test]
+fn rejects_dishonest_lookup_columns() {
+    use p3_field::PrimeCharacteristicRing;
+    use zkml_proof::F;
+    use zkml_protocol::columns::{ColumnPlan, NodeCols};
+    let c = Case::new("lenet_mnist.onnx", 5);
+    let values = c.values.clone();
+    type Hook = Box<dyn Fn(&ColumnPlan, &mut [Vec<F>])>;
+    let first = |f: fn(&NodeCols) -> bool| -> NodeCols {
+        let plan = zkml_protocol::columns::ColumnPlan::new(&c.pk.vk).unwrap();
+        plan.nodes.values().find(|n| f(n)).unwrap().clone()
+    };
+    let table = first(|n| matches!(n, NodeCols::Table { .. }));
+    let range = first(|n| matches!(n, NodeCols::Range { .. }));
+    let max = first(|n| matches!(n, NodeCols::Max { .. }));
+    let NodeCols::Table { y, z, rem, .. } = table.clone() else { unreachable!() };
+    let NodeCols::Range { lo, hi, .. } = range else { unreachable!() };
+    let NodeCols::Max { out, diff } = max else { unreachable!() };
+    let cases: Vec<(&str, Hook)> = vec![
+        ("table output off by one", Box::new(move |_, cols| cols[z][0] += F::ONE)),
+        ("table index off by one", Box::new(move |_, cols| cols[y][0] += F::ONE)),
+        (
+            "index off by one, remainder compensated (leaves its range)",
+            Box::new(move |_, cols| {
+                cols[y][0] += F::ONE;
+                cols[rem.cols[0]][0] -= F::from_u64(1 << 16);
+            }),
+        ),
+        ("requantized value off by one", Box::new(move |_, cols| cols[lo.cols[0]][0] += F::ONE)),
+        ("requantization upper bound", Box::new(move |_, cols| cols[hi.cols[0]][0] += F::ONE)),
+        ("max raised", Box::new(move |_, cols| cols[out][0] += F::ONE)),
+        ("max difference", Box::new(move |_, cols| cols[diff.cols[0]][1] += F::ONE)),
+        (
+            "multiplicity",
+            Box::new(move |plan, cols| {
+                let m = plan.tables[0].mult;
+                cols[m][0] += F::ONE;
+            }),
+        ),
+        (
+            "padding entry",
+            Box::new(move |plan, cols| {
+                let l = &plan.layouts[z];
+                let pad = (0..l.padded_len()).find(|p| !l.real_mask()[*p]).unwrap();
+                cols[z][pad] = F::ONE;
+            }),
+        ),
+    ];
+    for (what, hook) in cases {
+        assert!(assert_rejected(&c, &values, &*hook, what), "{what}: no proof produced");
+    }
+}
+
+#[test]
+fn rejects_other_input_output_and_key() {
+    let c = Case::new("mlp.onnx", 9);
+    let (proof, _) = zkml_protocol::prove(&c.pk, &c.values).unwrap();
+    let bump = |ts: Vec<Tensor>| -> Vec<Tensor> {
+        let mut v = ts[0].as_i64().unwrap().to_vec();
+        let last = v.len() - 1;
+        v[last] -= 1;
+        vec![Tensor::from_i64(ts[0].shape(), v).unwrap()]
+    };
+    assert!(zkml_protocol::verify(&c.pk.vk, &bump(c.inputs()), &c.outputs(), &proof).is_err());
+    assert!(zkml_protocol::verify(&c.pk.vk, &c.inputs(), &bump(c.outputs()), &proof).is_err());
+    let other = Case::new("cnn.onnx", 9);
+    assert!(zkml_protocol::verify(&other.pk.vk, &c.inputs(), &c.outputs(), &proof).is_err());
+    // The key survives its file format; a corrupted key file is refused.
+    let bytes = c.pk.vk.to_bytes().unwrap();
+    let vk = zkml_protocol::VerifyingKey::from_bytes(&bytes).unwrap();
+    zkml_protocol::verify(&vk, &c.inputs(), &c.outputs(), &proof).unwrap();
+    let mut bad = bytes.clone();
+    let n = bad.len();
+    bad[n - 3] ^= 1;
+    assert!(zkml_protocol::VerifyingKey::from_bytes(&bad).is_err());
+}
+
+#[test]
+fn random_byte_flips_are_rejected_without_panics() {
+    use rand::{Rng, SeedableRng};
+    let c = Case::new("mlp.onnx", 13);
+    let (proof, _) = zkml_protocol::prove(&c.pk, &c.values).unwrap();
+    let bytes = proof.to_bytes().unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(42);
+    let (ins, outs) = (c.inputs(), c.outputs());
+    let trials = 2000;
+    let mut decoded = 0;
+    for _ in 0..trials {
+        let mut b = bytes.clone();
+        let i = rng.random_range(0..b.len());
+        b[i] ^= rng.random_range(1..=255u8);
+        if rng.random_bool(0.05) {
+            b.truncate(rng.random_range(0..b.len()));
+        }
+        let Ok(p) = zkml_protocol::Proof::from_bytes(&b) else { continue };
+        decoded += 1;
+        assert!(
+            zkml_protocol::verify(&c.pk.vk, &ins, &outs, &p).is_err(),
+            "mutated proof accepted (byte {i})"
+        );
+    }
+    // Most mutations hit field elements and hashes and still decode: the
+    // verifier, not the decoder, rejects them.
+    assert!(decoded > trials / 2, "only {decoded} mutations decoded");
+}

@@ -44,7 +44,7 @@ mod stream;
 mod verifier;
 pub mod vk;
 
-pub use prover::{ProveStats, prove};
+pub use prover::{ProveStats, Tamper, prove, prove_with};
 pub use stream::Proof;
 pub use verifier::verify;
 pub use vk::{ProvingKey, VerifyingKey, setup};

@@ -109,6 +109,22 @@ pub(crate) fn commitment_bytes(c: &zkml_proof::pcs::Commitment) -> Result<Vec<u8
 /// of every node of the plan the key was made from (inputs and constants
 /// included).
 pub fn prove(pk: &ProvingKey, values: &[Vec<Tensor>]) -> Result<(Proof, ProveStats)> {
+    prove_with(pk, values, &|_, _| {})
+}
+
+/// Columns hook of a *malicious* prover: alters the witness columns before
+/// they are committed. For soundness tests only; an honest caller uses
+/// [`prove`].
+pub type Tamper<'t> = &'t dyn Fn(&ColumnPlan, &mut [Vec<F>]);
+
+/// [`prove`] with the committed columns altered by `tamper` (soundness
+/// tests: the verifier must reject whatever this produces).
+#[doc(hidden)]
+pub fn prove_with(
+    pk: &ProvingKey,
+    values: &[Vec<Tensor>],
+    tamper: Tamper<'_>,
+) -> Result<(Proof, ProveStats)> {
     let vk = &pk.vk;
     if values.len() != vk.nodes.len() {
         return Err(Error::Internal("witness does not match the key".into()));
@@ -116,7 +132,8 @@ pub fn prove(pk: &ProvingKey, values: &[Vec<Tensor>]) -> Result<(Proof, ProveSta
     let mut stats = ProveStats::default();
     let t0 = Instant::now();
     let cols = ColumnPlan::new(vk)?;
-    let col_data = cols.fill(vk, values)?;
+    let mut col_data = cols.fill(vk, values)?;
+    tamper(&cols, &mut col_data);
     let mut p = Prover {
         pk,
         cols,

@@ -13,7 +13,7 @@ pub mod exec;
 
 pub use exec::Executor;
 use serde::{Deserialize, Serialize};
-use zkml_ir::{DType, Graph, Tensor};
+use zkml_ir::{DType, Fact, Graph, Tensor};
 
 /// Errors of the runtime library.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +47,19 @@ impl InputData {
 
     /// Builds the graph's input tensors, checking counts, lengths and types.
     pub fn to_tensors(&self, graph: &Graph) -> Result<Vec<Tensor>, RuntimeError> {
-        let facts = graph.input_facts();
+        let named: Vec<(String, Fact)> = graph
+            .input_facts()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (graph.node(graph.inputs()[i]).name.clone(), (*f).clone()))
+            .collect();
+        self.tensors_for(&named)
+    }
+
+    /// Builds input tensors for inputs given by name and fact (a verifier
+    /// has the facts from the verifying key, not a graph).
+    pub fn tensors_for(&self, inputs: &[(String, Fact)]) -> Result<Vec<Tensor>, RuntimeError> {
+        let facts: Vec<&Fact> = inputs.iter().map(|(_, f)| f).collect();
         if facts.len() != self.input_data.len() {
             return Err(RuntimeError::InputJson(format!(
                 "the model has {} inputs, input_data has {} lists",
@@ -57,7 +69,7 @@ impl InputData {
         }
         let mut out = Vec::new();
         for (index, (fact, data)) in facts.iter().zip(&self.input_data).enumerate() {
-            let name = graph.node(graph.inputs()[index]).name.clone();
+            let name = inputs[index].0.clone();
             if data.len() != fact.len() {
                 return Err(RuntimeError::InputLength {
                     index,
@@ -123,6 +135,81 @@ impl OutputData {
             })
             .collect();
         OutputData { output_data }
+    }
+}
+
+impl OutputData {
+    pub fn parse(text: &str) -> Result<Self, RuntimeError> {
+        serde_json::from_str(text).map_err(|e| RuntimeError::InputJson(e.to_string()))
+    }
+
+    /// The integers a dequantized output file stands for, for outputs of the
+    /// given facts. Strict: every value must be exactly `q · scale` for an
+    /// integer `q` in range (what [`OutputData::from_tensors`] writes), so a
+    /// verifier never accepts a rounded or edited file as the proven output.
+    pub fn to_tensors(&self, facts: &[Fact]) -> Result<Vec<Tensor>, RuntimeError> {
+        if facts.len() != self.output_data.len() {
+            return Err(RuntimeError::InputJson(format!(
+                "the model has {} outputs, output_data has {} lists",
+                facts.len(),
+                self.output_data.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(facts.len());
+        for (index, (fact, data)) in facts.iter().zip(&self.output_data).enumerate() {
+            if data.len() != fact.len() {
+                return Err(RuntimeError::InputLength {
+                    index,
+                    name: format!("output {index}"),
+                    fact: fact.to_string(),
+                    expected: fact.len(),
+                    got: data.len(),
+                });
+            }
+            let ints = match fact.dtype {
+                DType::Q(q) => data
+                    .iter()
+                    .map(|&v| {
+                        let i = q.quantize(v);
+                        if q.dequantize(i) == v {
+                            Ok(i)
+                        } else {
+                            Err(RuntimeError::InputValue {
+                                index,
+                                name: format!("output {index}"),
+                                value: v,
+                                dtype: fact.dtype.to_string(),
+                            })
+                        }
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+                DType::I64 => data
+                    .iter()
+                    .map(|&v| {
+                        if v.fract() == 0.0 && v.abs() <= 9.0e15 {
+                            Ok(v as i64)
+                        } else {
+                            Err(RuntimeError::InputValue {
+                                index,
+                                name: format!("output {index}"),
+                                value: v,
+                                dtype: fact.dtype.to_string(),
+                            })
+                        }
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+                other => {
+                    return Err(RuntimeError::InputJson(format!(
+                        "output {index} has unprovable type {other}"
+                    )));
+                }
+            };
+            out.push(
+                Tensor::from_i64(fact.shape.clone(), ints)
+                    .map_err(|e| RuntimeError::InputJson(e.to_string()))?,
+            );
+        }
+        Ok(out)
     }
 }
 

@@ -86,3 +86,110 @@ fn corrupted_and_foreign_plans() {
     std::fs::write(&bad, b"ONNX?").unwrap();
     assert!(fails(&["info", bad.to_str().unwrap()]).contains("bad magic"));
 }
+
+/// A quantized plan of the MLP fixture and its verifying key, as `zkc
+/// compile` writes them.
+fn write_quantized(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use zkml_compiler::{
+        FrontendOptions, load_onnx, pipeline, quantize::QuantOptions, rewrite::RewriteOptions,
+    };
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/mlp.onnx");
+    let g = load_onnx(&model, &FrontendOptions::default()).unwrap();
+    let samples = pipeline::default_calibration(&g);
+    let c = pipeline::compile(&g, &samples, &QuantOptions::default(), &RewriteOptions::default()).unwrap();
+    let plan = Plan::new(c.quantized.graph);
+    let (p, vk) = (dir.join("plan.bin"), dir.join("plan.vk"));
+    plan.write(&p).unwrap();
+    let pk = zkml_protocol::setup(&plan.graph, &plan.producer).unwrap();
+    std::fs::write(&vk, pk.vk.to_bytes().unwrap()).unwrap();
+    (p, vk)
+}
+
+#[test]
+fn prove_then_verify_and_reject_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plan, vk) = write_quantized(dir.path());
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let x: Vec<String> = (0..16).map(|i| format!("{:.3}", (i as f64 * 0.37).sin())).collect();
+    std::fs::write(d("in.json"), format!(r#"{{"input_data": [[{}]]}}"#, x.join(","))).unwrap();
+    let out = zkrt(&[
+        "run",
+        &plan.to_string_lossy(),
+        "--input",
+        &d("in.json"),
+        "--output",
+        &d("out.json"),
+        "--proof",
+        &d("proof.bin"),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["inference_ms", "prove_ms", "proof_bytes", "peak_rss_bytes"] {
+        assert!(report[key].as_f64().is_some_and(|v| v > 0.0), "{key} missing in {report}");
+    }
+    let verify = |vk: &str, input: &str, output: &str, proof: &str| {
+        zkrt(&["verify", vk, "--input", input, "--output", output, "--proof", proof])
+    };
+    let ok = verify(&vk.to_string_lossy(), &d("in.json"), &d("out.json"), &d("proof.bin"));
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    // Another output, another input, a tampered proof, a corrupt key: rejected.
+    let text = std::fs::read_to_string(d("out.json")).unwrap();
+    let mut outs: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let v0 = outs["output_data"][0][0].as_f64().unwrap();
+    let v1 = outs["output_data"][0][1].as_f64().unwrap();
+    outs["output_data"][0][0] = v1.into();
+    outs["output_data"][0][1] = v0.into();
+    std::fs::write(d("out2.json"), outs.to_string()).unwrap();
+    let args = |o: &str, i: &str, p: &str| {
+        vec![
+            "verify".to_string(),
+            vk.to_string_lossy().to_string(),
+            "--input".into(),
+            i.into(),
+            "--output".into(),
+            o.into(),
+            "--proof".into(),
+            p.into(),
+        ]
+    };
+    let e = fails(
+        &args(&d("out2.json"), &d("in.json"), &d("proof.bin")).iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+    );
+    assert!(e.contains("rejected"), "{e}");
+    std::fs::write(d("in2.json"), format!(r#"{{"input_data": [[{},0.5]]}}"#, x[..15].join(","))).unwrap();
+    let e = fails(
+        &args(&d("out.json"), &d("in2.json"), &d("proof.bin")).iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+    );
+    assert!(e.contains("rejected"), "{e}");
+    let mut p = std::fs::read(d("proof.bin")).unwrap();
+    let mid = p.len() / 2;
+    p[mid] ^= 0x10;
+    std::fs::write(d("proof2.bin"), &p).unwrap();
+    let e = fails(
+        &args(&d("out.json"), &d("in.json"), &d("proof2.bin")).iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+    );
+    assert!(e.contains("rejected"), "{e}");
+    // An output off the fixed-point grid (edited by hand) is refused.
+    outs["output_data"][0][0] = (v0 + 1e-9).into();
+    outs["output_data"][0][1] = v1.into();
+    std::fs::write(d("out3.json"), outs.to_string()).unwrap();
+    let e = fails(
+        &args(&d("out3.json"), &d("in.json"), &d("proof.bin")).iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+    );
+    assert!(e.contains("not a valid"), "{e}");
+    let mut k = std::fs::read(&vk).unwrap();
+    k[60] ^= 1;
+    std::fs::write(d("bad.vk"), &k).unwrap();
+    let e = fails(&[
+        "verify",
+        &d("bad.vk"),
+        "--input",
+        &d("in.json"),
+        "--output",
+        &d("out.json"),
+        "--proof",
+        &d("proof.bin"),
+    ]);
+    assert!(e.contains("verifying key"), "{e}");
+}

@@ -34,7 +34,7 @@ impl Case {
         let graph = quantized(name);
         let pk = setup(&graph, "test").unwrap();
         let facts = graph.input_facts();
-        let inputs = quantize_inputs(&graph, &random_inputs(&facts, seed, 100));
+        let inputs = quantize_inputs(&graph, &random_inputs(&facts, seed, 50));
         let values = Executor::new(&graph).run_all(&inputs).unwrap();
         Case { graph, pk, values }
     }
@@ -119,7 +119,7 @@ fn assert_rejected(c: &Case, values: &[Vec<Tensor>], tamper: zkml_protocol::Tamp
 
 #[test]
 fn rejects_a_wrong_value_at_any_node() {
-    for name in ["mlp.onnx", "lenet_mnist.onnx", "cnn.onnx"] {
+    for name in ["mlp.onnx", "lenet_mnist.onnx", "cnn.onnx", "gpt2.onnx", "llama.onnx"] {
         let c = Case::new(name, 11);
         let mut kinds_seen = std::collections::BTreeSet::new();
         let mut produced = 0;
@@ -178,7 +178,7 @@ fn rejects_dishonest_lookup_columns() {
     let values = c.values.clone();
     type Hook = Box<dyn Fn(&ColumnPlan, &mut [Vec<F>])>;
     let first = |f: fn(&NodeCols) -> bool| -> NodeCols {
-        let plan = zkml_protocol::columns::ColumnPlan::new(&c.pk.vk).unwrap();
+        let plan = zkml_protocol::columns::ColumnPlan::new(&c.pk.vk, &[]).unwrap();
         plan.nodes.values().find(|n| f(n)).unwrap().clone()
     };
     let table = first(|n| matches!(n, NodeCols::Table { .. }));
@@ -273,4 +273,48 @@ fn random_byte_flips_are_rejected_without_panics() {
     // Most mutations hit field elements and hashes and still decode: the
     // verifier, not the decoder, rejects them.
     assert!(decoded > trials / 2, "only {decoded} mutations decoded");
+}
+
+#[test]
+fn gpt2_proves() {
+    prove_and_verify("gpt2.onnx");
+}
+
+#[test]
+fn llama_proves() {
+    prove_and_verify("llama.onnx");
+}
+
+#[test]
+fn rejects_dishonest_saturation_and_float_domain_columns() {
+    use p3_field::PrimeCharacteristicRing;
+    use zkml_proof::F;
+    use zkml_protocol::columns::{ColumnPlan, NodeCols, saturating_nodes};
+    // The decoder's masked softmax saturates its exp table on the masked
+    // entries: the proof carries overflow columns for those nodes.
+    let c = Case::new("gpt2.onnx", 21);
+    let sat = saturating_nodes(&c.pk.vk, &c.values).unwrap();
+    assert!(!sat.is_empty(), "expected saturating lookups in the masked softmax");
+    let plan = ColumnPlan::new(&c.pk.vk, &sat).unwrap();
+    let Some(NodeCols::Table { sat: Some(s), y, .. }) = plan.nodes.get(&sat[0]).cloned() else {
+        panic!("node {} has no overflow columns", sat[0])
+    };
+    let Some(NodeCols::LogTable { m, p, r, .. }) =
+        plan.nodes.values().find(|n| matches!(n, NodeCols::LogTable { .. })).cloned()
+    else {
+        panic!("no floating-point domain lookup")
+    };
+    type Hook = Box<dyn Fn(&ColumnPlan, &mut [Vec<F>])>;
+    let (down, up) = (s.down.cols[0], s.up.cols[0]);
+    let cases: Vec<(&str, Hook)> = vec![
+        ("overflow moved", Box::new(move |_, cols| cols[down][0] += F::ONE)),
+        ("spurious overflow", Box::new(move |_, cols| cols[up][1] += F::ONE)),
+        ("saturated index moved", Box::new(move |_, cols| cols[y][0] += F::ONE)),
+        ("mantissa", Box::new(move |_, cols| cols[m][0] += F::ONE)),
+        ("exponent", Box::new(move |_, cols| cols[p][0] = cols[p][0].double())),
+        ("float remainder", Box::new(move |_, cols| cols[r.cols[0]][0] += F::ONE)),
+    ];
+    for (what, hook) in cases {
+        assert!(assert_rejected(&c, &c.values, &*hook, what), "{what}: no proof produced");
+    }
 }

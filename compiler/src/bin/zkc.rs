@@ -87,6 +87,10 @@ enum Cmd {
         /// Where to write the plan.
         #[arg(short, long, default_value = "plan.bin")]
         output: PathBuf,
+        /// Where to write the verifying key (default: the plan's path with
+        /// extension `.vk`).
+        #[arg(long)]
+        vk: Option<PathBuf>,
         #[command(flatten)]
         quant: QuantArgs,
         /// Write the float graph (no rewrite, no quantization): for inference only.
@@ -131,7 +135,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Compile { model, output, quant, float, report } => {
+        Cmd::Compile { model, output, vk, quant, float, report } => {
             let opts = model.options()?;
             let graph = frontend::load_onnx(&model.model, &opts)
                 .with_context(|| format!("compiling {}", model.model.display()))?;
@@ -175,6 +179,26 @@ fn run(cli: Cli) -> Result<()> {
                 bytes.len(),
                 Plan::digest(&bytes).unwrap_or_default()
             );
+            if !float {
+                // Setup: commit the weights, write the verifying key. A plan
+                // with an op the prover does not support still runs.
+                match zkml_protocol::setup(&plan.graph, &plan.producer) {
+                    Ok(pk) => {
+                        let path = vk.unwrap_or_else(|| output.with_extension("vk"));
+                        let vk_bytes = pk.vk.to_bytes()?;
+                        std::fs::write(&path, &vk_bytes)
+                            .with_context(|| format!("writing {}", path.display()))?;
+                        let digest: String = pk.digest.iter().map(|b| format!("{b:02x}")).collect();
+                        println!(
+                            "vk:      {} ({} bytes, digest {})",
+                            path.display(),
+                            vk_bytes.len(),
+                            &digest[..16]
+                        );
+                    }
+                    Err(e) => eprintln!("warning: the plan is not provable, no verifying key written: {e}"),
+                }
+            }
         }
         Cmd::Dump { model, stage, quant } => {
             let opts = model.options()?;

@@ -55,12 +55,45 @@ impl Chunks {
     }
 }
 
+/// A saturating requantization's overflow `y_true − y = up − down`, both
+/// parts non-negative and range-checked, with `up·(m − y) = 0` and
+/// `down·(m + y) = 0` (so `y = clamp(y_true, −m, m)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Saturation {
+    pub up: Chunks,
+    pub down: Chunks,
+}
+
 /// The committed columns of one node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeCols {
-    Table { table: usize, y: usize, z: usize, rem: Chunks },
-    Range { lo: Chunks, hi: Chunks, rem: Chunks },
-    Max { out: usize, diff: Chunks },
+    Table {
+        table: usize,
+        y: usize,
+        z: usize,
+        rem: Chunks,
+        sat: Option<Saturation>,
+    },
+    /// Floating-point domain: `x = m·p + r`, `(m, p, z)` a table row,
+    /// `0 ≤ r`, `0 ≤ u = p − 1 − r`.
+    LogTable {
+        table: usize,
+        m: usize,
+        p: usize,
+        z: usize,
+        r: Chunks,
+        u: Chunks,
+    },
+    Range {
+        lo: Chunks,
+        hi: Chunks,
+        rem: Chunks,
+        sat: Option<Saturation>,
+    },
+    Max {
+        out: usize,
+        diff: Chunks,
+    },
 }
 
 /// One distinct table and the lookups into it.
@@ -104,8 +137,37 @@ pub fn requant_params(q: &LookupQuant) -> (i64, u32, i128, i64) {
     (q.requant.mult, s, h, m)
 }
 
+/// Bits of `|y_true| + m`, the overflow of a saturating requantization.
+pub fn overflow_bits(q: &LookupQuant) -> u32 {
+    let mb = 64 - q.requant.mult.leading_zeros();
+    (u32::from(q.input.bits) + mb).saturating_sub(u32::from(q.requant.shift)).clamp(1, 62)
+}
+
+/// The lookup nodes whose requantization saturates on this witness (their
+/// proof carries overflow columns; the others prove `|y_true| ≤ m`).
+pub fn saturating_nodes(vk: &VerifyingKey, values: &[Vec<Tensor>]) -> Result<Vec<usize>> {
+    let mut out = vec![];
+    for id in 0..vk.nodes.len() {
+        if let Kind::Table(q) | Kind::Range(q) = ops::classify(vk, id)? {
+            let (mult, s, h, m) = requant_params(&q);
+            let x = values
+                .get(vk.nodes[id].inputs[0].node)
+                .and_then(|n| n.get(vk.nodes[id].inputs[0].slot))
+                .ok_or_else(|| Error::Internal("witness too short".into()))?
+                .as_i64()
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            if x.iter().any(|&xv| ((xv as i128 * mult as i128 + h) >> s).unsigned_abs() > m as u128) {
+                out.push(id);
+            }
+        }
+    }
+    Ok(out)
+}
+
 impl ColumnPlan {
-    pub fn new(vk: &VerifyingKey) -> Result<ColumnPlan> {
+    /// The columns for a proof in which the lookups `saturating` (sorted
+    /// node ids) saturate.
+    pub fn new(vk: &VerifyingKey, saturating: &[usize]) -> Result<ColumnPlan> {
         let mut plan = ColumnPlan {
             layouts: vec![],
             nodes: BTreeMap::new(),
@@ -125,24 +187,18 @@ impl ColumnPlan {
                     let y = plan.col(&x);
                     let z = plan.col(&x);
                     let rem = plan.chunks(&x, s);
-                    let k = q.table.key();
-                    let key = (k.0 as u8, k.1, k.2, k.3, k.4, k.5);
-                    let table = *table_of.entry(key).or_insert_with(|| {
-                        let bits = match q.table.domain {
-                            Domain::Linear(d) => usize::from(d.bits),
-                            Domain::Log(_) => 0,
-                        };
-                        plan.tables.push(TablePlan {
-                            spec: q.table,
-                            bits,
-                            nodes: vec![],
-                            mult: usize::MAX,
-                            packing: Packing::new(&[]),
-                        });
-                        plan.tables.len() - 1
-                    });
-                    plan.tables[table].nodes.push(id);
-                    NodeCols::Table { table, y, z, rem }
+                    let sat = plan.saturation(saturating, id, &x, &q);
+                    let table = plan.table(&mut table_of, &q, id);
+                    NodeCols::Table { table, y, z, rem, sat }
+                }
+                Kind::LogTable(q) => {
+                    let x = shape(vk.nodes[id].inputs[0]);
+                    let Domain::Log(l) = q.table.domain else { continue };
+                    let (m, p, z) = (plan.col(&x), plan.col(&x), plan.col(&x));
+                    let r = plan.chunks(&x, u32::from(l.max_exp));
+                    let u = plan.chunks(&x, u32::from(l.max_exp));
+                    let table = plan.table(&mut table_of, &q, id);
+                    NodeCols::LogTable { table, m, p, z, r, u }
                 }
                 Kind::Range(q) => {
                     let x = shape(vk.nodes[id].inputs[0]);
@@ -154,7 +210,8 @@ impl ColumnPlan {
                     let lo = plan.chunks(&x, b);
                     let hi = plan.chunks(&x, b);
                     let rem = plan.chunks(&x, s);
-                    NodeCols::Range { lo, hi, rem }
+                    let sat = plan.saturation(saturating, id, &x, &q);
+                    NodeCols::Range { lo, hi, rem, sat }
                 }
                 Kind::Max { bits, .. } => {
                     let x = shape(vk.nodes[id].inputs[0]);
@@ -182,6 +239,42 @@ impl ColumnPlan {
             plan.range_packing = Packing::new(&vars);
         }
         Ok(plan)
+    }
+
+    fn saturation(
+        &mut self,
+        saturating: &[usize],
+        id: usize,
+        shape: &[usize],
+        q: &LookupQuant,
+    ) -> Option<Saturation> {
+        saturating.contains(&id).then(|| {
+            let b = overflow_bits(q);
+            Saturation { up: self.chunks(shape, b), down: self.chunks(shape, b) }
+        })
+    }
+
+    /// The table of a lookup (shared by every lookup with the same spec).
+    fn table(
+        &mut self,
+        table_of: &mut BTreeMap<(u8, u8, u8, u32, u8, u32), usize>,
+        q: &LookupQuant,
+        id: usize,
+    ) -> usize {
+        let k = q.table.key();
+        let key = (k.0 as u8, k.1, k.2, k.3, k.4, k.5);
+        let t = *table_of.entry(key).or_insert_with(|| {
+            self.tables.push(TablePlan {
+                spec: q.table,
+                bits: crate::layout::log2_ceil(q.table.rows()),
+                nodes: vec![],
+                mult: usize::MAX,
+                packing: Packing::new(&[]),
+            });
+            self.tables.len() - 1
+        });
+        self.tables[t].nodes.push(id);
+        t
     }
 
     /// How the columns are packed into the witness commitment.
@@ -212,19 +305,29 @@ impl ColumnPlan {
         c
     }
 
-    /// Table columns `(i − m, T[i])`, padded to `2^b` rows with row 0.
-    pub fn table_columns(t: &TablePlan) -> (Vec<F>, Vec<F>) {
+    /// Table columns, padded to `2^b` rows by repeating row 0: `(i − m,
+    /// T[i])` for a linear domain, `(mantissa, 2^exponent, T[i])` for a
+    /// floating-point one.
+    pub fn table_columns(t: &TablePlan) -> Vec<Vec<F>> {
         let rows = t.spec.rows();
-        let m = (rows / 2) as i64;
         let n = 1usize << t.bits;
-        let mut a = Vec::with_capacity(n);
-        let mut z = Vec::with_capacity(n);
-        for i in 0..n {
-            let r = if i < rows { i } else { 0 };
-            a.push(embed_i64(r as i64 - m));
-            z.push(embed_i64(t.spec.entry(r)));
+        let row = |i: usize| if i < rows { i } else { 0 };
+        let z: Vec<F> = (0..n).map(|i| embed_i64(t.spec.entry(row(i)))).collect();
+        match t.spec.domain {
+            Domain::Linear(_) => {
+                let m = (rows / 2) as i64;
+                vec![(0..n).map(|i| embed_i64(row(i) as i64 - m)).collect(), z]
+            }
+            Domain::Log(l) => {
+                let (ms, ps): (Vec<F>, Vec<F>) = (0..n)
+                    .map(|i| {
+                        let (m, e) = log_row(l.mantissa, row(i));
+                        (F::from_u64(m), F::from_u64(1u64 << e))
+                    })
+                    .unzip();
+                vec![ms, ps, z]
+            }
         }
-        (a, z)
     }
 
     /// Computes every column from the executor's values (`values[node][slot]`).
@@ -250,22 +353,33 @@ impl ColumnPlan {
                     };
                     let (mult, s, h, m) = requant_params(&q);
                     let layout = &Layout::new(&shape_of(vk, node.inputs[0]));
+                    let sat = match nc {
+                        NodeCols::Table { sat, .. } | NodeCols::Range { sat, .. } => sat.as_ref(),
+                        _ => None,
+                    };
                     let mut ys = Vec::with_capacity(x.len());
                     let mut rems = Vec::with_capacity(x.len());
+                    let (mut ups, mut downs) = (vec![], vec![]);
                     for &xv in x {
                         let t = xv as i128 * mult as i128 + h;
-                        let y = t >> s;
-                        if y.unsigned_abs() > m as u128 {
+                        let y_true = t >> s;
+                        let y = y_true.clamp(-(m as i128), m as i128);
+                        if y != y_true && sat.is_none() {
                             return Err(witness_err(format!(
-                                "input {xv} requantizes to {y}, outside the table's domain ±{m} (saturation is \
-                                 not provable: calibrate on inputs like this one, or raise --headroom)"
+                                "input {xv} saturates but the node is not marked"
                             )));
                         }
                         ys.push(y as i64);
-                        rems.push((t - (y << s)) as u64);
+                        rems.push((t - (y_true << s)) as u64);
+                        ups.push((y_true - y).max(0) as u64);
+                        downs.push((y - y_true).max(0) as u64);
+                    }
+                    if let Some(sat) = sat {
+                        self.fill_chunks(&mut cols, &sat.up, layout, &ups);
+                        self.fill_chunks(&mut cols, &sat.down, layout, &downs);
                     }
                     match nc {
-                        NodeCols::Table { table, y, z, rem } => {
+                        NodeCols::Table { table, y, z, rem, .. } => {
                             let zs = ints(ValueId::new(id, 0))?;
                             for &yv in &ys {
                                 table_rows[*table][(yv + m) as usize] += 1;
@@ -274,15 +388,49 @@ impl ColumnPlan {
                             cols[*z] = layout.pad_i64(zs);
                             self.fill_chunks(&mut cols, rem, layout, &rems);
                         }
-                        NodeCols::Range { lo, hi, rem } => {
+                        NodeCols::Range { lo, hi, rem, .. } => {
                             let l: Vec<u64> = ys.iter().map(|&y| (y + m) as u64).collect();
                             let u: Vec<u64> = ys.iter().map(|&y| (m - y) as u64).collect();
                             self.fill_chunks(&mut cols, lo, layout, &l);
                             self.fill_chunks(&mut cols, hi, layout, &u);
                             self.fill_chunks(&mut cols, rem, layout, &rems);
                         }
-                        NodeCols::Max { .. } => unreachable!(),
+                        _ => unreachable!(),
                     }
+                }
+                NodeCols::LogTable { table, m, p, z, r, u } => {
+                    let Kind::LogTable(q) = ops::classify(vk, id)? else {
+                        return Err(Error::Internal(format!("node {id} is not a log lookup")));
+                    };
+                    let Domain::Log(l) = q.table.domain else { continue };
+                    let layout = &Layout::new(&shape_of(vk, node.inputs[0]));
+                    let d = u32::from(l.mantissa);
+                    let (mut ms, mut ps, mut rs, mut us) = (vec![], vec![], vec![], vec![]);
+                    for &xv in x {
+                        if xv < 0 {
+                            return Err(witness_err(format!(
+                                "input {xv} is negative: a floating-point table domain is for non-negative inputs"
+                            )));
+                        }
+                        let e = (64 - xv.leading_zeros()).saturating_sub(d);
+                        if e > u32::from(l.max_exp) {
+                            return Err(witness_err(format!(
+                                "input {xv} is beyond the table's largest exponent (saturation is not provable)"
+                            )));
+                        }
+                        let (mv, pv) = (xv >> e, 1i64 << e);
+                        let rv = xv - mv * pv;
+                        ms.push(mv);
+                        ps.push(pv);
+                        rs.push(rv as u64);
+                        us.push((pv - 1 - rv) as u64);
+                        table_rows[*table][l.row(xv)] += 1;
+                    }
+                    cols[*m] = layout.pad_i64(&ms);
+                    cols[*p] = layout.pad_i64(&ps);
+                    cols[*z] = layout.pad_i64(ints(ValueId::new(id, 0))?);
+                    self.fill_chunks(&mut cols, r, layout, &rs);
+                    self.fill_chunks(&mut cols, u, layout, &us);
                 }
                 NodeCols::Max { out, diff } => {
                     let Kind::Max { axes, .. } = ops::classify(vk, id)? else {
@@ -331,6 +479,18 @@ impl ColumnPlan {
             cols[col] = layout.pad_i64(&part);
         }
     }
+}
+
+/// `(mantissa, exponent)` of a floating-point domain row (see
+/// [`zkml_ir::ops::lookup::LogDomain`]).
+pub fn log_row(mantissa: u8, row: usize) -> (u64, u32) {
+    let d = u32::from(mantissa);
+    if row < 1 << d {
+        return (row as u64, 0);
+    }
+    let r = row - (1 << d);
+    let half = 1usize << (d - 1);
+    ((half + r % half) as u64, (r / half + 1) as u32)
 }
 
 /// Shape of a value (empty if it does not exist; keys are validated first).

@@ -80,7 +80,14 @@ impl<'a> Prover<'a> {
                     self.weight_claims.push((slot, c));
                 }
             }
-            (_, Some(NodeCols::Table { z: col, .. } | NodeCols::Max { out: col, .. })) => {
+            (
+                _,
+                Some(
+                    NodeCols::Table { z: col, .. }
+                    | NodeCols::LogTable { z: col, .. }
+                    | NodeCols::Max { out: col, .. },
+                ),
+            ) => {
                 self.col_claims.push((*col, c));
             }
             _ => self.claims.entry(v).or_default().push(c),
@@ -99,6 +106,12 @@ pub(crate) fn bind<T: Transcript>(t: &mut T, digest: &[u8; 32], inputs: &[&[i64]
             t.absorb_base(&v.iter().map(|&x| zkml_proof::field::embed_i64(x)).collect::<Vec<_>>());
         }
     }
+}
+
+pub(crate) fn bind_saturating<T: Transcript>(t: &mut T, nodes: &[usize]) {
+    t.label(b"saturating-lookups");
+    t.absorb_base(&[F::from_u64(nodes.len() as u64)]);
+    t.absorb_base(&nodes.iter().map(|&n| F::from_u64(n as u64)).collect::<Vec<_>>());
 }
 
 pub(crate) fn commitment_bytes(c: &zkml_proof::pcs::Commitment) -> Result<Vec<u8>> {
@@ -131,7 +144,8 @@ pub fn prove_with(
     }
     let mut stats = ProveStats::default();
     let t0 = Instant::now();
-    let cols = ColumnPlan::new(vk)?;
+    let saturating = crate::columns::saturating_nodes(vk, values)?;
+    let cols = ColumnPlan::new(vk, &saturating)?;
     let mut col_data = cols.fill(vk, values)?;
     tamper(&cols, &mut col_data);
     let mut p = Prover {
@@ -148,6 +162,8 @@ pub fn prove_with(
     let ins: Vec<&[i64]> = vk.inputs.iter().map(|&i| p.ints(ValueId::new(i, 0))).collect::<Result<_>>()?;
     let outs: Vec<&[i64]> = vk.outputs.iter().map(|&o| p.ints(o)).collect::<Result<_>>()?;
     bind(&mut p.t, &pk.digest, &ins, &outs);
+    bind_saturating(&mut p.t, &saturating);
+    p.sink.proof.saturating = saturating;
     let committed = if p.col_data.is_empty() {
         None
     } else {
@@ -166,6 +182,9 @@ pub fn prove_with(
     ops::lookup::prove_range(&mut p)?;
     for id in ops::reduce::max_nodes(&p.cols) {
         ops::reduce::prove_max(&mut p, id)?;
+    }
+    for id in p.sink.proof.saturating.clone() {
+        ops::lookup::prove_saturation(&mut p, id)?;
     }
     stats.lookups = t1.elapsed();
 
@@ -194,7 +213,13 @@ pub fn prove_with(
                 Kind::Add { sub } => ops::elementwise::prove_add(&mut p, id, *sub, c)?,
                 Kind::Mul => ops::elementwise::prove_mul(&mut p, id, c)?,
                 Kind::Move => ops::movement::prove(&mut p, id, slot, c)?,
-                Kind::Input | Kind::Const | Kind::Table(_) | Kind::Range(_) | Kind::Max { .. } => {
+                Kind::Embed => ops::embed::prove(&mut p, id, c)?,
+                Kind::Input
+                | Kind::Const
+                | Kind::Table(_)
+                | Kind::LogTable(_)
+                | Kind::Range(_)
+                | Kind::Max { .. } => {
                     return Err(Error::Internal(format!("claim on {v} was not routed")));
                 }
             }

@@ -20,6 +20,9 @@ use zkml_proof::{EF, Transcript};
 /// A proof of one inference.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Proof {
+    /// Lookup nodes whose requantization saturates in this inference (they
+    /// carry overflow columns), sorted.
+    pub saturating: Vec<usize>,
     /// Commitment to the witness columns (absent when the plan has none).
     pub witness: Option<Commitment>,
     pub evals: Vec<Vec<EF>>,
@@ -48,6 +51,7 @@ impl Sink {
     pub fn new() -> Sink {
         Sink {
             proof: Proof {
+                saturating: vec![],
                 witness: None,
                 evals: vec![],
                 sumchecks: vec![],

@@ -5,7 +5,7 @@ use crate::columns::{ColumnPlan, NodeCols};
 use crate::layout::Layout;
 use crate::ops::{self, Kind};
 use crate::packing::{self, Claim};
-use crate::prover::{bind, commitment_bytes};
+use crate::prover::{bind, bind_saturating, commitment_bytes};
 use crate::stream::{Proof, Source};
 use crate::vk::VerifyingKey;
 use crate::{Error, Result};
@@ -73,7 +73,14 @@ impl Verifier<'_> {
                     self.weight_claims.push((slot, c));
                 }
             }
-            (_, Some(NodeCols::Table { z: col, .. } | NodeCols::Max { out: col, .. })) => {
+            (
+                _,
+                Some(
+                    NodeCols::Table { z: col, .. }
+                    | NodeCols::LogTable { z: col, .. }
+                    | NodeCols::Max { out: col, .. },
+                ),
+            ) => {
                 self.col_claims.push((*col, c));
             }
             _ => self.claims.entry(v).or_default().push(c),
@@ -110,7 +117,12 @@ pub fn verify(vk: &VerifyingKey, inputs: &[Tensor], outputs: &[Tensor], proof: &
     };
     let ins = check(inputs, vk.inputs.iter().map(|&i| ValueId::new(i, 0)).collect(), "input")?;
     let outs = check(outputs, vk.outputs.clone(), "output")?;
-    let cols = ColumnPlan::new(vk)?;
+    let sat = &proof.saturating;
+    let lookup = |id: usize| matches!(ops::classify(vk, id), Ok(Kind::Table(_) | Kind::Range(_)));
+    if sat.windows(2).any(|w| w[0] >= w[1]) || !sat.iter().all(|&id| lookup(id)) {
+        return Err(Error::Reject("the saturating-lookup list names non-lookups or is not sorted".into()));
+    }
+    let cols = ColumnPlan::new(vk, sat)?;
     let mut v = Verifier {
         vk,
         cols,
@@ -124,6 +136,7 @@ pub fn verify(vk: &VerifyingKey, inputs: &[Tensor], outputs: &[Tensor], proof: &
     let in_refs: Vec<&[i64]> = ins.iter().map(|x| x.as_slice()).collect();
     let out_refs: Vec<&[i64]> = outs.iter().map(|x| x.as_slice()).collect();
     bind(&mut v.t, &digest, &in_refs, &out_refs);
+    bind_saturating(&mut v.t, sat);
     let has_cols = !v.cols.layouts.is_empty();
     match (&proof.witness, has_cols) {
         (Some(c), true) => {
@@ -138,6 +151,9 @@ pub fn verify(vk: &VerifyingKey, inputs: &[Tensor], outputs: &[Tensor], proof: &
     ops::lookup::verify_range(&mut v)?;
     for id in ops::reduce::max_nodes(&v.cols) {
         ops::reduce::verify_max(&mut v, id)?;
+    }
+    for &id in sat {
+        ops::lookup::verify_saturation(&mut v, id)?;
     }
 
     v.t.label(b"outputs");
@@ -168,9 +184,13 @@ pub fn verify(vk: &VerifyingKey, inputs: &[Tensor], outputs: &[Tensor], proof: &
                 Kind::Add { sub } => ops::elementwise::verify_add(&mut v, id, *sub, c),
                 Kind::Mul => ops::elementwise::verify_mul(&mut v, id, c),
                 Kind::Move => ops::movement::verify(&mut v, id, slot, c),
-                Kind::Input | Kind::Const | Kind::Table(_) | Kind::Range(_) | Kind::Max { .. } => {
-                    Err(Error::Internal(format!("claim on {val} was not routed")))
-                }
+                Kind::Embed => ops::embed::verify(&mut v, id, c),
+                Kind::Input
+                | Kind::Const
+                | Kind::Table(_)
+                | Kind::LogTable(_)
+                | Kind::Range(_)
+                | Kind::Max { .. } => Err(Error::Internal(format!("claim on {val} was not routed"))),
             }
             .map_err(at)?;
         }

@@ -89,7 +89,7 @@ pub fn setup(graph: &Graph, producer: &str) -> Result<ProvingKey> {
         weights: None,
     };
     // Classifies every node (errors name unsupported ones) and checks types.
-    ColumnPlan::new(&vk)?;
+    ColumnPlan::new(&vk, &[])?;
     let mut slots = Vec::new();
     let mut tables = Vec::new();
     for (id, n) in graph.nodes() {
@@ -246,7 +246,7 @@ impl VerifyingKey {
                 return bad("weight packing does not match the constants' shapes".into());
             }
         }
-        ColumnPlan::new(self)?;
+        ColumnPlan::new(self, &[])?;
         Ok(())
     }
 

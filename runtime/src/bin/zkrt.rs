@@ -1,15 +1,21 @@
-//! `zkrt`: run a compiled zkml plan. Proving and verification arrive with
-//! the proof system; today `run` executes the plan and writes its outputs.
+//! `zkrt`: run a compiled zkml plan, prove the inference, verify a proof.
+//!
+//! ```text
+//! zkrt run plan.bin --input input.json --output output.json --proof proof.bin [--json]
+//! zkrt verify plan.vk --input input.json --output output.json --proof proof.bin
+//! ```
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
-use std::time::Instant;
-use zkml_ir::Plan;
-use zkml_runtime::{InputData, execute};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use zkml_ir::{Plan, Tensor};
+use zkml_protocol::{Proof, VerifyingKey};
+use zkml_runtime::{Executor, InputData, OutputData};
 
 #[derive(Parser, Debug)]
-#[command(name = "zkrt", version, about = "zkml runtime: execute (and soon prove) a compiled plan")]
+#[command(name = "zkrt", version, about = "zkml runtime: execute, prove and verify a compiled plan")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -24,7 +30,7 @@ enum Cmd {
         #[arg(long)]
         ir: bool,
     },
-    /// Execute a plan on an EZKL-style input file.
+    /// Execute a plan on an EZKL-style input file, and prove it with --proof.
     Run {
         plan: PathBuf,
         /// `{"input_data": [[...], ...]}`
@@ -33,6 +39,24 @@ enum Cmd {
         /// Where to write `{"output_data": [[...]]}` (stdout if absent).
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Prove the inference and write the proof here.
+        #[arg(long)]
+        proof: Option<PathBuf>,
+        /// Print timings, proof size and peak memory as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify a proof against a verifying key, an input and an output.
+    /// Exit status 0 iff the proof is valid.
+    Verify {
+        /// The verifying key written by `zkc compile` (plan.vk).
+        vk: PathBuf,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        output: PathBuf,
+        #[arg(long)]
+        proof: PathBuf,
     },
 }
 
@@ -44,6 +68,33 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`), in bytes.
+fn peak_rss() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn spinner(quiet: bool, msg: &str) -> ProgressBar {
+    let pb = if quiet { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    pb.set_message(msg.to_string());
+    pb.enable_steady_tick(Duration::from_millis(100));
+    pb
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -63,28 +114,93 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", p.graph.to_text());
             }
         }
-        Cmd::Run { plan, input, output } => {
+        Cmd::Run { plan, input, output, proof, json } => {
             let t0 = Instant::now();
             let p = Plan::open(&plan).with_context(|| format!("reading plan {}", plan.display()))?;
-            let text =
-                std::fs::read_to_string(&input).with_context(|| format!("reading {}", input.display()))?;
-            let inputs = InputData::parse(&text).with_context(|| format!("parsing {}", input.display()))?;
+            let inputs =
+                InputData::parse(&read(&input)?).with_context(|| format!("parsing {}", input.display()))?;
+            let tensors = inputs.to_tensors(&p.graph).context("reading the inputs")?;
             let t1 = Instant::now();
-            let out = execute(&p.graph, &inputs).context("executing the plan")?;
+            let values = Executor::new(&p.graph).run_all(&tensors).context("executing the plan")?;
+            let outs: Vec<Tensor> =
+                p.graph.outputs().iter().map(|v| values[v.node][v.slot].clone()).collect();
+            let out = OutputData::from_tensors(&p.graph, &outs);
             let t2 = Instant::now();
-            let json = serde_json::to_string(&out)?;
-            match output {
+            let text = serde_json::to_string(&out)?;
+            match &output {
                 Some(path) => {
-                    std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
-                    eprintln!(
-                        "load {:.1} ms, inference {:.1} ms; outputs written to {}",
-                        (t1 - t0).as_secs_f64() * 1e3,
-                        (t2 - t1).as_secs_f64() * 1e3,
-                        path.display()
-                    );
+                    std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?
                 }
-                None => println!("{json}"),
+                None if !json => println!("{text}"),
+                None => {}
             }
+            let mut report = serde_json::json!({
+                "load_ms": ms(t1 - t0),
+                "inference_ms": ms(t2 - t1),
+            });
+            if let Some(proof_path) = proof {
+                let pb = spinner(json, "setup: committing the weights");
+                let pk = zkml_protocol::setup(&p.graph, &p.producer).context("setting up the proof")?;
+                let t3 = Instant::now();
+                pb.set_message("proving");
+                let (pr, stats) = zkml_protocol::prove(&pk, &values).context("proving")?;
+                let t4 = Instant::now();
+                pb.finish_and_clear();
+                let bytes = pr.to_bytes()?;
+                std::fs::write(&proof_path, &bytes)
+                    .with_context(|| format!("writing {}", proof_path.display()))?;
+                report["setup_ms"] = ms(t3 - t2).into();
+                report["prove_ms"] = ms(t4 - t3).into();
+                report["prove_breakdown_ms"] = serde_json::json!({
+                    "witness_commit": ms(stats.commit),
+                    "lookups": ms(stats.lookups),
+                    "graph": ms(stats.graph),
+                    "openings": ms(stats.openings),
+                });
+                report["proof_bytes"] = bytes.len().into();
+            }
+            if let Some(peak) = peak_rss() {
+                report["peak_rss_bytes"] = peak.into();
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                eprintln!(
+                    "inference {:.1} ms{}{}",
+                    ms(t2 - t1),
+                    report
+                        .get("prove_ms")
+                        .and_then(|v| v.as_f64())
+                        .map(|v| format!(", prove {v:.1} ms"))
+                        .unwrap_or_default(),
+                    report
+                        .get("proof_bytes")
+                        .and_then(|v| v.as_u64())
+                        .map(|v| format!(", proof {} KB", v / 1024))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        Cmd::Verify { vk, input, output, proof } => {
+            let t0 = Instant::now();
+            let bytes = std::fs::read(&vk).with_context(|| format!("reading {}", vk.display()))?;
+            let vk = VerifyingKey::from_bytes(&bytes).context("reading the verifying key")?;
+            let named: Vec<(String, zkml_ir::Fact)> = vk
+                .inputs
+                .iter()
+                .map(|&i| (vk.nodes[i].name.clone(), vk.nodes[i].outputs[0].fact.clone()))
+                .collect();
+            let ins = InputData::parse(&read(&input)?)?.tensors_for(&named).context("reading the inputs")?;
+            let facts: Vec<zkml_ir::Fact> = vk.outputs.iter().filter_map(|&o| vk.fact(o).cloned()).collect();
+            let outs =
+                OutputData::parse(&read(&output)?)?.to_tensors(&facts).context("reading the outputs")?;
+            let pbytes = std::fs::read(&proof).with_context(|| format!("reading {}", proof.display()))?;
+            let pr = match Proof::from_bytes(&pbytes) {
+                Ok(p) => p,
+                Err(e) => bail!("proof rejected: malformed proof file: {e}"),
+            };
+            zkml_protocol::verify(&vk, &ins, &outs, &pr)?;
+            println!("proof verified in {:.1} ms ({} KB)", ms(t0.elapsed()), pbytes.len() / 1024);
         }
     }
     Ok(())

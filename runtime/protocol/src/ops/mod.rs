@@ -13,10 +13,12 @@
 //! | [`elementwise`] | `add`, `sub` (linear), `mul` (sumcheck) | with numpy broadcasting |
 //! | [`lookup`] | `lookup` (table or plain requantization) | logUp-GKR + range checks, requantization folded in |
 //! | [`reduce`] | `reduce_max` | committed differences, range checks, product zerocheck |
+//! | [`embed`] | `gather` of a constant table by public ids | one claim per distinct id, no sumcheck |
 //! | [`movement`] | reshape, transpose, slice, concat, split, pad, expand, im2col | sparse linear map, one sumcheck per input |
 
 pub mod einsum;
 pub mod elementwise;
+pub mod embed;
 pub mod lookup;
 pub mod movement;
 pub mod reduce;
@@ -44,6 +46,8 @@ pub enum Kind {
     Mul,
     /// A lookup into a materialised table (linear domain of ≤ 16 bits).
     Table(LookupQuant),
+    /// A lookup into a floating-point domain table (`rsqrt`, `reciprocal`).
+    LogTable(LookupQuant),
     /// A plain requantization (identity table), range-checked.
     Range(LookupQuant),
     /// `reduce_max` over `axes` of inputs of `bits` bits.
@@ -53,6 +57,8 @@ pub enum Kind {
     },
     /// Data movement: every output entry is one input entry or zero.
     Move,
+    /// Rows of a constant table picked by public indices.
+    Embed,
 }
 
 /// The proving kind of node `id`; an error naming the node and the op when
@@ -127,10 +133,17 @@ pub fn classify(vk: &VerifyingKey, id: usize) -> Result<Kind> {
                 }
                 Domain::Linear(d) if d.bits <= 16 => Kind::Table(q),
                 Domain::Linear(_) => return Err(unsupported("a non-identity table wider than 16 bits")),
+                Domain::Log(d) if u32::from(d.mantissa) + u32::from(d.max_exp) <= 62 => Kind::LogTable(q),
                 Domain::Log(_) => {
-                    return Err(unsupported("floating-point table domains are not provable yet"));
+                    return Err(unsupported("a floating-point domain whose inputs exceed 62 bits"));
                 }
             }
+        }
+        Op::Gather(g) if embed::supported(vk, id, g.axis) => Kind::Embed,
+        Op::Gather(_) => {
+            return Err(unsupported(
+                "only gathers of a constant table along axis 0 by public input ids are provable",
+            ));
         }
         Op::Pad(p) if p.value != 0.0 => return Err(unsupported("padding with a nonzero value")),
         Op::Reshape(_)

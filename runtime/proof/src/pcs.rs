@@ -114,6 +114,11 @@ impl ProverData {
     pub fn num_polys(&self) -> usize {
         self.polys.len()
     }
+    /// The committed polynomials (kept for openings; callers need not hold
+    /// a second copy).
+    pub fn polys(&self) -> &[Vec<F>] {
+        &self.polys
+    }
 }
 
 /// What an opening asserts: the committed batch of `num_polys`

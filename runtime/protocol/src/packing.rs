@@ -143,18 +143,29 @@ pub struct PackedOpening {
     pub opening: OpeningProof,
 }
 
-/// The PCS parameters of every packed opening: its point comes out of a
-/// sumcheck run after the commitment is bound.
-pub fn pcs() -> TensorPcs {
-    TensorPcs::for_random_points()
+/// The PCS parameters of a packed opening of `vars` variables. Its point
+/// comes out of a sumcheck run after the commitment is bound, so the
+/// random-point parameter sets apply (no separate proximity test). Up to
+/// 2^22 entries: rate 1/8 with 121 queries (smaller proofs); above, rate 1/2
+/// with 241 queries (`241 · −log2(3/4) ≥ 100` bits), which keeps the
+/// codeword at twice the table instead of eight times (the prover's memory
+/// for large models).
+pub fn pcs(vars: usize) -> TensorPcs {
+    if vars <= LARGE_VARS {
+        TensorPcs::for_random_points()
+    } else {
+        TensorPcs { separate_proximity: false, log_blowup: 1, num_queries: 241 }
+    }
 }
+
+/// Above this many variables a packed polynomial uses rate 1/2.
+pub const LARGE_VARS: usize = 22;
 
 /// A committed packed polynomial on the prover's side.
 #[derive(Debug)]
 pub struct Committed {
     pub packing: Packing,
     pub layouts: Vec<Layout>,
-    pub table: Vec<F>,
     pub commitment: Commitment,
     pub data: ProverData,
 }
@@ -164,8 +175,12 @@ impl Committed {
     pub fn new(layouts: Vec<Layout>, tables: &[&[F]]) -> Result<Committed> {
         let packing = Packing::new(&layouts.iter().map(|l| l.vars()).collect::<Vec<_>>());
         let table = packing.pack(tables, F::ZERO);
-        let (commitment, data) = pcs().commit(vec![table.clone()])?;
-        Ok(Committed { packing, layouts, table, commitment, data })
+        let (commitment, data) = pcs(packing.vars).commit(vec![table])?;
+        Ok(Committed { packing, layouts, commitment, data })
+    }
+    /// The packed table.
+    pub fn table(&self) -> &[F] {
+        &self.data.polys()[0]
     }
 }
 
@@ -190,13 +205,24 @@ fn target(claims: &[(usize, Claim)], beta: EF) -> EF {
     acc
 }
 
-/// `P · G + γ · P · E · Pad` over tables `[P, G, E, Pad]`.
-fn terms(gamma: EF) -> Vec<Term> {
-    vec![Term { coeff: EF::ONE, factors: vec![0, 1] }, Term { coeff: gamma, factors: vec![0, 2, 3] }]
+/// `P · G + γ · P · E · Pad` over tables `[P, G, E, Pad]`, or `P · G`
+/// alone without the padding check.
+fn terms(gamma: EF, padding: bool) -> Vec<Term> {
+    let mut t = vec![Term { coeff: EF::ONE, factors: vec![0, 1] }];
+    if padding {
+        t.push(Term { coeff: gamma, factors: vec![0, 2, 3] });
+    }
+    t
 }
 
-/// Proves claims `(slot, claim)` on the committed tables and the padding rule.
-pub fn prove<T: Transcript>(c: &Committed, claims: &[(usize, Claim)], t: &mut T) -> Result<PackedOpening> {
+/// Proves claims `(slot, claim)` on the committed tables and, with
+/// `padding`, the padding rule.
+pub fn prove<T: Transcript>(
+    c: &Committed,
+    claims: &[(usize, Claim)],
+    padding: bool,
+    t: &mut T,
+) -> Result<PackedOpening> {
     let p = &c.packing;
     for (i, cl) in claims {
         if *i >= p.slots.len() || cl.point.len() != p.slots[*i].1 {
@@ -204,7 +230,6 @@ pub fn prove<T: Transcript>(c: &Committed, claims: &[(usize, Claim)], t: &mut T)
         }
     }
     let (beta, gamma, tau) = start(claims, p, t);
-    let pad: Vec<F> = p.real_mask(&c.layouts).par_iter().map(|&m| F::from_bool(!m)).collect();
     let mut g = vec![EF::ZERO; p.len()];
     let mut pow = EF::ONE;
     for (i, cl) in claims {
@@ -213,22 +238,27 @@ pub fn prove<T: Transcript>(c: &Committed, claims: &[(usize, Claim)], t: &mut T)
         g[off..off + (1 << k)].par_iter_mut().zip(eq.par_iter()).for_each(|(x, &e)| *x += pow * e);
         pow *= beta;
     }
-    let tables =
-        vec![Table::Base(c.table.clone()), Table::Ext(g), Table::Ext(eq_table(&tau)), Table::Base(pad)];
-    let (reduction, out) = sumcheck::prove(tables, &terms(gamma), target(claims, beta), t)?;
-    let (values, opening) = pcs().open(&c.commitment, &c.data, &out.point, t)?;
+    let mut tables = vec![Table::Base(c.table().to_vec()), Table::Ext(g)];
+    if padding {
+        let pad: Vec<F> = p.real_mask(&c.layouts).par_iter().map(|&m| F::from_bool(!m)).collect();
+        tables.extend([Table::Ext(eq_table(&tau)), Table::Base(pad)]);
+    }
+    let (reduction, out) = sumcheck::prove(tables, &terms(gamma, padding), target(claims, beta), t)?;
+    let (values, opening) = pcs(p.vars).open(&c.commitment, &c.data, &out.point, t)?;
     if values[0] != out.evals[0] {
         return Err(Error::Internal("packed opening disagrees with the reduction".into()));
     }
     Ok(PackedOpening { reduction, opening })
 }
 
-/// Verifies claims on a committed packed polynomial and its padding rule.
+/// Verifies claims on a committed packed polynomial and, with `padding`,
+/// its padding rule.
 pub fn verify<T: Transcript>(
     commitment: &Commitment,
     packing: &Packing,
     layouts: &[Layout],
     claims: &[(usize, Claim)],
+    padding: bool,
     proof: &PackedOpening,
     t: &mut T,
 ) -> Result<()> {
@@ -238,10 +268,14 @@ pub fn verify<T: Transcript>(
         }
     }
     let (beta, gamma, tau) = start(claims, packing, t);
-    let out = sumcheck::verify(packing.vars, 4, &terms(gamma), target(claims, beta), &proof.reduction, t)
-        .map_err(|e| Error::Reject(format!("packed opening: {e}")))?;
+    let n = if padding { 4 } else { 2 };
+    let out =
+        sumcheck::verify(packing.vars, n, &terms(gamma, padding), target(claims, beta), &proof.reduction, t)
+            .map_err(|e| Error::Reject(format!("packed opening: {e}")))?;
     let s = &out.point;
-    if out.evals[2] != eq_eval(&tau, s) || out.evals[3] != EF::ONE - packing.real_eval(layouts, s) {
+    if padding
+        && (out.evals[2] != eq_eval(&tau, s) || out.evals[3] != EF::ONE - packing.real_eval(layouts, s))
+    {
         return Err(Error::Reject("packed opening: padding indicator mismatch".into()));
     }
     let mut g = EF::ZERO;
@@ -254,7 +288,7 @@ pub fn verify<T: Transcript>(
         return Err(Error::Reject("packed opening: combination polynomial mismatch".into()));
     }
     let claim = OpeningClaim { num_vars: packing.vars, num_polys: 1, point: s, values: &out.evals[..1] };
-    pcs()
+    pcs(packing.vars)
         .verify(commitment, &claim, &proof.opening, t)
         .map_err(|e| Error::Reject(format!("PCS opening: {e}")))
 }

@@ -199,7 +199,7 @@ pub fn verify(vk: &VerifyingKey, inputs: &[Tensor], outputs: &[Tensor], proof: &
     match (&proof.witness, &proof.witness_opening) {
         (Some(c), Some(o)) => {
             let claims = std::mem::take(&mut v.col_claims);
-            packing::verify(c, &v.cols.witness_packing(), &v.cols.layouts, &claims, o, &mut v.t)?;
+            packing::verify(c, &v.cols.witness_packing(), &v.cols.layouts, &claims, true, o, &mut v.t)?;
         }
         (None, None) => {}
         _ => return Err(Error::Reject("witness opening missing".into())),
@@ -207,7 +207,7 @@ pub fn verify(vk: &VerifyingKey, inputs: &[Tensor], outputs: &[Tensor], proof: &
     match (&vk.weights, &proof.weight_opening) {
         (Some(w), Some(o)) => {
             let claims = std::mem::take(&mut v.weight_claims);
-            packing::verify(&w.commitment, &w.packing, &vk.weight_layouts(), &claims, o, &mut v.t)?;
+            packing::verify(&w.commitment, &w.packing, &vk.weight_layouts(), &claims, false, o, &mut v.t)?;
         }
         (None, None) => {}
         _ => return Err(Error::Reject("weight opening missing or unexpected".into())),

@@ -51,3 +51,72 @@ fn smollm2_slice_compiles_and_matches_tract() {
     println!("SmolLM2 slice: {} nodes, relative error vs tract {err:e}", graph.len());
     assert!(err <= 1e-5, "relative error {err:e}");
 }
+
+/// The LeNet with its real weights, calibrated on the shipped real digits,
+/// proves the demo digit's inference, and the proof verifies.
+#[test]
+fn lenet_proves_a_real_digit() {
+    use zkml_compiler::{pipeline, quantize::QuantOptions, report::quantize_inputs, rewrite::RewriteOptions};
+    let path = fixtures_dir().join("lenet_mnist.onnx");
+    let g = load_onnx(&path, &FrontendOptions::default()).unwrap();
+    let cal = std::fs::read_to_string(fixtures_dir().join("lenet_mnist.calibration.json")).unwrap();
+    let samples = pipeline::calibration_from_json(&g, &cal).unwrap();
+    let q = pipeline::compile(&g, &samples, &QuantOptions::default(), &RewriteOptions::default())
+        .unwrap()
+        .quantized
+        .graph;
+    let pixels = input_json(&fixtures_dir().join("lenet_mnist.input.json")).remove(0);
+    let image = Tensor::from_f32([1, 1, 28, 28], pixels.iter().map(|&p| p as f32).collect()).unwrap();
+    let inputs = quantize_inputs(&q, &[image]);
+    let values = zkml_runtime::Executor::new(&q).run_all(&inputs).unwrap();
+    let pk = zkml_protocol::setup(&q, "test").unwrap();
+    let (proof, _) = zkml_protocol::prove(&pk, &values).unwrap();
+    let out = values[q.outputs()[0].node][0].clone();
+    zkml_protocol::verify(&pk.vk, &inputs, std::slice::from_ref(&out), &proof).unwrap();
+    let logits = out.as_i64().unwrap();
+    let argmax = logits.iter().enumerate().max_by_key(|(_, v)| **v).unwrap().0;
+    assert_eq!(argmax, 0, "the proven logits {logits:?} should classify the demo digit as 0");
+}
+
+/// The 2-layer SmolLM2 slice (real weights, sequence 16) proves and
+/// verifies; prints the time and memory of each stage.
+#[test]
+#[ignore = "needs python3 examples/convert_smollm2.py --layers 2 --seq 16 (or ZKML_SMOLLM2=path); ~10 GB"]
+fn smollm2_slice_proves() {
+    use std::time::Instant;
+    use zkml_compiler::{pipeline, quantize::QuantOptions, rewrite::RewriteOptions};
+    let path = smollm2_path();
+    let g = load_onnx(&path, &FrontendOptions::default()).unwrap();
+    let t = Instant::now();
+    let samples = pipeline::default_calibration(&g);
+    let q = pipeline::compile(&g, &samples, &QuantOptions::default(), &RewriteOptions::default())
+        .unwrap()
+        .quantized
+        .graph;
+    let compile = t.elapsed();
+    let ids = input_json(&path.with_extension("input.json")).remove(0);
+    let ids = Tensor::from_i64([1, ids.len()], ids.iter().map(|&x| x as i64).collect()).unwrap();
+    let t = Instant::now();
+    let pk = zkml_protocol::setup(&q, "test").unwrap();
+    let setup = t.elapsed();
+    let values = zkml_runtime::Executor::new(&q).run_all(std::slice::from_ref(&ids)).unwrap();
+    let t = Instant::now();
+    let (proof, stats) = zkml_protocol::prove(&pk, &values).unwrap();
+    let prove = t.elapsed();
+    let outs: Vec<Tensor> = q.outputs().iter().map(|v| values[v.node][v.slot].clone()).collect();
+    let t = Instant::now();
+    zkml_protocol::verify(&pk.vk, &[ids], &outs, &proof).unwrap();
+    let verify = t.elapsed();
+    let bytes = proof.to_bytes().unwrap().len();
+    let peak = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .unwrap_or("")
+        .to_string();
+    println!(
+        "SmolLM2 {}: compile {compile:?}, setup {setup:?}, prove {prove:?} ({stats:?}), verify {verify:?}, proof {} KB, {peak}",
+        path.display(),
+        bytes / 1024
+    );
+}

@@ -24,6 +24,7 @@ use crate::prover::Prover;
 use crate::verifier::Verifier;
 use crate::{Error, Result};
 use p3_field::PrimeCharacteristicRing;
+use rayon::prelude::*;
 use zkml_ir::ValueId;
 use zkml_proof::mle::{eq_eval, eq_table};
 use zkml_proof::sumcheck::{self, Table, Term};
@@ -149,8 +150,45 @@ fn project(plan: &Plan, j: usize, src: &[F], r: &[&[EF]]) -> Vec<EF> {
         })
         .collect();
     let mut out = vec![EF::ZERO; 1 << vars];
-    fill(&axes, 0, src, 0, EF::ONE, 0, &mut out);
-    // Broadcast over missing labels: copy from the entry with their bits zero.
+    if axes.is_empty() {
+        // A scalar operand: its single entry, broadcast below.
+        out[0] = EF::from(src[0]);
+        return broadcast_missing(plan, j, out, shift);
+    }
+    // Parallel over the first axis: each task accumulates into its own
+    // output when that output is small next to the operand, else one pass.
+    let (dim0, sstr0, ref eq0, dstr0) = axes[0];
+    if dim0 >= 8 && out.len() * 8 <= src.len() {
+        let chunk = dim0.div_ceil(rayon::current_num_threads() * 4).max(1);
+        let starts: Vec<usize> = (0..dim0).step_by(chunk).collect();
+        let parts: Vec<Vec<EF>> = starts
+            .par_iter()
+            .map(|&i0| {
+                let mut part = vec![EF::ZERO; out.len()];
+                for i in i0..(i0 + chunk).min(dim0) {
+                    let w = eq0.as_ref().map_or(EF::ONE, |e| e[i]);
+                    let d = if eq0.is_some() { 0 } else { i * dstr0 };
+                    if axes.len() == 1 {
+                        part[d] += w * src[i * sstr0];
+                    } else {
+                        fill(&axes, 1, src, i * sstr0, w, d, &mut part);
+                    }
+                }
+                part
+            })
+            .collect();
+        for part in parts {
+            out.iter_mut().zip(&part).for_each(|(o, &p)| *o += p);
+        }
+    } else {
+        fill(&axes, 0, src, 0, EF::ONE, 0, &mut out);
+    }
+    broadcast_missing(plan, j, out, shift)
+}
+
+/// Broadcast over the sumcheck labels operand `j` lacks: copy from the
+/// entry with their bits zero.
+fn broadcast_missing(plan: &Plan, j: usize, mut out: Vec<EF>, shift: impl Fn(usize) -> usize) -> Vec<EF> {
     let mut missing = 0usize;
     for k in 0..plan.sc_bits.len() {
         if !plan.roles[j].contains(&Role::Sum(k)) {

@@ -277,9 +277,9 @@ impl ColumnPlan {
         t
     }
 
-    /// How the columns are packed into the witness commitment.
-    pub fn witness_packing(&self) -> Packing {
-        Packing::new(&self.layouts.iter().map(|l| l.vars()).collect::<Vec<_>>())
+    /// How the columns are packed into the witness commitments.
+    pub fn witness_groups(&self) -> crate::packing::Groups {
+        crate::packing::Groups::new(&self.layouts.iter().map(|l| l.vars()).collect::<Vec<_>>())
     }
 
     fn col(&mut self, shape: &[usize]) -> usize {

@@ -26,6 +26,14 @@
 //! [`Layout`]. Because `s` is transcript-derived after the commitment was
 //! absorbed, the PCS may use its random-point parameters.
 //!
+//! **Groups.** Tables are split into at most two packed polynomials
+//! ([`Groups`]) so that the total is not rounded up to the next power of
+//! two; each group is committed and opened on its own.
+//!
+//! **Sparse claims.** A claim point whose leading coordinates are exactly
+//! 0 or 1 (an embedding row picked by a public token id) touches one block
+//! of its slot: only that block's `eq` table is built.
+//!
 //! Soundness: a false claim or a nonzero padding entry survives with
 //! probability at most `(claims + 1)/|EF|` (the random combination), plus
 //! `2n/|EF|` (sumcheck), plus the PCS's error.
@@ -136,9 +144,69 @@ pub struct Claim {
     pub value: EF,
 }
 
-/// Proof of a batch of claims on a packed, committed polynomial.
+/// Tables split into at most two packed polynomials: the largest tables
+/// fill the biggest power of two the total reaches, the rest go to a second,
+/// smaller one. One packing of the whole would round the total up to the next
+/// power of two and could double it (4 × 2^20 weights and four biases are
+/// 2^22 + 2^12, not 2^23).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Groups {
+    pub packings: Vec<Packing>,
+    /// `(group, slot in the group's packing)` of each table.
+    pub place: Vec<(usize, usize)>,
+}
+
+impl Groups {
+    pub fn new(vars: &[usize]) -> Groups {
+        let total: usize = vars.iter().map(|&k| 1usize << k).sum();
+        if total == 0 {
+            return Groups { packings: vec![], place: vec![] };
+        }
+        let cap = 1usize << (usize::BITS - 1 - total.leading_zeros());
+        let mut order: Vec<usize> = (0..vars.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(vars[i]));
+        let (mut first, mut rest, mut used) = (vec![], vec![], 0usize);
+        for i in order {
+            if used + (1 << vars[i]) <= cap {
+                used += 1 << vars[i];
+                first.push(i);
+            } else {
+                rest.push(i);
+            }
+        }
+        let mut place = vec![(0, 0); vars.len()];
+        let mut packings = vec![];
+        for members in [first, rest] {
+            if members.is_empty() {
+                continue;
+            }
+            let g = packings.len();
+            for (slot, &i) in members.iter().enumerate() {
+                place[i] = (g, slot);
+            }
+            packings.push(Packing::new(&members.iter().map(|&i| vars[i]).collect::<Vec<_>>()));
+        }
+        Groups { packings, place }
+    }
+
+    /// Tables of group `g`, in slot order.
+    pub fn members(&self, g: usize) -> Vec<usize> {
+        let mut m: Vec<(usize, usize)> =
+            self.place.iter().enumerate().filter(|(_, p)| p.0 == g).map(|(i, p)| (p.1, i)).collect();
+        m.sort();
+        m.into_iter().map(|(_, i)| i).collect()
+    }
+}
+
+/// Proof of a batch of claims on committed packed tables: one reduction
+/// and one PCS opening per group.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PackedOpening {
+    pub parts: Vec<PartOpening>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartOpening {
     pub reduction: SumcheckProof,
     pub opening: OpeningProof,
 }
@@ -161,26 +229,43 @@ pub fn pcs(vars: usize) -> TensorPcs {
 /// Above this many variables a packed polynomial uses rate 1/2.
 pub const LARGE_VARS: usize = 22;
 
-/// A committed packed polynomial on the prover's side.
+/// One committed packed polynomial.
 #[derive(Debug)]
-pub struct Committed {
-    pub packing: Packing,
-    pub layouts: Vec<Layout>,
+pub struct Part {
     pub commitment: Commitment,
     pub data: ProverData,
+}
+
+/// Committed tables on the prover's side.
+#[derive(Debug)]
+pub struct Committed {
+    pub groups: Groups,
+    pub layouts: Vec<Layout>,
+    pub parts: Vec<Part>,
 }
 
 impl Committed {
     /// Packs and commits padded tables (`tables[i]` of `layouts[i]`).
     pub fn new(layouts: Vec<Layout>, tables: &[&[F]]) -> Result<Committed> {
-        let packing = Packing::new(&layouts.iter().map(|l| l.vars()).collect::<Vec<_>>());
-        let table = packing.pack(tables, F::ZERO);
-        let (commitment, data) = pcs(packing.vars).commit(vec![table])?;
-        Ok(Committed { packing, layouts, commitment, data })
+        let groups = Groups::new(&layouts.iter().map(|l| l.vars()).collect::<Vec<_>>());
+        let mut parts = vec![];
+        for (g, packing) in groups.packings.iter().enumerate() {
+            let members: Vec<&[F]> = groups.members(g).iter().map(|&i| tables[i]).collect();
+            let table = packing.pack(&members, F::ZERO);
+            let (commitment, data) = pcs(packing.vars).commit(vec![table])?;
+            parts.push(Part { commitment, data });
+        }
+        Ok(Committed { groups, layouts, parts })
     }
-    /// The packed table.
-    pub fn table(&self) -> &[F] {
-        &self.data.polys()[0]
+    pub fn commitments(&self) -> Vec<Commitment> {
+        self.parts.iter().map(|p| p.commitment.clone()).collect()
+    }
+    /// Total committed entries.
+    pub fn len(&self) -> usize {
+        self.groups.packings.iter().map(|p| p.len()).sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
     }
 }
 
@@ -215,15 +300,52 @@ fn terms(gamma: EF, padding: bool) -> Vec<Term> {
     t
 }
 
-/// Proves claims `(slot, claim)` on the committed tables and, with
-/// `padding`, the padding rule.
+/// Claims per group, with table indices turned into slots.
+fn split(groups: &Groups, claims: &[(usize, Claim)]) -> Option<Vec<Vec<(usize, Claim)>>> {
+    let mut out = vec![vec![]; groups.packings.len()];
+    for (i, c) in claims {
+        let &(g, slot) = groups.place.get(*i)?;
+        out[g].push((slot, c.clone()));
+    }
+    Some(out)
+}
+
+/// Adds `w · eq(z, ·)` into `g` (a slot's entries). Leading coordinates that
+/// are exactly 0 or 1 (a row picked by a public index, an embedding token)
+/// select a sub-block: only that block's table is built.
+fn add_eq(g: &mut [EF], z: &[EF], w: EF) {
+    let lead = z.iter().take_while(|&&x| x == EF::ZERO || x == EF::ONE).count();
+    let block = z[..lead].iter().fold(0usize, |acc, &x| 2 * acc + usize::from(x == EF::ONE));
+    let eq = eq_table(&z[lead..]);
+    let off = block * eq.len();
+    g[off..off + eq.len()].par_iter_mut().zip(eq.par_iter()).for_each(|(x, &e)| *x += w * e);
+}
+
+/// Proves claims `(table, claim)` on the committed tables and, with
+/// `padding`, that every entry off the tables' real entries is zero.
 pub fn prove<T: Transcript>(
     c: &Committed,
     claims: &[(usize, Claim)],
     padding: bool,
     t: &mut T,
 ) -> Result<PackedOpening> {
-    let p = &c.packing;
+    let per = split(&c.groups, claims).ok_or_else(|| Error::Internal("claim on a missing table".into()))?;
+    let mut parts = vec![];
+    for (g, claims) in per.iter().enumerate() {
+        let members: Vec<Layout> = c.groups.members(g).iter().map(|&i| c.layouts[i].clone()).collect();
+        parts.push(prove_part(&c.groups.packings[g], &members, &c.parts[g], claims, padding, t)?);
+    }
+    Ok(PackedOpening { parts })
+}
+
+fn prove_part<T: Transcript>(
+    p: &Packing,
+    layouts: &[Layout],
+    part: &Part,
+    claims: &[(usize, Claim)],
+    padding: bool,
+    t: &mut T,
+) -> Result<PartOpening> {
     for (i, cl) in claims {
         if *i >= p.slots.len() || cl.point.len() != p.slots[*i].1 {
             return Err(Error::Internal(format!("claim on slot {i} has a malformed point")));
@@ -234,32 +356,52 @@ pub fn prove<T: Transcript>(
     let mut pow = EF::ONE;
     for (i, cl) in claims {
         let (off, k) = p.slots[*i];
-        let eq = eq_table(&cl.point);
-        g[off..off + (1 << k)].par_iter_mut().zip(eq.par_iter()).for_each(|(x, &e)| *x += pow * e);
+        add_eq(&mut g[off..off + (1 << k)], &cl.point, pow);
         pow *= beta;
     }
-    let mut tables = vec![Table::Base(c.table().to_vec()), Table::Ext(g)];
+    let mut tables = vec![Table::Base(part.data.polys()[0].clone()), Table::Ext(g)];
     if padding {
-        let pad: Vec<F> = p.real_mask(&c.layouts).par_iter().map(|&m| F::from_bool(!m)).collect();
+        let pad: Vec<F> = p.real_mask(layouts).par_iter().map(|&m| F::from_bool(!m)).collect();
         tables.extend([Table::Ext(eq_table(&tau)), Table::Base(pad)]);
     }
     let (reduction, out) = sumcheck::prove(tables, &terms(gamma, padding), target(claims, beta), t)?;
-    let (values, opening) = pcs(p.vars).open(&c.commitment, &c.data, &out.point, t)?;
+    let (values, opening) = pcs(p.vars).open(&part.commitment, &part.data, &out.point, t)?;
     if values[0] != out.evals[0] {
         return Err(Error::Internal("packed opening disagrees with the reduction".into()));
     }
-    Ok(PackedOpening { reduction, opening })
+    Ok(PartOpening { reduction, opening })
 }
 
-/// Verifies claims on a committed packed polynomial and, with `padding`,
-/// its padding rule.
+/// Verifies claims `(table, claim)` on committed tables (`layouts[i]` of
+/// table `i`) and, with `padding`, their padding rule.
 pub fn verify<T: Transcript>(
+    commitments: &[Commitment],
+    groups: &Groups,
+    layouts: &[Layout],
+    claims: &[(usize, Claim)],
+    padding: bool,
+    proof: &PackedOpening,
+    t: &mut T,
+) -> Result<()> {
+    let per =
+        split(groups, claims).ok_or_else(|| Error::Reject("claim on a missing committed table".into()))?;
+    if commitments.len() != groups.packings.len() || proof.parts.len() != groups.packings.len() {
+        return Err(Error::Reject("packed opening: wrong number of commitments or openings".into()));
+    }
+    for (g, claims) in per.iter().enumerate() {
+        let members: Vec<Layout> = groups.members(g).iter().map(|&i| layouts[i].clone()).collect();
+        verify_part(&commitments[g], &groups.packings[g], &members, claims, padding, &proof.parts[g], t)?;
+    }
+    Ok(())
+}
+
+fn verify_part<T: Transcript>(
     commitment: &Commitment,
     packing: &Packing,
     layouts: &[Layout],
     claims: &[(usize, Claim)],
     padding: bool,
-    proof: &PackedOpening,
+    proof: &PartOpening,
     t: &mut T,
 ) -> Result<()> {
     for (i, cl) in claims {

@@ -170,9 +170,11 @@ pub fn prove_with(
         let refs: Vec<&[F]> = p.col_data.iter().map(|c| c.as_slice()).collect();
         let c = Committed::new(p.cols.layouts.clone(), &refs)?;
         p.t.label(b"witness-commitment");
-        p.t.absorb_bytes(&commitment_bytes(&c.commitment)?);
-        p.sink.proof.witness = Some(c.commitment.clone());
-        stats.witness_len = c.packing.len();
+        for comm in c.commitments() {
+            p.t.absorb_bytes(&commitment_bytes(&comm)?);
+        }
+        p.sink.proof.witness = c.commitments();
+        stats.witness_len = c.len();
         Some(c)
     };
     stats.commit = t0.elapsed();

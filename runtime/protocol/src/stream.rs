@@ -23,8 +23,9 @@ pub struct Proof {
     /// Lookup nodes whose requantization saturates in this inference (they
     /// carry overflow columns), sorted.
     pub saturating: Vec<usize>,
-    /// Commitment to the witness columns (absent when the plan has none).
-    pub witness: Option<Commitment>,
+    /// Commitments to the witness columns, one per packing group (none when
+    /// the plan has no columns).
+    pub witness: Vec<Commitment>,
     pub evals: Vec<Vec<EF>>,
     pub sumchecks: Vec<SumcheckProof>,
     pub logups: Vec<LogUpProof>,
@@ -52,7 +53,7 @@ impl Sink {
         Sink {
             proof: Proof {
                 saturating: vec![],
-                witness: None,
+                witness: vec![],
                 evals: vec![],
                 sumchecks: vec![],
                 logups: vec![],

@@ -137,14 +137,15 @@ pub fn verify(vk: &VerifyingKey, inputs: &[Tensor], outputs: &[Tensor], proof: &
     let out_refs: Vec<&[i64]> = outs.iter().map(|x| x.as_slice()).collect();
     bind(&mut v.t, &digest, &in_refs, &out_refs);
     bind_saturating(&mut v.t, sat);
-    let has_cols = !v.cols.layouts.is_empty();
-    match (&proof.witness, has_cols) {
-        (Some(c), true) => {
-            v.t.label(b"witness-commitment");
+    let wgroups = v.cols.witness_groups();
+    if proof.witness.len() != wgroups.packings.len() {
+        return Err(Error::Reject("wrong number of witness commitments".into()));
+    }
+    if !proof.witness.is_empty() {
+        v.t.label(b"witness-commitment");
+        for c in &proof.witness {
             v.t.absorb_bytes(&commitment_bytes(c)?);
         }
-        (None, false) => {}
-        _ => return Err(Error::Reject("witness commitment present/absent against the plan".into())),
     }
 
     ops::lookup::verify_tables(&mut v)?;
@@ -196,18 +197,18 @@ pub fn verify(vk: &VerifyingKey, inputs: &[Tensor], outputs: &[Tensor], proof: &
         }
     }
 
-    match (&proof.witness, &proof.witness_opening) {
-        (Some(c), Some(o)) => {
+    match &proof.witness_opening {
+        Some(o) if !proof.witness.is_empty() => {
             let claims = std::mem::take(&mut v.col_claims);
-            packing::verify(c, &v.cols.witness_packing(), &v.cols.layouts, &claims, true, o, &mut v.t)?;
+            packing::verify(&proof.witness, &wgroups, &v.cols.layouts, &claims, true, o, &mut v.t)?;
         }
-        (None, None) => {}
-        _ => return Err(Error::Reject("witness opening missing".into())),
+        None if proof.witness.is_empty() => {}
+        _ => return Err(Error::Reject("witness opening missing or unexpected".into())),
     }
     match (&vk.weights, &proof.weight_opening) {
         (Some(w), Some(o)) => {
             let claims = std::mem::take(&mut v.weight_claims);
-            packing::verify(&w.commitment, &w.packing, &vk.weight_layouts(), &claims, false, o, &mut v.t)?;
+            packing::verify(&w.commitments, &w.groups, &vk.weight_layouts(), &claims, false, o, &mut v.t)?;
         }
         (None, None) => {}
         _ => return Err(Error::Reject("weight opening missing or unexpected".into())),

@@ -15,7 +15,7 @@
 
 use crate::columns::ColumnPlan;
 use crate::layout::Layout;
-use crate::packing::{Committed, Packing};
+use crate::packing::{Committed, Groups};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -31,10 +31,11 @@ pub const INLINE_MAX: usize = 64;
 /// The committed weights.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WeightKey {
-    pub commitment: Commitment,
-    /// Constant node of each slot.
+    /// One commitment per packing group.
+    pub commitments: Vec<Commitment>,
+    /// Constant node of each committed table.
     pub nodes: Vec<usize>,
-    pub packing: Packing,
+    pub groups: Groups,
 }
 
 /// What a verifier needs: structure, small constants, weight commitment.
@@ -55,7 +56,7 @@ pub struct ProvingKey {
     pub vk: VerifyingKey,
     pub digest: [u8; 32],
     pub weights: Option<Committed>,
-    /// Slot of each committed constant node.
+    /// Table index (in [`WeightKey::nodes`]) of each committed constant node.
     pub weight_slot: BTreeMap<usize, usize>,
 }
 
@@ -111,9 +112,9 @@ pub fn setup(graph: &Graph, producer: &str) -> Result<ProvingKey> {
         let refs: Vec<&[_]> = tables.iter().map(|t| t.as_slice()).collect();
         let committed = Committed::new(slots.iter().map(|(_, l)| l.clone()).collect(), &refs)?;
         vk.weights = Some(WeightKey {
-            commitment: committed.commitment.clone(),
+            commitments: committed.commitments(),
             nodes: slots.iter().map(|(id, _)| *id).collect(),
-            packing: committed.packing.clone(),
+            groups: committed.groups.clone(),
         });
         for (i, (id, _)) in slots.iter().enumerate() {
             weight_slot.insert(*id, i);
@@ -230,10 +231,7 @@ impl VerifyingKey {
             }
         }
         if let Some(w) = &self.weights {
-            if w.nodes.len() != w.packing.slots.len() {
-                return bad("weight packing has the wrong number of slots".into());
-            }
-            let expect = Packing::new(
+            let expect = Groups::new(
                 &w.nodes
                     .iter()
                     .map(|&id| match self.nodes.get(id).map(|n| &n.op) {
@@ -242,7 +240,10 @@ impl VerifyingKey {
                     })
                     .collect::<Result<Vec<_>>>()?,
             );
-            if expect != w.packing || w.packing.vars > 34 {
+            if expect != w.groups
+                || w.commitments.len() != w.groups.packings.len()
+                || w.groups.packings.iter().any(|p| p.vars > 34)
+            {
                 return bad("weight packing does not match the constants' shapes".into());
             }
         }

@@ -180,6 +180,52 @@ where
         .collect()
 }
 
+/// [`round_values`] over a mix of base and extension tables.
+fn round_values_mixed(tables: &[Table], terms: &[Term], d: usize) -> Vec<EF> {
+    let half = tables[0].len() / 2;
+    let width = terms.len() * (d + 1);
+    let chunk = |range: std::ops::Range<usize>| {
+        let mut acc = vec![EF::ZERO; width];
+        let mut vals = vec![EF::ZERO; tables.len() * (d + 1)];
+        for x in range {
+            for (j, tab) in tables.iter().enumerate() {
+                let (lo, hi) = match tab {
+                    Table::Base(v) => (EF::from(v[x]), EF::from(v[half + x])),
+                    Table::Ext(v) => (v[x], v[half + x]),
+                };
+                let step = hi - lo;
+                let mut v = lo;
+                for p in 0..=d {
+                    vals[j * (d + 1) + p] = v;
+                    v += step;
+                }
+            }
+            for (ti, term) in terms.iter().enumerate() {
+                for p in (0..=d).filter(|&p| p != 1) {
+                    let mut prod = EF::ONE;
+                    for &j in &term.factors {
+                        prod *= vals[j * (d + 1) + p];
+                    }
+                    acc[ti * (d + 1) + p] += prod;
+                }
+            }
+        }
+        acc
+    };
+    const CHUNK: usize = 1 << 11;
+    let sums: Vec<EF> = if half >= 2 * CHUNK {
+        (0..half.div_ceil(CHUNK))
+            .into_par_iter()
+            .map(|c| chunk(c * CHUNK..((c + 1) * CHUNK).min(half)))
+            .reduce(|| vec![EF::ZERO; width], |a, b| a.iter().zip(&b).map(|(&x, &y)| x + y).collect())
+    } else {
+        chunk(0..half)
+    };
+    (0..=d)
+        .map(|p| terms.iter().enumerate().map(|(ti, term)| term.coeff * sums[ti * (d + 1) + p]).sum())
+        .collect()
+}
+
 fn check_statement(tables: &[Table], terms: &[Term]) -> Result<usize, SumcheckError> {
     let len = tables.first().map(|t| t.len()).ok_or_else(|| SumcheckError::Statement("no tables".into()))?;
     if !len.is_power_of_two() || tables.iter().any(|t| t.len() != len) {
@@ -224,17 +270,17 @@ pub fn prove<T: Transcript>(
                 .map(|t| if let Table::Base(v) = t { v.as_slice() } else { unreachable!() })
                 .collect();
             round_values(&refs, terms, d)
-        } else {
-            for tab in tables.iter_mut() {
-                if let Table::Base(_) = tab {
-                    *tab = Table::Ext(tab.to_ext());
-                }
-            }
+        } else if tables.iter().all(|t| matches!(t, Table::Ext(_))) {
             let refs: Vec<&[EF]> = tables
                 .iter()
                 .map(|t| if let Table::Ext(v) = t { v.as_slice() } else { unreachable!() })
                 .collect();
             round_values(&refs, terms, d)
+        } else {
+            // Mixed: base tables are read as they are (no full-size copy
+            // into the extension field); the fold below makes them extension
+            // tables of half the size.
+            round_values_mixed(&tables, terms, d)
         };
         let mut values = values;
         values[1] = running - values[0];

@@ -13,8 +13,12 @@
 //! `Σ_k e_k = e`), and one degree-2 sumcheck per input reduces `e_k` to a
 //! claim on `in_k` at a random `s`. The verifier evaluates
 //! `W_k(s) = Σ_y eq(r, y) eq(s, g(y))` in `O(|out| + |in_k|)`: linear in the
-//! tensor, not succinct. Transposes and power-of-two reshapes are pure
-//! relabellings and could skip the sumcheck; that is a later optimisation.
+//! tensor, not succinct.
+//!
+//! Transposes, and reshapes whose padded layouts coincide (splitting or
+//! merging axes with power-of-two inner sizes, e.g. `[16, 576] → [16, 9,
+//! 64]`), are pure relabellings of the variables: the claim moves to the
+//! input with its point permuted (or unchanged), no sumcheck.
 
 use crate::layout::Layout;
 use crate::packing::Claim;
@@ -59,6 +63,32 @@ fn index_map(vk: &VerifyingKey, id: usize, slot: usize) -> Result<Vec<(usize, us
         .collect())
 }
 
+/// A pure relabelling of variables: `out(r) = in(π(r))` with no sumcheck.
+/// Transposes permute the per-axis blocks of the point; a reshape whose
+/// padded layouts coincide entry for entry (splitting or merging axes whose
+/// inner sizes are powers of two) keeps the point as it is.
+fn relabel(vk: &VerifyingKey, id: usize, map: &[(usize, usize, usize)], point: &[EF]) -> Option<Vec<EF>> {
+    let node = &vk.nodes[id];
+    if node.inputs.len() != 1 {
+        return None;
+    }
+    let il = Layout::new(&crate::columns::shape_of(vk, node.inputs[0]));
+    let ol = Layout::new(&crate::columns::shape_of(vk, ValueId::new(id, 0)));
+    if let zkml_ir::Op::Transpose(t) = &node.op {
+        let parts = ol.split(point);
+        let mut blocks: Vec<&[EF]> = vec![&[]; il.rank()];
+        for (a, &b) in t.perm.iter().enumerate() {
+            *blocks.get_mut(b)? = parts.get(a)?;
+        }
+        return Some(blocks.concat());
+    }
+    let identity = il.vars() == ol.vars()
+        && map.len() == il.real_len()
+        && node.outputs.len() == 1
+        && map.iter().all(|&(py, _, x)| py == x);
+    identity.then(|| point.to_vec())
+}
+
 fn terms() -> Vec<Term> {
     vec![Term { coeff: EF::ONE, factors: vec![0, 1] }]
 }
@@ -67,6 +97,10 @@ pub(crate) fn prove(p: &mut Prover<'_>, id: usize, slot: usize, c: Claim) -> Res
     let vk = &p.pk.vk;
     let inputs: Vec<ValueId> = vk.nodes[id].inputs.clone();
     let map = index_map(vk, id, slot)?;
+    if let Some(point) = relabel(vk, id, &map, &c.point) {
+        p.claim(inputs[0], Claim { point, value: c.value });
+        return Ok(());
+    }
     let eq_r = eq_table(&c.point);
     let mut ws: Vec<Option<Vec<EF>>> = vec![None; inputs.len()];
     for &(py, k, x) in &map {
@@ -95,6 +129,9 @@ pub(crate) fn prove(p: &mut Prover<'_>, id: usize, slot: usize, c: Claim) -> Res
 pub(crate) fn verify(v: &mut Verifier<'_>, id: usize, slot: usize, c: Claim) -> Result<()> {
     let inputs: Vec<ValueId> = v.vk.nodes[id].inputs.clone();
     let map = index_map(v.vk, id, slot)?;
+    if let Some(point) = relabel(v.vk, id, &map, &c.point) {
+        return v.claim(inputs[0], Claim { point, value: c.value });
+    }
     let sums = v.src.evals(&mut v.t, inputs.len(), "data movement")?;
     if sums.iter().copied().sum::<EF>() != c.value {
         return Err(Error::Reject("data movement: input shares do not sum to the claim".into()));

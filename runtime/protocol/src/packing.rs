@@ -247,11 +247,20 @@ pub struct Committed {
 impl Committed {
     /// Packs and commits padded tables (`tables[i]` of `layouts[i]`).
     pub fn new(layouts: Vec<Layout>, tables: &[&[F]]) -> Result<Committed> {
+        Committed::with(layouts, |i, dst| dst.copy_from_slice(&tables[i][..dst.len()]))
+    }
+
+    /// Like [`Committed::new`], with table `i` written by `fill(i, slot)`
+    /// straight into its slot (no intermediate copy of large weights).
+    pub fn with(layouts: Vec<Layout>, fill: impl Fn(usize, &mut [F])) -> Result<Committed> {
         let groups = Groups::new(&layouts.iter().map(|l| l.vars()).collect::<Vec<_>>());
         let mut parts = vec![];
         for (g, packing) in groups.packings.iter().enumerate() {
-            let members: Vec<&[F]> = groups.members(g).iter().map(|&i| tables[i]).collect();
-            let table = packing.pack(&members, F::ZERO);
+            let mut table = vec![F::ZERO; packing.len()];
+            for (slot, &i) in groups.members(g).iter().enumerate() {
+                let (off, k) = packing.slots[slot];
+                fill(i, &mut table[off..off + (1 << k)]);
+            }
             let (commitment, data) = pcs(packing.vars).commit(vec![table])?;
             parts.push(Part { commitment, data });
         }

@@ -61,10 +61,10 @@ pub struct ProvingKey {
 }
 
 /// Integers of a constant (quantized or integer data).
-pub(crate) fn const_ints(node: usize, n: &Node) -> Result<Vec<i64>> {
+pub(crate) fn const_data(node: usize, n: &Node) -> Result<&[i64]> {
     let Op::Const(c) = &n.op else { return Err(Error::Internal(format!("node {node} is not a constant"))) };
     match c.value.data() {
-        TensorData::I64(v) => Ok(v.clone()),
+        TensorData::I64(v) => Ok(v),
         _ => Err(Error::Unsupported {
             node,
             name: n.name.clone(),
@@ -92,16 +92,14 @@ pub fn setup(graph: &Graph, producer: &str) -> Result<ProvingKey> {
     // Classifies every node (errors name unsupported ones) and checks types.
     ColumnPlan::new(&vk, &[])?;
     let mut slots = Vec::new();
-    let mut tables = Vec::new();
+    let mut data: Vec<&[i64]> = Vec::new();
     for (id, n) in graph.nodes() {
         if let Op::Const(c) = &n.op {
-            let ints = const_ints(id, n)?;
             if c.fact.len() <= INLINE_MAX {
-                vk.inline.insert(id, ints);
+                vk.inline.insert(id, const_data(id, n)?.to_vec());
             } else {
-                let layout = Layout::new(&c.fact.shape);
-                tables.push(layout.pad_i64(&ints));
-                slots.push((id, layout));
+                data.push(const_data(id, n)?);
+                slots.push((id, Layout::new(&c.fact.shape)));
             }
         }
     }
@@ -109,8 +107,16 @@ pub fn setup(graph: &Graph, producer: &str) -> Result<ProvingKey> {
     let weights = if slots.is_empty() {
         None
     } else {
-        let refs: Vec<&[_]> = tables.iter().map(|t| t.as_slice()).collect();
-        let committed = Committed::new(slots.iter().map(|(_, l)| l.clone()).collect(), &refs)?;
+        let layouts: Vec<Layout> = slots.iter().map(|(_, l)| l.clone()).collect();
+        let committed = Committed::with(layouts.clone(), |i, dst| {
+            if layouts[i].is_dense() {
+                dst.iter_mut().zip(data[i]).for_each(|(d, &v)| *d = zkml_proof::field::embed_i64(v));
+            } else {
+                for (&p, &v) in layouts[i].padded_indices().iter().zip(data[i]) {
+                    dst[p] = zkml_proof::field::embed_i64(v);
+                }
+            }
+        })?;
         vk.weights = Some(WeightKey {
             commitments: committed.commitments(),
             nodes: slots.iter().map(|(id, _)| *id).collect(),

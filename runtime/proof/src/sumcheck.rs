@@ -138,14 +138,35 @@ where
     EF: Algebra<T>,
 {
     let half = tables[0].len() / 2;
+    round_values_with(half, tables.len(), |j, x| (tables[j][x], tables[j][half + x]), terms, d)
+}
+
+/// [`round_values`] over a mix of base and extension tables: base entries
+/// are read in place and lifted one at a time.
+fn round_values_mixed(tables: &[Table], terms: &[Term], d: usize) -> Vec<EF> {
+    let half = tables[0].len() / 2;
+    let get = |j: usize, x: usize| match &tables[j] {
+        Table::Base(v) => (EF::from(v[x]), EF::from(v[half + x])),
+        Table::Ext(v) => (v[x], v[half + x]),
+    };
+    round_values_with(half, tables.len(), get, terms, d)
+}
+
+/// The round polynomial's values from `get(j, x) = (f_j(0, x), f_j(1, x))`.
+fn round_values_with<T, G>(half: usize, n: usize, get: G, terms: &[Term], d: usize) -> Vec<EF>
+where
+    T: Field,
+    EF: Algebra<T>,
+    G: Fn(usize, usize) -> (T, T) + Sync,
+{
     let width = terms.len() * (d + 1);
     // Per term and point, Σ_x' Π_j f_j(X, x') in T; coefficients applied last.
     let chunk = |range: std::ops::Range<usize>| {
         let mut acc = vec![T::ZERO; width];
-        let mut vals = vec![T::ZERO; tables.len() * (d + 1)];
+        let mut vals = vec![T::ZERO; n * (d + 1)];
         for x in range {
-            for (j, tab) in tables.iter().enumerate() {
-                let (lo, hi) = (tab[x], tab[half + x]);
+            for j in 0..n {
+                let (lo, hi) = get(j, x);
                 let step = hi - lo;
                 let mut v = lo;
                 for p in 0..=d {
@@ -172,52 +193,6 @@ where
             .into_par_iter()
             .map(|c| chunk(c * CHUNK..((c + 1) * CHUNK).min(half)))
             .reduce(|| vec![T::ZERO; width], |a, b| a.iter().zip(&b).map(|(&x, &y)| x + y).collect())
-    } else {
-        chunk(0..half)
-    };
-    (0..=d)
-        .map(|p| terms.iter().enumerate().map(|(ti, term)| term.coeff * sums[ti * (d + 1) + p]).sum())
-        .collect()
-}
-
-/// [`round_values`] over a mix of base and extension tables.
-fn round_values_mixed(tables: &[Table], terms: &[Term], d: usize) -> Vec<EF> {
-    let half = tables[0].len() / 2;
-    let width = terms.len() * (d + 1);
-    let chunk = |range: std::ops::Range<usize>| {
-        let mut acc = vec![EF::ZERO; width];
-        let mut vals = vec![EF::ZERO; tables.len() * (d + 1)];
-        for x in range {
-            for (j, tab) in tables.iter().enumerate() {
-                let (lo, hi) = match tab {
-                    Table::Base(v) => (EF::from(v[x]), EF::from(v[half + x])),
-                    Table::Ext(v) => (v[x], v[half + x]),
-                };
-                let step = hi - lo;
-                let mut v = lo;
-                for p in 0..=d {
-                    vals[j * (d + 1) + p] = v;
-                    v += step;
-                }
-            }
-            for (ti, term) in terms.iter().enumerate() {
-                for p in (0..=d).filter(|&p| p != 1) {
-                    let mut prod = EF::ONE;
-                    for &j in &term.factors {
-                        prod *= vals[j * (d + 1) + p];
-                    }
-                    acc[ti * (d + 1) + p] += prod;
-                }
-            }
-        }
-        acc
-    };
-    const CHUNK: usize = 1 << 11;
-    let sums: Vec<EF> = if half >= 2 * CHUNK {
-        (0..half.div_ceil(CHUNK))
-            .into_par_iter()
-            .map(|c| chunk(c * CHUNK..((c + 1) * CHUNK).min(half)))
-            .reduce(|| vec![EF::ZERO; width], |a, b| a.iter().zip(&b).map(|(&x, &y)| x + y).collect())
     } else {
         chunk(0..half)
     };

@@ -1,8 +1,8 @@
 //! The prover: runs the protocol of the crate docs on the executor's values.
 
-use crate::columns::{ColumnPlan, NodeCols};
+use crate::columns::ColumnPlan;
 use crate::layout::Layout;
-use crate::ops::{self, Kind};
+use crate::ops::{self, Kind, Route};
 use crate::packing::{self, Claim, Committed};
 use crate::stream::{Proof, Sink};
 use crate::vk::ProvingKey;
@@ -10,7 +10,7 @@ use crate::{Error, Result};
 use p3_field::PrimeCharacteristicRing;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
-use zkml_ir::{Op, Tensor, ValueId};
+use zkml_ir::{Tensor, ValueId};
 use zkml_proof::mle::evaluate;
 use zkml_proof::sumcheck::reduce_claims_prove;
 use zkml_proof::{EF, F, Poseidon2Transcript, Transcript};
@@ -71,27 +71,14 @@ impl<'a> Prover<'a> {
     }
 
     /// Routes a claim on a value to where it is proven.
-    pub fn claim(&mut self, v: ValueId, c: Claim) {
-        let vk = &self.pk.vk;
-        match (&vk.nodes[v.node].op, self.cols.nodes.get(&v.node)) {
-            (Op::Input(_), _) => {}
-            (Op::Const(_), _) => {
-                if let Some(&slot) = self.pk.weight_slot.get(&v.node) {
-                    self.weight_claims.push((slot, c));
-                }
-            }
-            (
-                _,
-                Some(
-                    NodeCols::Table { z: col, .. }
-                    | NodeCols::LogTable { z: col, .. }
-                    | NodeCols::Max { out: col, .. },
-                ),
-            ) => {
-                self.col_claims.push((*col, c));
-            }
-            _ => self.claims.entry(v).or_default().push(c),
+    pub fn claim(&mut self, v: ValueId, c: Claim) -> Result<()> {
+        match ops::route(&self.pk.vk, &self.cols, v)? {
+            Route::Input(_) | Route::Inline => {}
+            Route::Weight(t) => self.weight_claims.push((t, c)),
+            Route::Column(col) => self.col_claims.push((col, c)),
+            Route::Graph => self.claims.entry(v).or_default().push(c),
         }
+        Ok(())
     }
 }
 
@@ -196,7 +183,7 @@ pub fn prove_with(
         let table = p.padded(o)?;
         let point = p.t.challenges_ext(p.layout(o).vars());
         let value = evaluate(&table, &point);
-        p.claim(o, Claim { point, value });
+        p.claim(o, Claim { point, value })?;
     }
     for id in (0..vk.nodes.len()).rev() {
         let kind = ops::classify(vk, id)?;

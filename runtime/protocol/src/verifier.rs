@@ -1,16 +1,16 @@
 //! The verifier: replays the protocol of the crate docs from the verifying
 //! key, the public input and output, and the proof.
 
-use crate::columns::{ColumnPlan, NodeCols};
+use crate::columns::ColumnPlan;
 use crate::layout::Layout;
-use crate::ops::{self, Kind};
+use crate::ops::{self, Kind, Route};
 use crate::packing::{self, Claim};
 use crate::prover::{bind, bind_saturating, commitment_bytes};
 use crate::stream::{Proof, Source};
 use crate::vk::VerifyingKey;
 use crate::{Error, Result};
 use std::collections::BTreeMap;
-use zkml_ir::{Op, Tensor, ValueId};
+use zkml_ir::{Tensor, ValueId};
 use zkml_proof::mle::evaluate;
 use zkml_proof::sumcheck::reduce_claims_verify;
 use zkml_proof::{EF, Poseidon2Transcript, Transcript};
@@ -46,44 +46,26 @@ impl Verifier<'_> {
     /// checked at once; weights and committed columns are collected for the
     /// final openings; anything else waits for its producer.
     pub fn claim(&mut self, v: ValueId, c: Claim) -> Result<()> {
-        let vk = self.vk;
-        let node = &vk.nodes[v.node];
-        match (&node.op, self.cols.nodes.get(&v.node)) {
-            (Op::Input(inp), _) => {
-                let t = self.inputs.get(inp.index).ok_or_else(|| Error::Public("missing input".into()))?;
+        let public = |ints: &[i64], what: String, this: &Self| -> Result<()> {
+            let layout = this.layout(v);
+            if c.point.len() != layout.vars() || evaluate(&layout.pad_i64(ints), &c.point) != c.value {
+                return Err(Error::Reject(format!("claim on {what} is false")));
+            }
+            Ok(())
+        };
+        match ops::route(self.vk, &self.cols, v)? {
+            Route::Input(index) => {
+                let t = self.inputs.get(index).ok_or_else(|| Error::Public("missing input".into()))?;
                 let ints = t.as_i64().map_err(|e| Error::Public(e.to_string()))?;
-                let layout = self.layout(v);
-                if c.point.len() != layout.vars() || evaluate(&layout.pad_i64(ints), &c.point) != c.value {
-                    return Err(Error::Reject(format!("claim on public input {} is false", inp.index)));
-                }
+                public(ints, format!("public input {index}"), self)?;
             }
-            (Op::Const(_), _) => {
-                if let Some(ints) = vk.inline.get(&v.node) {
-                    let layout = self.layout(v);
-                    if c.point.len() != layout.vars() || evaluate(&layout.pad_i64(ints), &c.point) != c.value
-                    {
-                        return Err(Error::Reject(format!("claim on constant '{}' is false", node.name)));
-                    }
-                } else {
-                    let slot = vk
-                        .weights
-                        .as_ref()
-                        .and_then(|w| w.nodes.iter().position(|&n| n == v.node))
-                        .ok_or_else(|| Error::Key(format!("constant {} has no data", v.node)))?;
-                    self.weight_claims.push((slot, c));
-                }
+            Route::Inline => {
+                let ints = self.vk.inline.get(&v.node).map(|x| x.as_slice()).unwrap_or(&[]);
+                public(ints, format!("constant '{}'", self.vk.nodes[v.node].name), self)?;
             }
-            (
-                _,
-                Some(
-                    NodeCols::Table { z: col, .. }
-                    | NodeCols::LogTable { z: col, .. }
-                    | NodeCols::Max { out: col, .. },
-                ),
-            ) => {
-                self.col_claims.push((*col, c));
-            }
-            _ => self.claims.entry(v).or_default().push(c),
+            Route::Weight(t) => self.weight_claims.push((t, c)),
+            Route::Column(col) => self.col_claims.push((col, c)),
+            Route::Graph => self.claims.entry(v).or_default().push(c),
         }
         Ok(())
     }

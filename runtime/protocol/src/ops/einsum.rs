@@ -271,7 +271,7 @@ pub(crate) fn prove(
     p.sink.sumcheck(proof);
     for (j, &v) in plan.inputs.iter().enumerate() {
         let point = plan.operand_point(j, &r, &out.point);
-        p.claim(v, Claim { point, value: out.evals[j] });
+        p.claim(v, Claim { point, value: out.evals[j] })?;
     }
     Ok(())
 }

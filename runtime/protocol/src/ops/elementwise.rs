@@ -48,16 +48,20 @@ fn shapes(vk: &crate::vk::VerifyingKey, id: usize) -> (Layout, Vec<usize>, Vec<u
     (out, crate::columns::shape_of(vk, a), crate::columns::shape_of(vk, b), a, b)
 }
 
+/// Sends `a(pa)`, `b(pb)` and hands them on as claims.
+fn send_operands(p: &mut Prover<'_>, (a, pa): (ValueId, Vec<EF>), (b, pb): (ValueId, Vec<EF>)) -> Result<()> {
+    let va = evaluate(&p.padded(a)?, &pa);
+    let vb = evaluate(&p.padded(b)?, &pb);
+    p.sink.evals(&mut p.t, vec![va, vb]);
+    p.claim(a, Claim { point: pa, value: va })?;
+    p.claim(b, Claim { point: pb, value: vb })
+}
+
 pub(crate) fn prove_add(p: &mut Prover<'_>, id: usize, _sub: bool, c: Claim) -> Result<()> {
     let (out, sa, sb, a, b) = shapes(&p.pk.vk, id);
     let (pa, _) = project(&out, &sa, &c.point);
     let (pb, _) = project(&out, &sb, &c.point);
-    let va = evaluate(&p.padded(a)?, &pa);
-    let vb = evaluate(&p.padded(b)?, &pb);
-    p.sink.evals(&mut p.t, vec![va, vb]);
-    p.claim(a, Claim { point: pa, value: va });
-    p.claim(b, Claim { point: pb, value: vb });
-    Ok(())
+    send_operands(p, (a, pa), (b, pb))
 }
 
 pub(crate) fn verify_add(v: &mut Verifier<'_>, id: usize, sub: bool, c: Claim) -> Result<()> {
@@ -89,12 +93,7 @@ pub(crate) fn prove_mul(p: &mut Prover<'_>, id: usize, c: Claim) -> Result<()> {
     let (pa, _) = project(&out, &sa, &c.point);
     let (pb, _) = project(&out, &sb, &c.point);
     if pa.is_empty() || pb.is_empty() {
-        let va = evaluate(&p.padded(a)?, &pa);
-        let vb = evaluate(&p.padded(b)?, &pb);
-        p.sink.evals(&mut p.t, vec![va, vb]);
-        p.claim(a, Claim { point: pa, value: va });
-        p.claim(b, Claim { point: pb, value: vb });
-        return Ok(());
+        return send_operands(p, (a, pa), (b, pb));
     }
     let tables = vec![
         Table::Ext(eq_table(&c.point)),
@@ -105,12 +104,7 @@ pub(crate) fn prove_mul(p: &mut Prover<'_>, id: usize, c: Claim) -> Result<()> {
     p.sink.sumcheck(proof);
     let (pa, _) = project(&out, &sa, &res.point);
     let (pb, _) = project(&out, &sb, &res.point);
-    let va = evaluate(&p.padded(a)?, &pa);
-    let vb = evaluate(&p.padded(b)?, &pb);
-    p.sink.evals(&mut p.t, vec![va, vb]);
-    p.claim(a, Claim { point: pa, value: va });
-    p.claim(b, Claim { point: pb, value: vb });
-    Ok(())
+    send_operands(p, (a, pa), (b, pb))
 }
 
 pub(crate) fn verify_mul(v: &mut Verifier<'_>, id: usize, c: Claim) -> Result<()> {

@@ -86,7 +86,7 @@ pub(crate) fn prove(p: &mut Prover<'_>, id: usize, c: Claim) -> Result<()> {
         tokens.iter().map(|&t| evaluate(&data[t as usize * row..(t as usize + 1) * row], rj)).collect();
     p.sink.evals(&mut p.t, ev.clone());
     for (&t, &v) in tokens.iter().zip(&ev) {
-        p.claim(g.data, Claim { point: row_point(&g, t, rj), value: v });
+        p.claim(g.data, Claim { point: row_point(&g, t, rj), value: v })?;
     }
     Ok(())
 }

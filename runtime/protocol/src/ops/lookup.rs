@@ -125,7 +125,7 @@ pub(crate) fn prove_tables(p: &mut Prover<'_>) -> Result<()> {
                 Kind::Table(q) => {
                     let real = p.cols.layouts[lk[0]].real_eval(&rho);
                     let (over, r) = split_requant(&ev[2..], nr, ns);
-                    p.claim(x, Claim { value: input_claim(&q, ev[0] + over, r, real), point: rho });
+                    p.claim(x, Claim { value: input_claim(&q, ev[0] + over, r, real), point: rho })?;
                 }
                 _ => prove_log_input(p, id, rho)?,
             }
@@ -231,7 +231,7 @@ fn prove_log_input(p: &mut Prover<'_>, id: usize, rho: Vec<EF>) -> Result<()> {
     p.col_claims.push((pc, Claim { point: out.point.clone(), value: out.evals[2] }));
     let ev: Vec<EF> = r.cols.iter().chain(&u.cols).map(|&c| p.open_col(c, &out.point)).collect();
     p.sink.evals(&mut p.t, ev);
-    p.claim(x, Claim { point: rho, value });
+    p.claim(x, Claim { point: rho, value })?;
     Ok(())
 }
 
@@ -352,7 +352,7 @@ pub(crate) fn prove_range_claim(p: &mut Prover<'_>, id: usize, q: &LookupQuant, 
     let real = Layout::new(&crate::columns::shape_of(&p.pk.vk, x)).real_eval(&c.point);
     let (nr, ns) = range_split(&p.cols, id);
     let (over, r) = split_requant(&ev[lo.cols.len() + hi.cols.len()..], nr, ns);
-    p.claim(x, Claim { value: input_claim(q, c.value + over, r, real), point: c.point });
+    p.claim(x, Claim { value: input_claim(q, c.value + over, r, real), point: c.point })?;
     Ok(())
 }
 
@@ -403,6 +403,14 @@ struct SatCols {
     hi: Chunks,
     m: i64,
     layout: Layout,
+}
+
+impl SatCols {
+    /// Columns opened at the zerocheck's point, in message order.
+    fn opened(&self) -> Vec<usize> {
+        let lohi = self.lo.cols.iter().chain(&self.hi.cols);
+        self.up.cols.iter().chain(&self.down.cols).chain(self.y.iter()).chain(lohi).copied().collect()
+    }
 }
 
 fn sat_cols(v: &crate::vk::VerifyingKey, cols: &ColumnPlan, id: usize) -> Result<SatCols> {
@@ -478,16 +486,7 @@ pub(crate) fn prove_saturation(p: &mut Prover<'_>, id: usize) -> Result<()> {
     ];
     let (proof, out) = sumcheck::prove(tables, &sat_terms(lambda), EF::ZERO, &mut p.t)?;
     p.sink.sumcheck(proof);
-    let cols: Vec<usize> = sc
-        .up
-        .cols
-        .iter()
-        .chain(&sc.down.cols)
-        .chain(sc.y.iter())
-        .chain(&sc.lo.cols)
-        .chain(&sc.hi.cols)
-        .copied()
-        .collect();
+    let cols = sc.opened();
     let ev: Vec<EF> = cols.iter().map(|&c| p.open_col(c, &out.point)).collect();
     p.sink.evals(&mut p.t, ev);
     Ok(())
@@ -501,16 +500,7 @@ pub(crate) fn verify_saturation(v: &mut Verifier<'_>, id: usize) -> Result<()> {
     let proof = v.src.sumcheck("saturation")?;
     let out = sumcheck::verify(sc.layout.vars(), 5, &sat_terms(lambda), EF::ZERO, proof, &mut v.t)
         .map_err(|e| Error::Reject(format!("saturation at node {id}: {e}")))?;
-    let cols: Vec<usize> = sc
-        .up
-        .cols
-        .iter()
-        .chain(&sc.down.cols)
-        .chain(sc.y.iter())
-        .chain(&sc.lo.cols)
-        .chain(&sc.hi.cols)
-        .copied()
-        .collect();
+    let cols = sc.opened();
     let ev = v.src.evals(&mut v.t, cols.len(), "saturation openings")?;
     let (nu, nd) = (sc.up.cols.len(), sc.down.cols.len());
     let up = Chunks::combine(&ev[..nu]);

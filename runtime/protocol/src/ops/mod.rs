@@ -30,6 +30,49 @@ use zkml_ir::ops::lookup::{Domain, LookupFn, LookupQuant};
 use zkml_ir::ops::reduce::ReduceOp;
 use zkml_ir::{DType, Op};
 
+/// Where a claim on a value goes (prover and verifier route alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// Public input `index`: the verifier evaluates it.
+    Input(usize),
+    /// A constant stored in the key: the verifier evaluates it.
+    Inline,
+    /// Committed weight table `index` (position in the key's weight list).
+    Weight(usize),
+    /// A committed witness column (lookup and max outputs).
+    Column(usize),
+    /// An intermediate value: waits for its producer's reduction.
+    Graph,
+}
+
+pub(crate) fn route(
+    vk: &VerifyingKey,
+    cols: &crate::columns::ColumnPlan,
+    v: zkml_ir::ValueId,
+) -> Result<Route> {
+    use crate::columns::NodeCols;
+    let node = vk.nodes.get(v.node).ok_or_else(|| Error::Key(format!("value {v} does not exist")))?;
+    Ok(match (&node.op, cols.nodes.get(&v.node)) {
+        (Op::Input(inp), _) => Route::Input(inp.index),
+        (Op::Const(_), _) if vk.inline.contains_key(&v.node) => Route::Inline,
+        (Op::Const(_), _) => Route::Weight(
+            vk.weights
+                .as_ref()
+                .and_then(|w| w.nodes.iter().position(|&n| n == v.node))
+                .ok_or_else(|| Error::Key(format!("constant {} has no data", v.node)))?,
+        ),
+        (
+            _,
+            Some(
+                NodeCols::Table { z: col, .. }
+                | NodeCols::LogTable { z: col, .. }
+                | NodeCols::Max { out: col, .. },
+            ),
+        ) => Route::Column(*col),
+        _ => Route::Graph,
+    })
+}
+
 /// How a node is proven.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {

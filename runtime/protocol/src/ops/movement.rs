@@ -98,7 +98,7 @@ pub(crate) fn prove(p: &mut Prover<'_>, id: usize, slot: usize, c: Claim) -> Res
     let inputs: Vec<ValueId> = vk.nodes[id].inputs.clone();
     let map = index_map(vk, id, slot)?;
     if let Some(point) = relabel(vk, id, &map, &c.point) {
-        p.claim(inputs[0], Claim { point, value: c.value });
+        p.claim(inputs[0], Claim { point, value: c.value })?;
         return Ok(());
     }
     let eq_r = eq_table(&c.point);
@@ -121,7 +121,7 @@ pub(crate) fn prove(p: &mut Prover<'_>, id: usize, slot: usize, c: Claim) -> Res
         let (Some(t), Some(w)) = (tables[k].take(), ws[k].take()) else { continue };
         let (proof, out) = sumcheck::prove(vec![Table::Base(t), Table::Ext(w)], &terms(), sums[k], &mut p.t)?;
         p.sink.sumcheck(proof);
-        p.claim(inputs[k], Claim { point: out.point, value: out.evals[0] });
+        p.claim(inputs[k], Claim { point: out.point, value: out.evals[0] })?;
     }
     Ok(())
 }

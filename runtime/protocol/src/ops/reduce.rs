@@ -153,7 +153,7 @@ pub(crate) fn prove_max(p: &mut Prover<'_>, id: usize) -> Result<()> {
     }
     p.sink.evals(&mut p.t, ev.clone());
     let (_, sel) = g.kept_point(&rho);
-    p.claim(g.x, Claim { value: ev[0] * sel - Chunks::combine(&ev[1..]), point: rho });
+    p.claim(g.x, Claim { value: ev[0] * sel - Chunks::combine(&ev[1..]), point: rho })?;
     Ok(())
 }
 

@@ -166,38 +166,31 @@ impl OutputData {
                     got: data.len(),
                 });
             }
+            let off_grid = |value: f64| RuntimeError::InputValue {
+                index,
+                name: format!("output {index}"),
+                value,
+                dtype: fact.dtype.to_string(),
+            };
             let ints = match fact.dtype {
                 DType::Q(q) => data
                     .iter()
                     .map(|&v| {
                         let i = q.quantize(v);
-                        if q.dequantize(i) == v {
-                            Ok(i)
-                        } else {
-                            Err(RuntimeError::InputValue {
-                                index,
-                                name: format!("output {index}"),
-                                value: v,
-                                dtype: fact.dtype.to_string(),
-                            })
-                        }
+                        if q.dequantize(i) == v { Ok(i) } else { Err(off_grid(v)) }
                     })
                     .collect::<Result<Vec<_>, _>>()?,
-                DType::I64 => data
-                    .iter()
-                    .map(|&v| {
-                        if v.fract() == 0.0 && v.abs() <= 9.0e15 {
-                            Ok(v as i64)
-                        } else {
-                            Err(RuntimeError::InputValue {
-                                index,
-                                name: format!("output {index}"),
-                                value: v,
-                                dtype: fact.dtype.to_string(),
-                            })
-                        }
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
+                DType::I64 => {
+                    data.iter()
+                        .map(|&v| {
+                            if v.fract() == 0.0 && v.abs() <= 9.0e15 {
+                                Ok(v as i64)
+                            } else {
+                                Err(off_grid(v))
+                            }
+                        })
+                        .collect::<Result<Vec<_>, _>>()?
+                }
                 other => {
                     return Err(RuntimeError::InputJson(format!(
                         "output {index} has unprovable type {other}"

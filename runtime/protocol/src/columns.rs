@@ -53,6 +53,19 @@ impl Chunks {
     pub fn combine(evals: &[EF]) -> EF {
         evals.iter().rev().fold(EF::ZERO, |acc, &e| acc * EF::from_u64(1 << CHUNK) + e)
     }
+
+    /// The value's table `Σ_j 2^(16j) c_j` from the committed chunk columns
+    /// (`len` entries; no chunks: all zero).
+    pub fn table(&self, cols: &[Vec<F>], len: usize) -> Vec<F> {
+        let mut out = vec![F::ZERO; len];
+        for (j, &col) in self.cols.iter().enumerate() {
+            let sc = F::from_u64(1u64 << (CHUNK as usize * j));
+            for (dst, &v) in out.iter_mut().zip(&cols[col]) {
+                *dst += sc * v;
+            }
+        }
+        out
+    }
 }
 
 /// A saturating requantization's overflow `y_true − y = up − down`, both

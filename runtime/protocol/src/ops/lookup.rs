@@ -212,13 +212,7 @@ fn prove_log_input(p: &mut Prover<'_>, id: usize, rho: Vec<EF>) -> Result<()> {
     let x = p.pk.vk.nodes[id].inputs[0];
     let value = evaluate(&p.padded(x)?, &rho);
     p.sink.evals(&mut p.t, vec![value]);
-    let mut rt = vec![F::ZERO; p.col_data[m].len()];
-    for (j, &c) in r.cols.iter().enumerate() {
-        let sc = F::from_u64(1u64 << (16 * j));
-        for (dst, &v) in rt.iter_mut().zip(&p.col_data[c]) {
-            *dst += sc * v;
-        }
-    }
+    let rt = r.table(&p.col_data, p.col_data[m].len());
     let tables = vec![
         Table::Ext(eq_table(&rho)),
         Table::Base(p.col_data[m].clone()),
@@ -444,17 +438,6 @@ fn sat_cols(v: &crate::vk::VerifyingKey, cols: &ColumnPlan, id: usize) -> Result
     }
 }
 
-fn combined(cols: &[Vec<F>], c: &Chunks, len: usize) -> Vec<F> {
-    let mut out = vec![F::ZERO; len];
-    for (j, &col) in c.cols.iter().enumerate() {
-        let sc = F::from_u64(1u64 << (16 * j));
-        for (dst, &v) in out.iter_mut().zip(&cols[col]) {
-            *dst += sc * v;
-        }
-    }
-    out
-}
-
 /// Saturation of node `id`: the zerocheck
 /// `Σ_x eq(τ, x)·[up·(m·real − y) + λ·down·(m·real + y)](x) = 0`, which
 /// with `up, down ≥ 0` and `|y| ≤ m` says: `y = m` wherever `up > 0` and
@@ -472,16 +455,16 @@ pub(crate) fn prove_saturation(p: &mut Prover<'_>, id: usize) -> Result<()> {
                 mreal.iter().zip(y).map(|(&m, &y)| m + y).collect(),
             )
         }
-        None => (combined(&p.col_data, &sc.hi, n), combined(&p.col_data, &sc.lo, n)),
+        None => (sc.hi.table(&p.col_data, n), sc.lo.table(&p.col_data, n)),
     };
     p.t.label(b"saturation");
     let tau = p.t.challenges_ext(sc.layout.vars());
     let lambda = p.t.challenge_ext();
     let tables = vec![
         Table::Ext(eq_table(&tau)),
-        Table::Base(combined(&p.col_data, &sc.up, n)),
+        Table::Base(sc.up.table(&p.col_data, n)),
         Table::Base(a),
-        Table::Base(combined(&p.col_data, &sc.down, n)),
+        Table::Base(sc.down.table(&p.col_data, n)),
         Table::Base(b),
     ];
     let (proof, out) = sumcheck::prove(tables, &sat_terms(lambda), EF::ZERO, &mut p.t)?;

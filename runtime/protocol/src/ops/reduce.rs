@@ -112,13 +112,7 @@ pub(crate) fn prove_max(p: &mut Prover<'_>, id: usize) -> Result<()> {
     let g = geometry(&p.pk.vk, id, &axes_of(&p.pk.vk, id)?);
     let (out_col, diff) = max_cols(&p.cols, id)?;
     // d on x's padded layout.
-    let mut d = vec![F::ZERO; g.xl.padded_len()];
-    for (j, &c) in diff.cols.iter().enumerate() {
-        let sc = F::from_u64(1u64 << (16 * j));
-        for (dst, &v) in d.iter_mut().zip(&p.col_data[c]) {
-            *dst += sc * v;
-        }
-    }
+    let d = diff.table(&p.col_data, g.xl.padded_len());
     // One table per window position, over the output's padded layout.
     let ol_idx = g.ol.padded_indices();
     let mut tables = vec![];

@@ -97,6 +97,22 @@ fn main() {
         let t = Instant::now();
         let pk = zkml_protocol::setup(&q, "bench").unwrap();
         let setup_ms = t.elapsed().as_secs_f64() * 1e3;
+        // As `zkc compile` then `zkrt run`: the weights' prover data goes
+        // into plan.bin, and the prover maps it back (nothing recomputed).
+        let mut plan = zkml_ir::Plan::new(q);
+        plan.prover = Some(zkml_ir::plan::ProverSection::owned(pk.prover_bytes()));
+        drop(pk);
+        let dir = tempfile::tempdir().unwrap();
+        let plan_path = dir.path().join("plan.bin");
+        plan.write(&plan_path).unwrap();
+        let plan_bytes = std::fs::metadata(&plan_path).unwrap().len();
+        drop(plan);
+        let t = Instant::now();
+        let plan = zkml_ir::Plan::open(&plan_path).unwrap();
+        let sec = plan.prover.clone().unwrap();
+        let pk = zkml_protocol::setup_stored(&plan.graph, "bench", &sec.bytes, sec.start).unwrap();
+        let load_ms = t.elapsed().as_secs_f64() * 1e3;
+        let q = plan.graph;
         let exec = Executor::new(&q);
         let (witness_ms, values) = time(args.reps, || exec.run_all(&qin).unwrap());
         let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -114,6 +130,8 @@ fn main() {
             "weights_f32_bytes": weight_f32_bytes,
             "compile_ms": compile_ms,
             "setup_ms": setup_ms,
+            "plan_bytes": plan_bytes,
+            "plan_load_ms": load_ms,
             "tract_f32_ms": tract_ms,
             "witness_ms": witness_ms,
             "prove_ms": prove_ms,
@@ -136,6 +154,10 @@ fn main() {
             println!("== {name} ({:.1} MB f32 weights)", weight_f32_bytes as f64 / 1e6);
             println!("  tract f32 inference  {tract_ms:9.2} ms");
             println!("  compile / setup      {compile_ms:9.1} / {setup_ms:.1} ms");
+            println!(
+                "  plan.bin             {:9.1} MB  (open + map prover data {load_ms:.1} ms)",
+                plan_bytes as f64 / 1e6
+            );
             println!("  witness (executor)   {witness_ms:9.2} ms");
             println!(
                 "  prove                {prove_ms:9.1} ms  (commit {:.0}, lookups {:.0}, graph {:.0}, openings {:.0})",

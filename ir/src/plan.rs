@@ -7,17 +7,29 @@
 //!     12     4  reserved, 0
 //!     16     8  header length H (u64 LE)
 //!     24     8  blob offset B (u64 LE, multiple of 64)
-//!     32     8  blob length L (u64 LE); file length is exactly B + L
+//!     32     8  blob length L (u64 LE)
 //!     40    32  BLAKE3 of bytes 72..B+L (header, padding, blob)
-//!     72     H  header: bincode of the graph structure (constants by fact only)
+//!     72     H  header: bincode of the graph structure (constants by fact
+//!               only) and the prover section's place and BLAKE3 hash
 //!      B     L  blob: every constant's raw little-endian data, each block
 //!               starting at a 64-byte aligned offset (mmap-friendly)
+//!      S     P  optional prover section (S = B + L rounded up to 64): bytes
+//!               this crate does not interpret — the weights' committed
+//!               codeword and Merkle tree, written by `zkc compile` so that
+//!               `zkrt run --proof` maps them instead of recomputing them
 //! ```
 //!
+//! The file ends at B + L, or at S + P with a prover section. The main hash
+//! covers the header, which holds the section's own hash, so one digest
+//! identifies everything.
+//!
 //! Reading checks, in order: length ≥ 72, magic, version, lengths against the
-//! file length, content hash, header decoding, blob references, and finally
-//! full graph validation (shape inference of every node). Any failure is a
-//! typed [`PlanError`]; no input makes the reader panic.
+//! file length, content hash, header decoding, the prover section's hash,
+//! blob references, and finally full graph validation (shape inference of
+//! every node). Any failure is a typed [`PlanError`]; no input makes the
+//! reader panic. [`Plan::open`] keeps the file mapped for the prover
+//! section and hashes that section by reading the file, not the mapping,
+//! so its pages become resident only when a proof touches them.
 
 use crate::codec;
 use crate::graph::{Node, ValueId};
@@ -29,7 +41,7 @@ use std::sync::Arc;
 
 pub const MAGIC: &[u8; 8] = b"ZKMLPLAN";
 /// Bump on any change of the layout or of the serialized IR.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const FIXED: usize = 72;
 const ALIGN: usize = 64;
 
@@ -40,6 +52,43 @@ struct Header {
     inputs: Vec<usize>,
     outputs: Vec<ValueId>,
     blobs: Vec<BlobRef>,
+    prover: Option<SectionRef>,
+}
+
+/// The prover section's length and hash (it starts at the first 64-byte
+/// boundary after the blob).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct SectionRef {
+    len: u64,
+    blake3: [u8; 32],
+}
+
+/// Bytes shared with their owner: a memory map or a vector.
+pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// The prover section: `len` bytes at `start` of `bytes`.
+#[derive(Clone)]
+pub struct ProverSection {
+    pub bytes: SharedBytes,
+    pub start: usize,
+    pub len: usize,
+}
+
+impl std::fmt::Debug for ProverSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ProverSection({} bytes at {})", self.len, self.start)
+    }
+}
+
+impl ProverSection {
+    /// A section owning `bytes`.
+    pub fn owned(bytes: Vec<u8>) -> ProverSection {
+        let len = bytes.len();
+        ProverSection { bytes: Arc::new(bytes), start: 0, len }
+    }
+    pub fn as_bytes(&self) -> &[u8] {
+        &(*self.bytes).as_ref()[self.start..self.start + self.len]
+    }
 }
 
 /// Where a constant's data sits in the blob.
@@ -56,6 +105,8 @@ pub struct Plan {
     pub graph: Graph,
     /// Tool and version that wrote the plan.
     pub producer: String,
+    /// Prover data (opaque here; see the module docs).
+    pub prover: Option<ProverSection>,
 }
 
 fn align(n: usize) -> usize {
@@ -64,11 +115,20 @@ fn align(n: usize) -> usize {
 
 impl Plan {
     pub fn new(graph: Graph) -> Self {
-        Plan { graph, producer: format!("zkml {}", env!("CARGO_PKG_VERSION")) }
+        Plan { graph, producer: format!("zkml {}", env!("CARGO_PKG_VERSION")), prover: None }
     }
 
     /// Serialises the plan.
     pub fn to_bytes(&self) -> Result<Vec<u8>, PlanError> {
+        let mut out = self.head_bytes()?;
+        if let Some(p) = &self.prover {
+            out.extend_from_slice(p.as_bytes());
+        }
+        Ok(out)
+    }
+
+    /// Everything but the prover section's bytes (which follow it).
+    fn head_bytes(&self) -> Result<Vec<u8>, PlanError> {
         let mut blob = Vec::new();
         let mut blobs = Vec::new();
         let mut nodes = Vec::with_capacity(self.graph.len());
@@ -87,7 +147,13 @@ impl Plan {
             inputs: self.graph.inputs().to_vec(),
             outputs: self.graph.outputs().to_vec(),
             blobs,
+            prover: None,
         };
+        let mut header = header;
+        header.prover = self
+            .prover
+            .as_ref()
+            .map(|p| SectionRef { len: p.len as u64, blake3: *blake3::hash(p.as_bytes()).as_bytes() });
         let header = codec::encode(&header).map_err(|e| PlanError::Corrupt(e.to_string()))?;
         let blob_offset = align(FIXED + header.len());
         let mut out = vec![0u8; blob_offset];
@@ -100,15 +166,38 @@ impl Plan {
         out.extend_from_slice(&blob);
         let hash = blake3::hash(&out[FIXED..]);
         out[40..72].copy_from_slice(hash.as_bytes());
+        if self.prover.is_some() {
+            out.resize(align(out.len()), 0);
+        }
         Ok(out)
     }
 
+    /// Writes the plan (the prover section straight from where it lives).
     pub fn write(&self, path: &Path) -> Result<(), PlanError> {
-        Ok(std::fs::write(path, self.to_bytes()?)?)
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+        f.write_all(&self.head_bytes()?)?;
+        if let Some(p) = &self.prover {
+            f.write_all(p.as_bytes())?;
+        }
+        f.flush()?;
+        Ok(())
     }
 
     /// Reads and fully validates a plan from bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Plan, PlanError> {
+        let shared: Option<SharedBytes> = None;
+        Plan::parse(bytes, shared, |range| Ok(*blake3::hash(&bytes[range]).as_bytes()))
+    }
+
+    /// Parses `bytes`; `section_hash` hashes a byte range of the file (the
+    /// prover section), `shared` is the owner to keep for that section
+    /// (else it is copied).
+    fn parse(
+        bytes: &[u8],
+        shared: Option<SharedBytes>,
+        section_hash: impl FnOnce(std::ops::Range<usize>) -> Result<[u8; 32], PlanError>,
+    ) -> Result<Plan, PlanError> {
         if bytes.len() < 8 || &bytes[..8] != MAGIC {
             return Err(if bytes.len() < 8 && MAGIC.starts_with(bytes) {
                 PlanError::Truncated(format!("{} bytes, not even the magic", bytes.len()))
@@ -131,13 +220,11 @@ impl Plan {
         if (bytes.len() as u64) < end {
             return Err(PlanError::Truncated(format!("file has {} bytes, header says {end}", bytes.len())));
         }
-        if bytes.len() as u64 != end
-            || (FIXED as u64).saturating_add(h_len) > b_off
-            || b_off % ALIGN as u64 != 0
-        {
+        if (FIXED as u64).saturating_add(h_len) > b_off || b_off % ALIGN as u64 != 0 {
             return Err(PlanError::Corrupt("section lengths are inconsistent".into()));
         }
-        let computed = blake3::hash(&bytes[FIXED..]);
+        let end = end as usize;
+        let computed = blake3::hash(&bytes[FIXED..end]);
         if computed.as_bytes()[..] != bytes[40..72] {
             return Err(PlanError::HashMismatch {
                 expected: hex(&bytes[40..72]),
@@ -146,7 +233,24 @@ impl Plan {
         }
         let header: Header = codec::decode(&bytes[FIXED..FIXED + h_len as usize])
             .map_err(|e| PlanError::Corrupt(format!("header: {e}")))?;
-        let blob = &bytes[b_off as usize..];
+        let prover = match header.prover {
+            None if bytes.len() == end => None,
+            None => return Err(PlanError::Corrupt("bytes after the blob".into())),
+            Some(r) => {
+                let (start, len) = (align(end), r.len as usize);
+                if start.checked_add(len) != Some(bytes.len()) {
+                    return Err(PlanError::Corrupt("prover section is misplaced or truncated".into()));
+                }
+                if section_hash(start..start + len)? != r.blake3 {
+                    return Err(PlanError::Corrupt("prover section does not match its hash".into()));
+                }
+                Some(match shared {
+                    Some(bytes) => ProverSection { bytes, start, len },
+                    None => ProverSection::owned(bytes[start..start + len].to_vec()),
+                })
+            }
+        };
+        let blob = &bytes[b_off as usize..end];
         let mut nodes = header.nodes;
         let mut filled = vec![false; nodes.len()];
         for r in &header.blobs {
@@ -171,27 +275,47 @@ impl Plan {
             return Err(PlanError::Corrupt(format!("constant node {id} has no data")));
         }
         let graph = Graph::from_parts(nodes, header.inputs, header.outputs)?;
-        Ok(Plan { graph, producer: header.producer })
+        Ok(Plan { graph, producer: header.producer, prover })
     }
 
-    /// Maps the file into memory and reads it. The mapping is dropped once
-    /// the graph is built (weights are copied out); later stages that prove
-    /// over huge weights will keep it.
+    /// Maps the file and reads it. Weights are copied out; the mapping is
+    /// kept for the prover section, whose hash is checked by reading the
+    /// file (so the check does not make the section resident).
     pub fn open(path: &Path) -> Result<Plan, PlanError> {
         let file = std::fs::File::open(path)?;
         let map = map_file(&file)?;
-        Plan::from_bytes(&map)
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::Random);
+        let map: Arc<memmap2::Mmap> = Arc::new(map);
+        let shared: SharedBytes = map.clone();
+        Plan::parse(&map, Some(shared), |range| hash_file_range(&file, range))
     }
 }
 
 #[allow(unsafe_code)]
 fn map_file(file: &std::fs::File) -> Result<memmap2::Mmap, PlanError> {
-    // SAFETY: the map is read-only and lives only for the duration of
-    // `Plan::from_bytes`, which hashes every byte before trusting any. A
+    // SAFETY: the map is read-only; `Plan::open` hashes every byte before
+    // trusting any, and keeps the map only for the prover section. A
     // concurrent writer truncating the file could still fault the process;
     // plans are written once by `zkc`, and callers that cannot rule this out
     // can use `Plan::from_bytes(&std::fs::read(path)?)`.
     Ok(unsafe { memmap2::Mmap::map(file)? })
+}
+
+fn hash_file_range(file: &std::fs::File, range: std::ops::Range<usize>) -> Result<[u8; 32], PlanError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = file;
+    f.seek(SeekFrom::Start(range.start as u64))?;
+    let mut h = blake3::Hasher::new();
+    let mut left = range.len();
+    let mut buf = vec![0u8; 1 << 20];
+    while left > 0 {
+        let n = left.min(buf.len());
+        f.read_exact(&mut buf[..n])?;
+        h.update(&buf[..n]);
+        left -= n;
+    }
+    Ok(*h.finalize().as_bytes())
 }
 
 fn hex(b: &[u8]) -> String {

@@ -149,3 +149,56 @@ fn hostile_headers_never_panic() {
         }
     }
 }
+
+fn with_prover_section() -> Plan {
+    let mut p = Plan::new(sample_graph());
+    p.prover = Some(zkml_ir::plan::ProverSection::owned((0..1000u32).map(|i| (i * 7) as u8).collect()));
+    p
+}
+
+#[test]
+fn prover_section_round_trips_in_memory_and_mapped() {
+    let p = with_prover_section();
+    let bytes = p.to_bytes().unwrap();
+    let back = Plan::from_bytes(&bytes).unwrap();
+    let want = p.prover.as_ref().unwrap().as_bytes();
+    assert_eq!(back.prover.as_ref().unwrap().as_bytes(), want);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.bin");
+    p.write(&path).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    let mapped = Plan::open(&path).unwrap();
+    let sec = mapped.prover.as_ref().unwrap();
+    assert_eq!(sec.as_bytes(), want);
+    // The section starts 64-byte aligned in the file (the mapping's
+    // offsets are the file's).
+    assert_eq!(sec.start % 64, 0);
+    assert_eq!(mapped.graph.to_text(), sample_graph().to_text());
+    // A plan without the section has none.
+    assert!(Plan::from_bytes(&Plan::new(sample_graph()).to_bytes().unwrap()).unwrap().prover.is_none());
+}
+
+#[test]
+fn damaged_prover_section_is_rejected() {
+    let bytes = with_prover_section().to_bytes().unwrap();
+    let sec_len = 1000;
+    let start = bytes.len() - sec_len;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.bin");
+    for i in [start, start + 1, start + 500, bytes.len() - 1] {
+        let mut b = bytes.clone();
+        b[i] ^= 0x10;
+        let err = Plan::from_bytes(&b).unwrap_err();
+        assert!(err.to_string().contains("prover section"), "{err}");
+        std::fs::write(&path, &b).unwrap();
+        assert!(Plan::open(&path).is_err());
+    }
+    // Truncated, extended, or bytes appended to a plan without a section.
+    assert!(Plan::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(Plan::from_bytes(&longer).is_err());
+    let mut plain = Plan::new(sample_graph()).to_bytes().unwrap();
+    plain.extend_from_slice(&[0; 64]);
+    assert!(Plan::from_bytes(&plain).is_err());
+}

@@ -97,11 +97,16 @@ fn write_quantized(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let g = load_onnx(&model, &FrontendOptions::default()).unwrap();
     let samples = pipeline::default_calibration(&g);
     let c = pipeline::compile(&g, &samples, &QuantOptions::default(), &RewriteOptions::default()).unwrap();
-    let plan = Plan::new(c.quantized.graph);
+    let mut plan = Plan::new(c.quantized.graph);
     let (p, vk) = (dir.join("plan.bin"), dir.join("plan.vk"));
-    plan.write(&p).unwrap();
     let pk = zkml_protocol::setup(&plan.graph, &plan.producer).unwrap();
+    // As `zkc compile` does: the weights' prover data goes into the plan.
+    plan.prover = Some(zkml_ir::plan::ProverSection::owned(pk.prover_bytes()));
+    plan.write(&p).unwrap();
     std::fs::write(&vk, pk.vk.to_bytes().unwrap()).unwrap();
+    // The same plan without prover data (zkrt then commits at run time).
+    plan.prover = None;
+    plan.write(&dir.join("plain.bin")).unwrap();
     (p, vk)
 }
 
@@ -133,6 +138,20 @@ fn prove_then_verify_and_reject_tampering() {
     };
     let ok = verify(&vk.to_string_lossy(), &d("in.json"), &d("out.json"), &d("proof.bin"));
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    // A plan without stored prover data proves the same statement: the
+    // proof is byte-identical (proving is deterministic).
+    let again = zkrt(&[
+        "run",
+        &d("plain.bin"),
+        "--input",
+        &d("in.json"),
+        "--output",
+        &d("out3.json"),
+        "--proof",
+        &d("proof3.bin"),
+    ]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(std::fs::read(d("proof3.bin")).unwrap(), std::fs::read(d("proof.bin")).unwrap());
     // Another output, another input, a tampered proof, a corrupt key: rejected.
     let text = std::fs::read_to_string(d("out.json")).unwrap();
     let mut outs: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -63,6 +63,23 @@ fn prove_and_verify(name: &str) {
     );
 }
 
+/// The proving key read back from stored prover data (what `zkrt` maps
+/// from `plan.bin`) is the same key: same digest, same proof bytes.
+#[test]
+fn stored_prover_data_gives_the_same_key_and_proof() {
+    let c = Case::new("cnn.onnx", 3);
+    let bytes: zkml_proof::store::Shared = std::sync::Arc::new(c.pk.prover_bytes());
+    let stored = zkml_protocol::setup_stored(&c.graph, "test", &bytes, 0).unwrap();
+    assert_eq!(stored.digest, c.pk.digest);
+    let (p1, _) = zkml_protocol::prove(&c.pk, &c.values).unwrap();
+    let (p2, _) = zkml_protocol::prove(&stored, &c.values).unwrap();
+    assert_eq!(p1.to_bytes().unwrap(), p2.to_bytes().unwrap());
+    // Prover data of another model does not fit.
+    let other = Case::new("mlp.onnx", 3);
+    let wrong: zkml_proof::store::Shared = std::sync::Arc::new(other.pk.prover_bytes());
+    assert!(zkml_protocol::setup_stored(&c.graph, "test", &wrong, 0).is_err());
+}
+
 #[test]
 fn mlp_proves() {
     prove_and_verify("mlp.onnx");

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use zkml_compiler::{FrontendOptions, frontend, pipeline, quantize, rewrite};
 use zkml_ir::Plan;
+use zkml_ir::plan::ProverSection;
 
 #[derive(Parser, Debug)]
 #[command(name = "zkc", version, about = "zkml compiler: ONNX model → proving plan")]
@@ -160,9 +161,25 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 c.quantized.graph
             };
-            let plan = Plan::new(graph);
-            let bytes = plan.to_bytes()?;
-            std::fs::write(&output, &bytes).with_context(|| format!("writing {}", output.display()))?;
+            let mut plan = Plan::new(graph);
+            // Setup: commit the weights; their prover data goes into the
+            // plan, the verifying key beside it. A plan with an op the
+            // prover does not support still runs.
+            let pk = if float {
+                None
+            } else {
+                match zkml_protocol::setup(&plan.graph, &plan.producer) {
+                    Ok(pk) => {
+                        plan.prover = Some(ProverSection::owned(pk.prover_bytes()));
+                        Some(pk)
+                    }
+                    Err(e) => {
+                        eprintln!("warning: the plan is not provable, no verifying key written: {e}");
+                        None
+                    }
+                }
+            };
+            plan.write(&output).with_context(|| format!("writing {}", output.display()))?;
             println!("model:   {}", model.model.display());
             println!("graph:   {}", plan.graph.summary());
             for (i, f) in plan.graph.input_facts().iter().enumerate() {
@@ -173,31 +190,23 @@ fn run(cli: Cli) -> Result<()> {
                 let val = plan.graph.value(*v).context("output value")?;
                 println!("output:  {} {}", val.name, val.fact);
             }
+            let mut head = vec![];
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(std::fs::File::open(&output)?, 72),
+                &mut head,
+            )?;
             println!(
                 "plan:    {} ({} bytes, blake3 {})",
                 output.display(),
-                bytes.len(),
-                Plan::digest(&bytes).unwrap_or_default()
+                std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0),
+                Plan::digest(&head).unwrap_or_default()
             );
-            if !float {
-                // Setup: commit the weights, write the verifying key. A plan
-                // with an op the prover does not support still runs.
-                match zkml_protocol::setup(&plan.graph, &plan.producer) {
-                    Ok(pk) => {
-                        let path = vk.unwrap_or_else(|| output.with_extension("vk"));
-                        let vk_bytes = pk.vk.to_bytes()?;
-                        std::fs::write(&path, &vk_bytes)
-                            .with_context(|| format!("writing {}", path.display()))?;
-                        let digest: String = pk.digest.iter().map(|b| format!("{b:02x}")).collect();
-                        println!(
-                            "vk:      {} ({} bytes, digest {})",
-                            path.display(),
-                            vk_bytes.len(),
-                            &digest[..16]
-                        );
-                    }
-                    Err(e) => eprintln!("warning: the plan is not provable, no verifying key written: {e}"),
-                }
+            if let Some(pk) = pk {
+                let path = vk.unwrap_or_else(|| output.with_extension("vk"));
+                let vk_bytes = pk.vk.to_bytes()?;
+                std::fs::write(&path, &vk_bytes).with_context(|| format!("writing {}", path.display()))?;
+                let digest: String = pk.digest.iter().map(|b| format!("{b:02x}")).collect();
+                println!("vk:      {} ({} bytes, digest {})", path.display(), vk_bytes.len(), &digest[..16]);
             }
         }
         Cmd::Dump { model, stage, quant } => {

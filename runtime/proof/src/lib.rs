@@ -7,6 +7,8 @@
 //!   domain-separation labels.
 //! * [`mle`]: multilinear extensions (evaluation, folding, eq tables), each
 //!   optimised routine beside a naive reference in [`mle::reference`].
+//! * [`pcs`]: a tensor-code multilinear PCS over a BLAKE3 [`merkle`]
+//!   tree, whose prover data may live in a mapped file ([`store`]).
 //! * [`sumcheck`]: sums of products of multilinear polynomials, batching,
 //!   and reduction of several evaluation claims to one.
 //!
@@ -21,8 +23,10 @@
 pub mod encoding;
 pub mod field;
 pub mod logup;
+pub mod merkle;
 pub mod mle;
 pub mod pcs;
+pub mod store;
 pub mod sumcheck;
 pub mod transcript;
 

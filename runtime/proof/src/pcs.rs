@@ -1,15 +1,17 @@
 //! A transparent multilinear polynomial commitment scheme: a Ligero-style
 //! tensor code built on Plonky3 primitives (`p3-dft` Reed–Solomon
-//! encoding, `p3-merkle-tree` with Keccak-256).
+//! encoding) and a BLAKE3 Merkle tree ([`crate::merkle`]).
 //!
 //! **Commit.** A batch of `k` polynomials of `n = r + c` variables; each
-//! table is viewed as a `2^r × 2^c` matrix `M` (row = the first `r`
-//! variables, index `i = row·2^c + col`). Every row is Reed–Solomon encoded
+//! table is viewed as a `2^r × 2^c` matrix `M` (column = the first `c`
+//! variables, row = the last `r`: index `i = col·2^r + row`, so a column is
+//! a contiguous run of the table and a packed table's slot prefix — its
+//! leading variables — selects a range of columns). Every row is Reed–Solomon encoded
 //! at rate `ρ = 2^-log_blowup` (length `2^c/ρ`), and the Merkle tree
 //! commits to the codeword *columns*: leaf `j` holds position `j` of every
 //! encoded row of every polynomial.
 //!
-//! **Open at `z = (z_row, z_col)`.** With `μ` (batching), the prover works
+//! **Open at `z = (z_col, z_row)`.** With `μ` (batching), the prover works
 //! on `g = Σ_i μ^i f_i`. It sends `u_z = eq(z_row)ᵀ·M_g` and, for a
 //! proximity test with a fresh tensor challenge `β`, `u_β = eq(β)ᵀ·M_g`
 //! (vectors of `2^c` extension elements). The verifier checks
@@ -24,26 +26,19 @@
 //! tensor-structured combinations, Diamond–Posen 2023). Defaults: `ρ = 1/4`,
 //! `Q = 148` for `λ = 100`. See `docs/security.md`.
 
+use crate::merkle::{self, MerkleError, MerkleTree, MultiPath, Root};
 use crate::mle::eq_table;
+use crate::store::{Digests, Mapped, Shared, Words};
 use crate::{EF, F, Transcript};
-use p3_commit::Mmcs;
 use p3_dft::{Radix2DitParallel, TwoAdicSubgroupDft};
-use p3_field::{BasedVectorSpace, PrimeCharacteristicRing};
-use p3_keccak::Keccak256Hash;
+use p3_field::{BasedVectorSpace, PrimeCharacteristicRing, PrimeField64};
+use p3_matrix::Matrix;
 use p3_matrix::dense::RowMajorMatrix;
-use p3_matrix::{Dimensions, Matrix};
-use p3_merkle_tree::MerkleTreeMmcs;
-use p3_symmetric::{CompressionFunctionFromHasher, SerializingHasher};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-type Hasher = SerializingHasher<Keccak256Hash>;
-type Compress = CompressionFunctionFromHasher<Keccak256Hash, 2, 32>;
-type MerkleMmcs = MerkleTreeMmcs<F, u8, Hasher, Compress, 2, 32>;
-
-/// The Merkle commitment to a batch.
-pub type Commitment = <MerkleMmcs as Mmcs<F>>::Commitment;
-type MultiProof = <MerkleMmcs as Mmcs<F>>::MultiProof;
+/// The commitment to a batch: the Merkle root of the codeword's columns.
+pub type Commitment = Root;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PcsError {
@@ -54,9 +49,11 @@ pub enum PcsError {
     #[error("proof has the wrong shape: {0}")]
     ProofShape(String),
     #[error("Merkle opening rejected: {0}")]
-    Merkle(String),
+    Merkle(#[from] MerkleError),
     #[error("opened column {query} is inconsistent with the combined row")]
     Column { query: usize },
+    #[error("stored prover data is malformed: {0}")]
+    Stored(String),
 }
 
 /// Parameters of the tensor code.
@@ -99,26 +96,148 @@ impl TensorPcs {
     }
 }
 
-/// The prover's data for a committed batch.
+/// The prover's data for a committed batch: the codeword matrix (leaf `j`
+/// = position `j` of every encoded row of every polynomial) and its Merkle
+/// tree. The encoding is systematic (evaluation on a subgroup containing
+/// the message's domain), so the polynomials themselves are read back from
+/// the codeword (entry `col·2^r + row` of polynomial `p` is element
+/// `p·2^r + row` of leaf `col·2^b`) and are not stored twice.
+///
+/// Leaf order in memory: natural after [`MultilinearPcs::commit`];
+/// **grouped** by `j mod 2^b` in the stored form ([`ProverData::write`]),
+/// so the message leaves (`j ≡ 0`) come first and contiguous — for one
+/// polynomial they are the table itself, in order. A prover reading the
+/// message (for `h_j` and `u`) then touches `1/2^b` of a mapped codeword,
+/// not every page of it.
 #[derive(Debug)]
 pub struct ProverData {
-    polys: Vec<Vec<F>>,
+    num_vars: usize,
+    num_polys: usize,
     log_rows: usize,
-    tree: <MerkleMmcs as Mmcs<F>>::ProverData<RowMajorMatrix<F>>,
+    log_blowup: usize,
+    codeword: Words,
+    /// Leaves stored grouped by residue (see above) rather than in order.
+    grouped: bool,
+    tree: MerkleTree,
 }
 
 impl ProverData {
     pub fn num_vars(&self) -> usize {
-        self.polys[0].len().trailing_zeros() as usize
+        self.num_vars
     }
     pub fn num_polys(&self) -> usize {
-        self.polys.len()
+        self.num_polys
     }
-    /// The committed polynomials (kept for openings; callers need not hold
-    /// a second copy).
-    pub fn polys(&self) -> &[Vec<F>] {
-        &self.polys
+    pub fn log_blowup(&self) -> usize {
+        self.log_blowup
     }
+    fn width(&self) -> usize {
+        self.num_polys << self.log_rows
+    }
+    fn cols(&self) -> usize {
+        1 << (self.num_vars - self.log_rows)
+    }
+
+    /// Element offset of leaf `j` in the codeword storage.
+    fn leaf_at(&self, j: usize) -> usize {
+        let b = self.log_blowup;
+        let slot = if self.grouped { ((j & ((1 << b) - 1)) * self.cols()) | (j >> b) } else { j };
+        slot * self.width()
+    }
+
+    /// Polynomial `p` of the batch (its `2^n` evaluations), read back from
+    /// the codeword.
+    pub fn poly(&self, p: usize) -> Vec<F> {
+        let (rows, cols, b) = (1usize << self.log_rows, self.cols(), self.log_blowup);
+        let mut out = vec![F::ZERO; rows * cols];
+        out.par_chunks_mut(rows).enumerate().for_each(|(col, dst)| {
+            self.codeword.with_range(self.leaf_at(col << b) + p * rows, rows, |src| dst.copy_from_slice(src));
+        });
+        out
+    }
+
+    /// `Σ_row w[row] · M_p[row, ·]` for every polynomial `p` (the leaves of
+    /// the message part are read once): `k` vectors of `2^c` entries.
+    fn combine_rows(&self, w: &[EF]) -> Vec<Vec<EF>> {
+        let (rows, cols, width, b) = (1usize << self.log_rows, self.cols(), self.width(), self.log_blowup);
+        let per_col: Vec<Vec<EF>> = (0..cols)
+            .into_par_iter()
+            .map(|col| {
+                self.codeword.with_range(self.leaf_at(col << b), width, |leaf| {
+                    leaf.chunks(rows).map(|m| w.iter().zip(m).map(|(&e, &x)| e * x).sum()).collect()
+                })
+            })
+            .collect();
+        (0..self.num_polys).map(|p| per_col.iter().map(|c| c[p]).collect()).collect()
+    }
+
+    /// Appends the stored form: four little-endian `u64` (variables,
+    /// polynomials, `log2` rows, `log2` blowup), then the codeword and the
+    /// tree's digests, each at a 64-byte aligned offset.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        for v in [self.num_vars, self.num_polys, self.log_rows, self.log_blowup] {
+            out.extend_from_slice(&(v as u64).to_le_bytes());
+        }
+        align_from(out, start);
+        let width = self.width();
+        out.reserve(((width * self.cols()) << self.log_blowup) * 8);
+        for residue in 0..1usize << self.log_blowup {
+            for m in 0..self.cols() {
+                self.codeword.with_range(self.leaf_at((m << self.log_blowup) | residue), width, |leaf| {
+                    leaf.iter().for_each(|x| out.extend_from_slice(&x.as_canonical_u64().to_le_bytes()))
+                });
+            }
+        }
+        align_from(out, start);
+        self.tree.nodes().write(out);
+        align_from(out, start);
+    }
+
+    /// Reads prover data written by [`ProverData::write`] at `start` of
+    /// `bytes` (without copying the codeword or the tree); returns it and
+    /// the offset just past it. Sizes are checked; contents are trusted
+    /// (the caller hashes the file).
+    pub fn read(bytes: &Shared, start: usize) -> Result<(ProverData, usize), PcsError> {
+        let all = (**bytes).as_ref();
+        let head = all.get(start..start + 32).ok_or_else(|| PcsError::Stored("truncated header".into()))?;
+        let u = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&head[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(w) as usize
+        };
+        let (num_vars, num_polys, log_rows, log_blowup) = (u(0), u(1), u(2), u(3));
+        if num_vars > 34 || num_polys == 0 || num_polys > 1 << 16 || log_rows > num_vars || log_blowup > 4 {
+            return Err(PcsError::Stored(format!(
+                "parameters n={num_vars} k={num_polys} r={log_rows} b={log_blowup}"
+            )));
+        }
+        let log_height = num_vars - log_rows + log_blowup;
+        let words = (num_polys << log_rows) << log_height;
+        let digests = (2usize << log_height) - 1;
+        let code_at = start + 64;
+        let tree_at = code_at + (words * 8).div_ceil(64) * 64;
+        let end = tree_at + (digests * 32).div_ceil(64) * 64;
+        let map = |at: usize, len: usize| {
+            Mapped::new(bytes.clone(), at, len).ok_or_else(|| PcsError::Stored("truncated data".into()))
+        };
+        let codeword = Words::Mapped(map(code_at, words * 8)?);
+        let tree = MerkleTree::from_stored(log_height, Digests::Mapped(map(tree_at, digests * 32)?))?;
+        if end > all.len() {
+            return Err(PcsError::Stored("truncated data".into()));
+        }
+        Ok((ProverData { num_vars, num_polys, log_rows, log_blowup, codeword, grouped: true, tree }, end))
+    }
+
+    pub fn root(&self) -> Root {
+        self.tree.root()
+    }
+}
+
+/// Zero-pads `out` so that `out.len() − start` is a multiple of 64.
+fn align_from(out: &mut Vec<u8>, start: usize) {
+    let len = start + (out.len() - start).div_ceil(64) * 64;
+    out.resize(len, 0);
 }
 
 /// What an opening asserts: the committed batch of `num_polys`
@@ -138,15 +257,7 @@ pub struct OpeningProof {
     pub u_proximity: Vec<EF>,
     /// Opened leaves: per query, the column of every encoded row.
     pub columns: Vec<Vec<F>>,
-    pub merkle: MultiProof,
-}
-
-fn mmcs() -> MerkleMmcs {
-    MerkleMmcs::new(
-        SerializingHasher::new(Keccak256Hash),
-        CompressionFunctionFromHasher::new(Keccak256Hash),
-        0,
-    )
+    pub merkle: MultiPath,
 }
 
 /// Rows: about a third of the variables, which balances the combined-row
@@ -157,19 +268,20 @@ fn log_rows(n: usize) -> usize {
 }
 
 impl TensorPcs {
-    /// Reed–Solomon encodes every row of the `2^r × 2^c` views of `polys`;
-    /// returns the `2^(c+b) × (k·2^r)` matrix whose rows are Merkle leaves.
+    /// Reed–Solomon encodes every row of the `2^r × 2^c` views of `polys`
+    /// by evaluation on the subgroup of order `2^(c+b)` (systematic: the
+    /// message sits at every `2^b`-th position); returns the
+    /// `2^(c+b) × (k·2^r)` matrix whose rows are Merkle leaves.
     fn encode(&self, polys: &[Vec<F>], log_rows: usize) -> RowMajorMatrix<F> {
         let cols = polys[0].len() >> log_rows;
         let rows = 1 << log_rows;
         let width = polys.len() * rows;
-        // Transposed view: row `col` holds entry `col` of every matrix row.
+        // Row `col` of the DFT's input holds column `col` of every
+        // polynomial's matrix: a contiguous run of each table.
         let mut t = vec![F::ZERO; cols * width];
         t.par_chunks_mut(width).enumerate().for_each(|(col, out)| {
             for (p, poly) in polys.iter().enumerate() {
-                for row in 0..rows {
-                    out[p * rows + row] = poly[row * cols + col];
-                }
+                out[p * rows..(p + 1) * rows].copy_from_slice(&poly[col * rows..(col + 1) * rows]);
             }
         });
         let dft = Radix2DitParallel::<F>::default();
@@ -186,7 +298,7 @@ impl TensorPcs {
         t: &mut T,
     ) -> (EF, Vec<EF>) {
         t.label(b"tensor-pcs-open");
-        t.absorb_bytes(&commitment_bytes(comm));
+        t.absorb_bytes(&comm.0);
         t.absorb_base(&[F::from_u64(n as u64), F::from_u64(k as u64)]);
         t.absorb_ext(point);
         t.absorb_ext(values);
@@ -264,8 +376,22 @@ impl MultilinearPcs for TensorPcs {
         let n = len.trailing_zeros() as usize;
         let lr = log_rows(n);
         let encoded = self.encode(&polys, lr);
-        let (commitment, tree) = mmcs().commit_matrix(encoded);
-        Ok((commitment, ProverData { polys, log_rows: lr, tree }))
+        let k = polys.len();
+        drop(polys);
+        let width = encoded.width();
+        let log_height = n - lr + self.log_blowup;
+        let codeword = Words::Owned(encoded.values);
+        let tree = MerkleTree::build(&codeword, width, log_height);
+        let data = ProverData {
+            num_vars: n,
+            num_polys: k,
+            log_rows: lr,
+            log_blowup: self.log_blowup,
+            codeword,
+            grouped: false,
+            tree,
+        };
+        Ok((data.root(), data))
     }
 
     /// Opens every polynomial of the batch at `point`; returns the values and
@@ -277,42 +403,46 @@ impl MultilinearPcs for TensorPcs {
         point: &[EF],
         t: &mut T,
     ) -> Result<(Vec<EF>, OpeningProof), PcsError> {
-        let n = data.num_vars();
+        let n = data.num_vars;
         if point.len() != n {
             return Err(PcsError::ProofShape(format!(
                 "point has {} coordinates for {n} variables",
                 point.len()
             )));
         }
-        let values: Vec<EF> = data.polys.iter().map(|p| crate::mle::evaluate(p, point)).collect();
-        let (mu, beta) = self.start(comm, n, data.polys.len(), point, &values, t);
-        let lr = data.log_rows;
-        let (rows, cols) = (1usize << lr, 1usize << (n - lr));
-        let eq_z = eq_table(&point[..lr]);
-        let eq_b = if self.separate_proximity { eq_table(&beta) } else { vec![] };
-        let mut pow = EF::ONE;
-        let mut u_eval = vec![EF::ZERO; cols];
-        let mut u_proximity = vec![EF::ZERO; if self.separate_proximity { cols } else { 0 }];
-        for poly in &data.polys {
-            let (wz, wb): (Vec<EF>, Vec<EF>) =
-                (eq_z.iter().map(|&e| e * pow).collect(), eq_b.iter().map(|&e| e * pow).collect());
-            u_eval.par_iter_mut().enumerate().for_each(|(col, ue)| {
-                for row in 0..rows {
-                    *ue += wz[row] * poly[row * cols + col];
-                }
-            });
-            u_proximity.par_iter_mut().enumerate().for_each(|(col, ub)| {
-                for row in 0..rows {
-                    *ub += wb[row] * poly[row * cols + col];
-                }
-            });
-            pow *= mu;
+        if data.log_blowup != self.log_blowup || data.log_rows != log_rows(n) {
+            return Err(PcsError::Stored("prover data was committed with other parameters".into()));
         }
-        t.absorb_ext(&u_eval);
-        t.absorb_ext(&u_proximity);
+        let c = n - data.log_rows;
+        // One pass over the message leaves gives every polynomial's
+        // row combination; each value is its inner product with eq(z_col).
+        let per_poly = data.combine_rows(&eq_table(&point[c..]));
+        let eq_col = eq_table(&point[..c]);
+        let values: Vec<EF> = per_poly
+            .iter()
+            .map(|u| u.par_iter().zip(eq_col.par_iter()).map(|(&a, &e)| a * e).sum())
+            .collect();
+        let (mu, beta) = self.start(comm, n, data.num_polys, point, &values, t);
+        let combine = |us: &[Vec<EF>]| -> Vec<EF> {
+            let mut out = vec![EF::ZERO; data.cols()];
+            let mut pow = EF::ONE;
+            for u in us {
+                out.par_iter_mut().zip(u.par_iter()).for_each(|(o, &x)| *o += pow * x);
+                pow *= mu;
+            }
+            out
+        };
+        let u_eval = combine(&per_poly);
+        drop(per_poly);
+        let u_proximity =
+            if self.separate_proximity { combine(&data.combine_rows(&eq_table(&beta))) } else { vec![] };
+        t.absorb_ext_digest(&u_eval);
+        t.absorb_ext_digest(&u_proximity);
         let indices = self.queries(n, t);
-        let (columns, merkle) = mmcs().open_multi_batch(&indices, &data.tree);
-        let columns = columns.into_iter().map(|mut c| c.remove(0)).collect();
+        let width = data.width();
+        let columns: Vec<Vec<F>> =
+            indices.iter().map(|&j| data.codeword.range(data.leaf_at(j), width)).collect();
+        let merkle = data.tree.open(&indices)?;
         Ok((values, OpeningProof { u_eval, u_proximity, columns, merkle }))
     }
 
@@ -346,22 +476,20 @@ impl MultilinearPcs for TensorPcs {
         for &v in values.iter().rev() {
             combined = combined * mu + v;
         }
-        let eq_col = eq_table(&point[lr..]);
+        let c = n - lr;
+        let eq_col = eq_table(&point[..c]);
         let inner: EF = proof.u_eval.iter().zip(&eq_col).map(|(&u, &e)| u * e).sum();
         if inner != combined {
             return Err(PcsError::Evaluation);
         }
-        t.absorb_ext(&proof.u_eval);
-        t.absorb_ext(&proof.u_proximity);
+        t.absorb_ext_digest(&proof.u_eval);
+        t.absorb_ext_digest(&proof.u_proximity);
         let indices = self.queries(n, t);
-        let dims = [Dimensions { width: rows * num_polys, height: cols << self.log_blowup }];
-        let opened: Vec<Vec<Vec<F>>> = proof.columns.iter().map(|c| vec![c.clone()]).collect();
-        mmcs()
-            .verify_multi_batch(comm, &dims, &indices, &opened, &proof.merkle)
-            .map_err(|e| PcsError::Merkle(format!("{e:?}")))?;
+        let leaves: Vec<&[F]> = proof.columns.iter().map(Vec::as_slice).collect();
+        merkle::verify(comm, n - lr + self.log_blowup, &indices, &leaves, &proof.merkle)?;
         let enc_z = self.encode_ext(&proof.u_eval);
         let enc_b = if self.separate_proximity { self.encode_ext(&proof.u_proximity) } else { vec![] };
-        let eq_z = eq_table(&point[..lr]);
+        let eq_z = eq_table(&point[c..]);
         // Without a separate proximity test `ab` is computed against zeros
         // and ignored.
         let eq_b = if self.separate_proximity { eq_table(&beta) } else { vec![EF::ZERO; rows] };
@@ -374,11 +502,14 @@ impl MultilinearPcs for TensorPcs {
         for (q, (&j, col)) in indices.iter().zip(&proof.columns).enumerate() {
             let (mut az, mut ab) = (EF::ZERO, EF::ZERO);
             for (p, &w) in pows.iter().enumerate() {
+                let (mut sz, mut sb) = (EF::ZERO, EF::ZERO);
                 for row in 0..rows {
                     let x = col[p * rows + row];
-                    az += eq_z[row] * w * x;
-                    ab += eq_b[row] * w * x;
+                    sz += eq_z[row] * x;
+                    sb += eq_b[row] * x;
                 }
+                az += w * sz;
+                ab += w * sb;
             }
             if az != enc_z[j] || (self.separate_proximity && ab != enc_b[j]) {
                 return Err(PcsError::Column { query: q });
@@ -388,11 +519,228 @@ impl MultilinearPcs for TensorPcs {
     }
 }
 
-/// The digests of a commitment, concatenated, for the transcript.
-fn commitment_bytes(comm: &Commitment) -> Vec<u8> {
-    let mut out = Vec::new();
-    for d in comm.roots() {
-        out.extend_from_slice(d.as_ref());
+/// Proof that one committed polynomial takes claimed values at several
+/// points ([`TensorPcs::open_multi`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MultiOpeningProof {
+    /// Per claim `j`, the column combination `h_j = M · eq(z_col_j)`
+    /// (`2^r` entries).
+    pub h: Vec<Vec<EF>>,
+    /// The row combination `u = eq(ρ)ᵀ · M` (`2^c` entries).
+    pub u: Vec<EF>,
+    /// Opened leaves, one per query.
+    pub columns: Vec<Vec<F>>,
+    pub merkle: MultiPath,
+}
+
+/// The columns `eq(z_col, ·)` is supported on, and its values there:
+/// leading coordinates that are exactly 0 or 1 (a packed table's slot
+/// prefix, an embedding row picked by a token id) fix a block of columns.
+fn column_block(z_col: &[EF]) -> (usize, Vec<EF>) {
+    let lead = z_col.iter().take_while(|&&x| x == EF::ZERO || x == EF::ONE).count();
+    let block = z_col[..lead].iter().fold(0usize, |acc, &x| 2 * acc + usize::from(x == EF::ONE));
+    let eq = eq_table(&z_col[lead..]);
+    (block * eq.len(), eq)
+}
+
+impl TensorPcs {
+    /// Opens a committed single polynomial at several points at once.
+    ///
+    /// With `M` the `2^r × 2^c` matrix of the table and claims
+    /// `P(z_j) = v_j`, `z_j = (z_col_j, z_row_j)`: the prover sends
+    /// `h_j = M · eq(z_col_j)`; the verifier checks `v_j = ⟨eq(z_row_j), h_j⟩`,
+    /// then draws `α` and a row point `ρ`; the prover sends
+    /// `u = eq(ρ)ᵀ · M`, and the verifier checks
+    /// `Σ_j α^j ⟨u, eq(z_col_j)⟩ = Σ_j α^j ⟨eq(ρ), h_j⟩` and, at `Q` codeword
+    /// columns, `Enc(u)[q] = Σ_row eq(ρ, row) · E_row[q]`.
+    ///
+    /// Soundness: `ρ` is drawn after the commitment, so the column checks
+    /// bind `u` to the rows of the (close-to-codeword) committed matrix
+    /// `M̂` (tensor proximity gaps, as for [`TensorPcs::for_random_points`]);
+    /// a wrong `h_j` (`h_j ≠ M̂·eq(z_col_j)`) survives the combined check
+    /// with probability at most `(m + r)/|EF|` over `α` and `ρ`
+    /// (Schwartz–Zippel on a polynomial of degree `m − 1` in `α`, multilinear
+    /// in `ρ`); a right `h_j` fixes `v_j`. Cost: the prover reads each
+    /// claim's block of columns once (`Σ_j` block sizes, the table once when
+    /// claims sit on disjoint slots) and the table once more for `u`; no
+    /// claim-reduction sumcheck, no table of the size of `P`.
+    pub fn open_multi<T: Transcript>(
+        &self,
+        comm: &Commitment,
+        data: &ProverData,
+        points: &[Vec<EF>],
+        t: &mut T,
+    ) -> Result<(Vec<EF>, MultiOpeningProof), PcsError> {
+        let n = data.num_vars;
+        if data.num_polys != 1 || points.iter().any(|z| z.len() != n) {
+            return Err(PcsError::ProofShape(
+                "multi-point openings take one polynomial and n-variable points".into(),
+            ));
+        }
+        if data.log_blowup != self.log_blowup || data.log_rows != log_rows(n) {
+            return Err(PcsError::Stored("prover data was committed with other parameters".into()));
+        }
+        let (rows, c, b) = (1usize << data.log_rows, n - data.log_rows, data.log_blowup);
+        let h: Vec<Vec<EF>> = points
+            .iter()
+            .map(|z| {
+                let (start, eq) = column_block(&z[..c]);
+                (0..eq.len())
+                    .into_par_iter()
+                    .fold(
+                        || vec![EF::ZERO; rows],
+                        |mut acc, i| {
+                            data.codeword.with_range(data.leaf_at((start + i) << b), rows, |leaf| {
+                                acc.iter_mut().zip(leaf).for_each(|(a, &x)| *a += eq[i] * x)
+                            });
+                            acc
+                        },
+                    )
+                    .reduce(
+                        || vec![EF::ZERO; rows],
+                        |mut a, b| {
+                            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                            a
+                        },
+                    )
+            })
+            .collect();
+        let values: Vec<EF> = points
+            .iter()
+            .zip(&h)
+            .map(|(z, hj)| eq_table(&z[c..]).iter().zip(hj).map(|(&e, &x)| e * x).sum())
+            .collect();
+        let (_, rho) = self.start_multi(comm, n, points, &values, &h, t);
+        let u = data.combine_rows(&eq_table(&rho)).swap_remove(0);
+        t.absorb_ext_digest(&u);
+        let indices = self.queries(n, t);
+        let columns: Vec<Vec<F>> =
+            indices.iter().map(|&j| data.codeword.range(data.leaf_at(j), rows)).collect();
+        let merkle = data.tree.open(&indices)?;
+        Ok((values, MultiOpeningProof { h, u, columns, merkle }))
     }
-    out
+
+    fn start_multi<T: Transcript>(
+        &self,
+        comm: &Commitment,
+        n: usize,
+        points: &[Vec<EF>],
+        values: &[EF],
+        h: &[Vec<EF>],
+        t: &mut T,
+    ) -> (EF, Vec<EF>) {
+        t.label(b"tensor-pcs-open-multi");
+        t.absorb_bytes(&comm.0);
+        t.absorb_base(&[F::from_u64(n as u64), F::from_u64(points.len() as u64)]);
+        for z in points {
+            t.absorb_ext(z);
+        }
+        t.absorb_ext(values);
+        for hj in h {
+            t.absorb_ext_digest(hj);
+        }
+        let alpha = t.challenge_ext();
+        let rho = t.challenges_ext(log_rows(n));
+        (alpha, rho)
+    }
+
+    /// Verifies [`TensorPcs::open_multi`]: the polynomial committed by
+    /// `comm` (`num_vars` variables) takes `values[j]` at `points[j]`.
+    pub fn verify_multi<T: Transcript>(
+        &self,
+        comm: &Commitment,
+        num_vars: usize,
+        points: &[Vec<EF>],
+        values: &[EF],
+        proof: &MultiOpeningProof,
+        t: &mut T,
+    ) -> Result<(), PcsError> {
+        let n = num_vars;
+        if n > 30 || points.len() != values.len() || points.iter().any(|z| z.len() != n) {
+            return Err(PcsError::ProofShape("points or values do not match the statement".into()));
+        }
+        let lr = log_rows(n);
+        let (rows, c) = (1usize << lr, n - lr);
+        if proof.h.len() != points.len()
+            || proof.h.iter().any(|h| h.len() != rows)
+            || proof.u.len() != 1 << c
+            || proof.columns.len() != self.num_queries
+            || proof.columns.iter().any(|col| col.len() != rows)
+        {
+            return Err(PcsError::ProofShape("combinations or query count".into()));
+        }
+        for ((z, &v), hj) in points.iter().zip(values).zip(&proof.h) {
+            let at: EF = eq_table(&z[c..]).iter().zip(hj).map(|(&e, &x)| e * x).sum();
+            if at != v {
+                return Err(PcsError::Evaluation);
+            }
+        }
+        let (alpha, rho) = self.start_multi(comm, n, points, values, &proof.h, t);
+        let eq_rho = eq_table(&rho);
+        let (mut lhs, mut rhs, mut pow) = (EF::ZERO, EF::ZERO, EF::ONE);
+        for (z, hj) in points.iter().zip(&proof.h) {
+            let (start, eq) = column_block(&z[..c]);
+            let block = &proof.u[start..start + eq.len()];
+            lhs += pow * block.iter().zip(&eq).map(|(&a, &e)| a * e).sum::<EF>();
+            rhs += pow * eq_rho.iter().zip(hj).map(|(&e, &x)| e * x).sum::<EF>();
+            pow *= alpha;
+        }
+        if lhs != rhs {
+            return Err(PcsError::Evaluation);
+        }
+        t.absorb_ext_digest(&proof.u);
+        let indices = self.queries(n, t);
+        let leaves: Vec<&[F]> = proof.columns.iter().map(Vec::as_slice).collect();
+        merkle::verify(comm, c + self.log_blowup, &indices, &leaves, &proof.merkle)?;
+        let enc = self.encode_ext(&proof.u);
+        for (q, (&j, col)) in indices.iter().zip(&proof.columns).enumerate() {
+            let a: EF = eq_rho.iter().zip(col).map(|(&e, &x)| e * x).sum();
+            if a != enc[j] {
+                return Err(PcsError::Column { query: q });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::Poseidon2Transcript;
+    use p3_field::PrimeCharacteristicRing;
+
+    /// A prover that claims a false value at one point and adjusts its
+    /// `h_j` so that `⟨eq(z_row), h_j⟩` matches, then answers every later
+    /// step honestly for the challenges it gets: caught by the combined
+    /// check (`h_j ≠ M · eq(z_col_j)`).
+    #[test]
+    fn false_value_with_consistent_h_is_caught() {
+        let pcs = TensorPcs::for_random_points();
+        let n = 10;
+        let poly: Vec<F> = (0..1u64 << n).map(|i| F::from_u64(i * i + 5)).collect();
+        let (comm, data) = pcs.commit(vec![poly]).unwrap();
+        let points: Vec<Vec<EF>> =
+            (0..3).map(|j| (0..n).map(|i| EF::from_u64((j * 31 + i * 7 + 2) as u64)).collect()).collect();
+        let mut t = Poseidon2Transcript::new(b"cheat");
+        let (mut values, honest) = pcs.open_multi(&comm, &data, &points, &mut t).unwrap();
+        let c = n - data.log_rows;
+        // Shift h_1 along a row where eq(z_row_1) is nonzero, and the value with it.
+        let eq_row = eq_table(&points[1][c..]);
+        let mut h = honest.h.clone();
+        h[1][0] += EF::ONE;
+        values[1] += eq_row[0];
+        let mut t = Poseidon2Transcript::new(b"cheat");
+        let (_, rho) = pcs.start_multi(&comm, n, &points, &values, &h, &mut t);
+        let u = data.combine_rows(&eq_table(&rho)).swap_remove(0);
+        t.absorb_ext_digest(&u);
+        let indices = pcs.queries(n, &mut t);
+        let rows = 1usize << data.log_rows;
+        let columns = indices.iter().map(|&j| data.codeword.range(data.leaf_at(j), rows)).collect();
+        let merkle = data.tree.open(&indices).unwrap();
+        let cheat = MultiOpeningProof { h, u, columns, merkle };
+        let mut t = Poseidon2Transcript::new(b"cheat");
+        let r = pcs.verify_multi(&comm, n, &points, &values, &cheat, &mut t);
+        assert!(matches!(r, Err(PcsError::Evaluation)), "{r:?}");
+    }
 }

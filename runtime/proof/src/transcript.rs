@@ -14,7 +14,7 @@ use crate::{EF, F};
 use p3_challenger::{
     CanSampleBits, DuplexChallenger, FieldChallenger, HashChallenger, SerializingChallenger64,
 };
-use p3_field::PrimeCharacteristicRing;
+use p3_field::{BasedVectorSpace, PrimeCharacteristicRing, PrimeField64};
 use p3_goldilocks::{Poseidon2Goldilocks, default_goldilocks_poseidon2_12};
 use p3_keccak::Keccak256Hash;
 
@@ -32,6 +32,26 @@ pub trait Transcript: Clone {
 
     fn challenges_ext(&mut self, n: usize) -> Vec<EF> {
         (0..n).map(|_| self.challenge_ext()).collect()
+    }
+
+    /// Absorbs a long vector (a PCS's combined rows: thousands of elements)
+    /// through its BLAKE3 digest rather than element by element: the
+    /// transcript then binds the vector by BLAKE3's collision resistance
+    /// (128 bits), and a 2^14-element row costs one fast hash instead of
+    /// ~4000 sponge permutations. Short vectors are absorbed directly.
+    fn absorb_ext_digest(&mut self, v: &[EF]) {
+        if v.len() <= 16 {
+            return self.absorb_ext(v);
+        }
+        let mut h = blake3::Hasher::new();
+        h.update(&(v.len() as u64).to_le_bytes());
+        for x in v {
+            let coeffs: &[F] = x.as_basis_coefficients_slice();
+            for c in coeffs {
+                h.update(&c.as_canonical_u64().to_le_bytes());
+            }
+        }
+        self.absorb_bytes(h.finalize().as_bytes());
     }
 }
 

@@ -54,10 +54,53 @@ fn completeness(pcs: TensorPcs) {
         let (comm, data) = pcs.commit(ps.clone()).unwrap();
         let point: Vec<EF> = (0..n).map(|_| rand_ext(&mut rng)).collect();
         let (values, proof) = open(&pcs, &comm, &data, &point);
-        for (p, v) in ps.iter().zip(&values) {
+        for (i, (p, v)) in ps.iter().zip(&values).enumerate() {
             assert_eq!(mle::evaluate(p, &point), *v);
+            // The code is systematic: the message is read back from it.
+            assert_eq!(&data.poly(i), p);
         }
         verify(&pcs, &comm, n, k, &point, &values, &proof).unwrap_or_else(|e| panic!("n={n} k={k}: {e}"));
+    }
+}
+
+/// Prover data written out and read back from shared bytes (as `zkrt`
+/// reads it from a mapped plan) opens exactly like the original.
+#[test]
+fn stored_prover_data_opens_identically() {
+    for pcs in [TensorPcs::default(), TensorPcs::for_random_points()] {
+        for (n, k) in [(0, 1), (7, 2), (13, 1)] {
+            let (comm, data) = pcs.commit(polys(n, k, 11)).unwrap();
+            let mut bytes = vec![7u8; 64]; // data need not start at 0
+            data.write(&mut bytes);
+            bytes.extend_from_slice(&[1, 2, 3]);
+            let end_expected = bytes.len() - 3;
+            let shared: zkml_proof::store::Shared = std::sync::Arc::new(bytes.clone());
+            let (back, end) = ProverData::read(&shared, 64).unwrap();
+            assert_eq!(end, end_expected);
+            assert_eq!(back.root(), comm);
+            let mut rng = StdRng::seed_from_u64(3);
+            let point: Vec<EF> = (0..n).map(|_| rand_ext(&mut rng)).collect();
+            let (v1, p1) = open(&pcs, &comm, &data, &point);
+            let (v2, p2) = open(&pcs, &comm, &back, &point);
+            assert_eq!(v1, v2);
+            assert_eq!(
+                zkml_proof::encoding::encode(&p1).unwrap(),
+                zkml_proof::encoding::encode(&p2).unwrap()
+            );
+            // Truncated or inconsistent stored data is an error, not a panic.
+            for cut in [65, 64 + 40, end - 1] {
+                let short: zkml_proof::store::Shared = std::sync::Arc::new(bytes[..cut].to_vec());
+                assert!(ProverData::read(&short, 64).is_err(), "cut at {cut}");
+            }
+            let mut bad = bytes.clone();
+            bad[64 + 8] = 0; // zero polynomials
+            let bad: zkml_proof::store::Shared = std::sync::Arc::new(bad);
+            assert!(ProverData::read(&bad, 64).is_err());
+            // Opening with other parameters than the data was committed with.
+            let other = TensorPcs { log_blowup: pcs.log_blowup + 1, ..pcs };
+            let mut t = Poseidon2Transcript::new(b"pcs-test");
+            assert!(other.open(&comm, &back, &point, &mut t).is_err());
+        }
     }
 }
 
@@ -193,4 +236,103 @@ fn parameter_sets_reach_100_bits_in_the_query_phase() {
     // One query fewer would not.
     let weaker = TensorPcs { num_queries: 147, ..TensorPcs::default() };
     assert!(weaker.query_security_bits() < 100.0);
+}
+
+mod multi {
+    use super::*;
+    use zkml_proof::pcs::MultiOpeningProof;
+
+    /// Points as the packed openings make them: some with Boolean leading
+    /// coordinates (a slot prefix, an embedding row), some fully random.
+    fn points(n: usize, m: usize, rng: &mut StdRng) -> Vec<Vec<EF>> {
+        (0..m)
+            .map(|j| {
+                let lead = if j % 2 == 0 { (j / 2).min(n) } else { 0 };
+                (0..n)
+                    .map(|i| {
+                        if i < lead {
+                            if rng.random::<bool>() { EF::ONE } else { EF::ZERO }
+                        } else {
+                            rand_ext(rng)
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn verify_multi(
+        pcs: &TensorPcs,
+        comm: &Commitment,
+        n: usize,
+        pts: &[Vec<EF>],
+        vals: &[EF],
+        proof: &MultiOpeningProof,
+    ) -> Result<(), PcsError> {
+        let mut t = Poseidon2Transcript::new(b"pcs-multi");
+        pcs.verify_multi(comm, n, pts, vals, proof, &mut t)
+    }
+
+    #[test]
+    fn multi_point_openings_are_complete() {
+        let pcs = TensorPcs::for_random_points();
+        let mut rng = StdRng::seed_from_u64(21);
+        for (n, m) in [(0, 1), (3, 2), (9, 5), (12, 1), (16, 7)] {
+            let ps = polys(n, 1, n as u64 + 100);
+            let (comm, data) = pcs.commit(ps.clone()).unwrap();
+            let pts = points(n, m, &mut rng);
+            let mut t = Poseidon2Transcript::new(b"pcs-multi");
+            let (vals, proof) = pcs.open_multi(&comm, &data, &pts, &mut t).unwrap();
+            for (z, v) in pts.iter().zip(&vals) {
+                assert_eq!(mle::evaluate(&ps[0], z), *v, "n={n}");
+            }
+            verify_multi(&pcs, &comm, n, &pts, &vals, &proof).unwrap_or_else(|e| panic!("n={n} m={m}: {e}"));
+        }
+    }
+
+    #[test]
+    fn multi_point_tampering_is_rejected() {
+        let pcs = TensorPcs::for_random_points();
+        let mut rng = StdRng::seed_from_u64(22);
+        let n = 11;
+        let (comm, data) = pcs.commit(polys(n, 1, 5)).unwrap();
+        let pts = points(n, 4, &mut rng);
+        let mut t = Poseidon2Transcript::new(b"pcs-multi");
+        let (vals, proof) = pcs.open_multi(&comm, &data, &pts, &mut t).unwrap();
+        verify_multi(&pcs, &comm, n, &pts, &vals, &proof).unwrap();
+        for j in 0..vals.len() {
+            let mut v = vals.clone();
+            v[j] += EF::ONE;
+            assert!(verify_multi(&pcs, &comm, n, &pts, &v, &proof).is_err());
+        }
+        let mut accepted = 0;
+        for trial in 0..300 {
+            let mut bad = proof.clone();
+            match trial % 3 {
+                0 => {
+                    let j = rng.random_range(0..bad.h.len());
+                    let i = rng.random_range(0..bad.h[j].len());
+                    bad.h[j][i] += rand_ext(&mut rng);
+                }
+                1 => {
+                    let i = rng.random_range(0..bad.u.len());
+                    bad.u[i] += rand_ext(&mut rng);
+                }
+                _ => {
+                    let q = rng.random_range(0..bad.columns.len());
+                    let i = rng.random_range(0..bad.columns[q].len());
+                    bad.columns[q][i] += F::ONE;
+                }
+            }
+            accepted += usize::from(verify_multi(&pcs, &comm, n, &pts, &vals, &bad).is_ok());
+        }
+        assert_eq!(accepted, 0);
+        // Another commitment, another point, a missing claim.
+        let (other, _) = pcs.commit(polys(n, 1, 6)).unwrap();
+        assert!(verify_multi(&pcs, &other, n, &pts, &vals, &proof).is_err());
+        let mut p2 = pts.clone();
+        p2[1][n - 1] += EF::ONE;
+        assert!(verify_multi(&pcs, &comm, n, &p2, &vals, &proof).is_err());
+        assert!(verify_multi(&pcs, &comm, n, &pts[1..], &vals[1..], &proof).is_err());
+    }
 }

@@ -47,7 +47,7 @@ pub mod vk;
 pub use prover::{ProveStats, Tamper, prove, prove_with};
 pub use stream::Proof;
 pub use verifier::verify;
-pub use vk::{ProvingKey, VerifyingKey, setup};
+pub use vk::{ProvingKey, VerifyingKey, setup, setup_stored};
 
 /// Errors of setup, proving and verification.
 #[derive(Debug, thiserror::Error)]

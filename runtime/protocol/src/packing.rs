@@ -44,7 +44,10 @@ use p3_field::PrimeCharacteristicRing;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use zkml_proof::mle::{eq_eval, eq_table};
-use zkml_proof::pcs::{Commitment, MultilinearPcs, OpeningClaim, OpeningProof, ProverData, TensorPcs};
+use zkml_proof::pcs::{
+    Commitment, MultiOpeningProof, MultilinearPcs, OpeningClaim, OpeningProof, ProverData, TensorPcs,
+};
+use zkml_proof::store::Shared;
 use zkml_proof::sumcheck::{self, SumcheckProof, Table, Term};
 use zkml_proof::{EF, F, Transcript};
 
@@ -266,8 +269,39 @@ impl Committed {
         }
         Ok(Committed { groups, layouts, parts })
     }
+    /// The stored form: each group's prover data in turn.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = vec![];
+        for p in &self.parts {
+            p.data.write(&mut out);
+        }
+        out
+    }
+
+    /// Tables of `layouts` committed earlier, read from their stored form
+    /// at `start` of `bytes` (see [`Committed::to_bytes`]).
+    pub fn stored(layouts: Vec<Layout>, bytes: &Shared, start: usize) -> Result<Committed> {
+        let groups = Groups::new(&layouts.iter().map(|l| l.vars()).collect::<Vec<_>>());
+        let mut parts = vec![];
+        let mut at = start;
+        for packing in &groups.packings {
+            let (data, end) = ProverData::read(bytes, at)?;
+            if data.num_vars() != packing.vars
+                || data.num_polys() != 1
+                || pcs(packing.vars).log_blowup != data.log_blowup()
+            {
+                return Err(Error::Key(
+                    "the plan's stored prover data does not fit its weights (recompile the plan)".into(),
+                ));
+            }
+            parts.push(Part { commitment: data.root(), data });
+            at = end;
+        }
+        Ok(Committed { groups, layouts, parts })
+    }
+
     pub fn commitments(&self) -> Vec<Commitment> {
-        self.parts.iter().map(|p| p.commitment.clone()).collect()
+        self.parts.iter().map(|p| p.commitment).collect()
     }
     /// Total committed entries.
     pub fn len(&self) -> usize {
@@ -368,7 +402,7 @@ fn prove_part<T: Transcript>(
         add_eq(&mut g[off..off + (1 << k)], &cl.point, pow);
         pow *= beta;
     }
-    let mut tables = vec![Table::Base(part.data.polys()[0].clone()), Table::Ext(g)];
+    let mut tables = vec![Table::Base(part.data.poly(0)), Table::Ext(g)];
     if padding {
         let pad: Vec<F> = p.real_mask(layouts).par_iter().map(|&m| F::from_bool(!m)).collect();
         tables.extend([Table::Ext(eq_table(&tau)), Table::Base(pad)]);
@@ -379,6 +413,83 @@ fn prove_part<T: Transcript>(
         return Err(Error::Internal("packed opening disagrees with the reduction".into()));
     }
     Ok(PartOpening { reduction, opening })
+}
+
+/// Claims on committed tables opened directly: one multi-point PCS opening
+/// per group ([`TensorPcs::open_multi`]), no reduction sumcheck. Used for
+/// the weights, whose padding is zero by construction (`setup`), so no
+/// padding term is needed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DirectOpening {
+    pub parts: Vec<MultiOpeningProof>,
+}
+
+/// The claims on one packed polynomial: points and values.
+type GroupClaims = (Vec<Vec<EF>>, Vec<EF>);
+
+/// Packed points and values of each group's claims.
+fn packed_claims(groups: &Groups, claims: &[(usize, Claim)]) -> Option<Vec<GroupClaims>> {
+    let per = split(groups, claims)?;
+    let mut out = vec![];
+    for (g, cl) in per.iter().enumerate() {
+        let p = &groups.packings[g];
+        let mut points = vec![];
+        let mut values = vec![];
+        for (slot, c) in cl {
+            if *slot >= p.slots.len() || c.point.len() != p.slots[*slot].1 {
+                return None;
+            }
+            points.push(p.point(*slot, &c.point));
+            values.push(c.value);
+        }
+        out.push((points, values));
+    }
+    Some(out)
+}
+
+/// Proves claims `(table, claim)` on committed tables with one multi-point
+/// opening per group.
+pub fn prove_direct<T: Transcript>(
+    c: &Committed,
+    claims: &[(usize, Claim)],
+    t: &mut T,
+) -> Result<DirectOpening> {
+    let per = packed_claims(&c.groups, claims)
+        .ok_or_else(|| Error::Internal("claim on a missing table or with a malformed point".into()))?;
+    let mut parts = vec![];
+    for (g, (points, _)) in per.iter().enumerate() {
+        let part = &c.parts[g];
+        // The values the opening proves are the committed ones; a false
+        // claim (a witness computed with other weights) is not refused here
+        // but makes the proof fail verification, which the soundness tests
+        // rely on.
+        let (_, proof) =
+            pcs(c.groups.packings[g].vars).open_multi(&part.commitment, &part.data, points, t)?;
+        parts.push(proof);
+    }
+    Ok(DirectOpening { parts })
+}
+
+/// Verifies [`prove_direct`].
+pub fn verify_direct<T: Transcript>(
+    commitments: &[Commitment],
+    groups: &Groups,
+    claims: &[(usize, Claim)],
+    proof: &DirectOpening,
+    t: &mut T,
+) -> Result<()> {
+    let per = packed_claims(groups, claims).ok_or_else(|| {
+        Error::Reject("claim on a missing committed table or with a malformed point".into())
+    })?;
+    if commitments.len() != groups.packings.len() || proof.parts.len() != groups.packings.len() {
+        return Err(Error::Reject("weight opening: wrong number of commitments or openings".into()));
+    }
+    for (g, (points, values)) in per.iter().enumerate() {
+        pcs(groups.packings[g].vars)
+            .verify_multi(&commitments[g], groups.packings[g].vars, points, values, &proof.parts[g], t)
+            .map_err(|e| Error::Reject(format!("weight opening: {e}")))?;
+    }
+    Ok(())
 }
 
 /// Verifies claims `(table, claim)` on committed tables (`layouts[i]` of

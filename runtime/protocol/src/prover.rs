@@ -223,7 +223,7 @@ pub fn prove_with(
     }
     if let Some(w) = &pk.weights {
         let claims = std::mem::take(&mut p.weight_claims);
-        p.sink.proof.weight_opening = Some(packing::prove(w, &claims, false, &mut p.t)?);
+        p.sink.proof.weight_opening = Some(packing::prove_direct(w, &claims, &mut p.t)?);
     }
     stats.openings = t3.elapsed();
     Ok((p.sink.proof, stats))

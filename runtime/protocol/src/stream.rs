@@ -9,7 +9,7 @@
 //! missing, extra or mis-sized message is rejected, never indexed out of
 //! bounds.
 
-use crate::packing::PackedOpening;
+use crate::packing::{DirectOpening, PackedOpening};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use zkml_proof::logup::LogUpProof;
@@ -30,7 +30,7 @@ pub struct Proof {
     pub sumchecks: Vec<SumcheckProof>,
     pub logups: Vec<LogUpProof>,
     pub witness_opening: Option<PackedOpening>,
-    pub weight_opening: Option<PackedOpening>,
+    pub weight_opening: Option<DirectOpening>,
 }
 
 impl Proof {

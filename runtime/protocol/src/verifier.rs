@@ -190,7 +190,7 @@ pub fn verify(vk: &VerifyingKey, inputs: &[Tensor], outputs: &[Tensor], proof: &
     match (&vk.weights, &proof.weight_opening) {
         (Some(w), Some(o)) => {
             let claims = std::mem::take(&mut v.weight_claims);
-            packing::verify(&w.commitments, &w.groups, &vk.weight_layouts(), &claims, false, o, &mut v.t)?;
+            packing::verify_direct(&w.commitments, &w.groups, &claims, o, &mut v.t)?;
         }
         (None, None) => {}
         _ => return Err(Error::Reject("weight opening missing or unexpected".into())),

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use zkml_ir::{Fact, Graph, Node, Op, TensorData, ValueId};
 use zkml_proof::pcs::Commitment;
+use zkml_proof::store::Shared;
 
 pub const VK_MAGIC: &[u8; 8] = b"ZKMLVK01";
 /// Bump on any change of the key's content or of the protocol.
@@ -80,6 +81,44 @@ pub(crate) fn const_data(node: usize, n: &Node) -> Result<&[i64]> {
 /// Commits the weights of a quantized graph and builds both keys. Fails,
 /// naming the node, if any op is not provable.
 pub fn setup(graph: &Graph, producer: &str) -> Result<ProvingKey> {
+    let (mut vk, slots, data) = structure(graph, producer)?;
+    let weights = if slots.is_empty() {
+        None
+    } else {
+        let layouts: Vec<Layout> = slots.iter().map(|(_, l)| l.clone()).collect();
+        Some(Committed::with(layouts.clone(), |i, dst| {
+            if layouts[i].is_dense() {
+                dst.iter_mut().zip(data[i]).for_each(|(d, &v)| *d = zkml_proof::field::embed_i64(v));
+            } else {
+                for (&p, &v) in layouts[i].padded_indices().iter().zip(data[i]) {
+                    dst[p] = zkml_proof::field::embed_i64(v);
+                }
+            }
+        })?)
+    };
+    finish(&mut vk, &slots, weights)
+}
+
+/// The proving key of a plan whose weights were committed by [`setup`]
+/// and stored with [`ProvingKey::prover_bytes`] (in `plan.bin`): nothing
+/// is recomputed and the codeword stays where `bytes` keeps it (a mapped
+/// file). Fails if the stored data does not fit the graph's weights.
+pub fn setup_stored(graph: &Graph, producer: &str, bytes: &Shared, start: usize) -> Result<ProvingKey> {
+    let (mut vk, slots, _) = structure(graph, producer)?;
+    let weights = if slots.is_empty() {
+        None
+    } else {
+        let layouts: Vec<Layout> = slots.iter().map(|(_, l)| l.clone()).collect();
+        Some(Committed::stored(layouts, bytes, start)?)
+    };
+    finish(&mut vk, &slots, weights)
+}
+
+type Structure<'g> = (VerifyingKey, Vec<(usize, Layout)>, Vec<&'g [i64]>);
+
+/// The key without weight commitments; the committed constants (node,
+/// layout) and their integers.
+fn structure<'g>(graph: &'g Graph, producer: &str) -> Result<Structure<'g>> {
     let nodes: Vec<Node> = graph.nodes().map(|(_, n)| n.clone()).collect();
     let mut vk = VerifyingKey {
         producer: producer.to_string(),
@@ -103,20 +142,16 @@ pub fn setup(graph: &Graph, producer: &str) -> Result<ProvingKey> {
             }
         }
     }
+    Ok((vk, slots, data))
+}
+
+fn finish(
+    vk: &mut VerifyingKey,
+    slots: &[(usize, Layout)],
+    weights: Option<Committed>,
+) -> Result<ProvingKey> {
     let mut weight_slot = BTreeMap::new();
-    let weights = if slots.is_empty() {
-        None
-    } else {
-        let layouts: Vec<Layout> = slots.iter().map(|(_, l)| l.clone()).collect();
-        let committed = Committed::with(layouts.clone(), |i, dst| {
-            if layouts[i].is_dense() {
-                dst.iter_mut().zip(data[i]).for_each(|(d, &v)| *d = zkml_proof::field::embed_i64(v));
-            } else {
-                for (&p, &v) in layouts[i].padded_indices().iter().zip(data[i]) {
-                    dst[p] = zkml_proof::field::embed_i64(v);
-                }
-            }
-        })?;
+    if let Some(committed) = &weights {
         vk.weights = Some(WeightKey {
             commitments: committed.commitments(),
             nodes: slots.iter().map(|(id, _)| *id).collect(),
@@ -125,10 +160,17 @@ pub fn setup(graph: &Graph, producer: &str) -> Result<ProvingKey> {
         for (i, (id, _)) in slots.iter().enumerate() {
             weight_slot.insert(*id, i);
         }
-        Some(committed)
-    };
+    }
     let digest = vk.digest()?;
-    Ok(ProvingKey { vk, digest, weights, weight_slot })
+    Ok(ProvingKey { vk: vk.clone(), digest, weights, weight_slot })
+}
+
+impl ProvingKey {
+    /// The weights' prover data (codewords and Merkle trees) in the stored
+    /// form [`setup_stored`] reads; empty without committed weights.
+    pub fn prover_bytes(&self) -> Vec<u8> {
+        self.weights.as_ref().map(Committed::to_bytes).unwrap_or_default()
+    }
 }
 
 fn body(vk: &VerifyingKey) -> Result<Vec<u8>> {

@@ -139,10 +139,19 @@ fn run(cli: Cli) -> Result<()> {
                 "inference_ms": ms(t2 - t1),
             });
             if let Some(proof_path) = proof {
-                let pb = spinner(json, "setup: committing the weights");
-                let pk = zkml_protocol::setup(&p.graph, &p.producer).context("setting up the proof")?;
+                let pk = match &p.prover {
+                    Some(sec) => zkml_protocol::setup_stored(&p.graph, &p.producer, &sec.bytes, sec.start)
+                        .context("reading the plan's prover data")?,
+                    None => {
+                        let pb = spinner(json, "setup: committing the weights (plan has no prover data)");
+                        let pk =
+                            zkml_protocol::setup(&p.graph, &p.producer).context("setting up the proof")?;
+                        pb.finish_and_clear();
+                        pk
+                    }
+                };
+                let pb = spinner(json, "proving");
                 let t3 = Instant::now();
-                pb.set_message("proving");
                 let (pr, stats) = zkml_protocol::prove(&pk, &values).context("proving")?;
                 let t4 = Instant::now();
                 pb.finish_and_clear();

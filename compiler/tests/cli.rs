@@ -96,4 +96,11 @@ fn compile_writes_a_plan_zkrt_can_read() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let p = zkml_ir::Plan::open(&plan).unwrap();
     assert_eq!(p.graph.input_facts()[0].shape, vec![1, 1, 14, 14]);
+    // Setup ran: the plan carries the weights' prover data, and the key read
+    // back from it (as `zkrt run --proof` does) is the one in plan.vk.
+    let sec = p.prover.as_ref().expect("prover section");
+    let pk = zkml_protocol::setup_stored(&p.graph, &p.producer, &sec.bytes, sec.start).unwrap();
+    let vk =
+        zkml_protocol::VerifyingKey::from_bytes(&std::fs::read(plan.with_extension("vk")).unwrap()).unwrap();
+    assert_eq!(pk.vk.digest().unwrap(), vk.digest().unwrap());
 }

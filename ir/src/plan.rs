@@ -129,6 +129,14 @@ impl Plan {
 
     /// Everything but the prover section's bytes (which follow it).
     fn head_bytes(&self) -> Result<Vec<u8>, PlanError> {
+        let section = self
+            .prover
+            .as_ref()
+            .map(|p| SectionRef { len: p.len as u64, blake3: *blake3::hash(p.as_bytes()).as_bytes() });
+        self.head_with(section)
+    }
+
+    fn head_with(&self, section: Option<SectionRef>) -> Result<Vec<u8>, PlanError> {
         let mut blob = Vec::new();
         let mut blobs = Vec::new();
         let mut nodes = Vec::with_capacity(self.graph.len());
@@ -150,10 +158,7 @@ impl Plan {
             prover: None,
         };
         let mut header = header;
-        header.prover = self
-            .prover
-            .as_ref()
-            .map(|p| SectionRef { len: p.len as u64, blake3: *blake3::hash(p.as_bytes()).as_bytes() });
+        header.prover = section;
         let header = codec::encode(&header).map_err(|e| PlanError::Corrupt(e.to_string()))?;
         let blob_offset = align(FIXED + header.len());
         let mut out = vec![0u8; blob_offset];
@@ -166,7 +171,7 @@ impl Plan {
         out.extend_from_slice(&blob);
         let hash = blake3::hash(&out[FIXED..]);
         out[40..72].copy_from_slice(hash.as_bytes());
-        if self.prover.is_some() {
+        if section.is_some() {
             out.resize(align(out.len()), 0);
         }
         Ok(out)
@@ -179,6 +184,29 @@ impl Plan {
         f.write_all(&self.head_bytes()?)?;
         if let Some(p) = &self.prover {
             f.write_all(p.as_bytes())?;
+        }
+        f.flush()?;
+        Ok(())
+    }
+
+    /// Writes the plan with a prover section produced by `section`, which
+    /// is called twice: once into a hasher (its length and BLAKE3 go into
+    /// the header), once into the file. For sections too large to hold in
+    /// memory a second time (a large model's codeword); `self.prover` is
+    /// ignored.
+    pub fn write_streaming(
+        &self,
+        path: &Path,
+        section: impl Fn(&mut dyn std::io::Write) -> std::io::Result<u64>,
+    ) -> Result<(), PlanError> {
+        use std::io::Write;
+        let mut hasher = blake3::Hasher::new();
+        let len = section(&mut hasher)?;
+        let head = self.head_with(Some(SectionRef { len, blake3: *hasher.finalize().as_bytes() }))?;
+        let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+        f.write_all(&head)?;
+        if section(&mut f)? != len {
+            return Err(PlanError::Corrupt("prover section changed while being written".into()));
         }
         f.flush()?;
         Ok(())

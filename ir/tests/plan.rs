@@ -202,3 +202,26 @@ fn damaged_prover_section_is_rejected() {
     plain.extend_from_slice(&[0; 64]);
     assert!(Plan::from_bytes(&plain).is_err());
 }
+
+#[test]
+fn streamed_prover_section_is_the_same_file() {
+    let p = with_prover_section();
+    let section = p.prover.as_ref().unwrap().as_bytes().to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.bin");
+    Plan::new(sample_graph())
+        .write_streaming(&path, |w| {
+            w.write_all(&section)?;
+            Ok(section.len() as u64)
+        })
+        .unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), p.to_bytes().unwrap());
+    // A section that differs between the two passes is refused.
+    let calls = std::cell::Cell::new(0u64);
+    let r = Plan::new(sample_graph()).write_streaming(&path, |w| {
+        calls.set(calls.get() + 1);
+        w.write_all(&vec![0; calls.get() as usize])?;
+        Ok(calls.get())
+    });
+    assert!(r.is_err());
+}

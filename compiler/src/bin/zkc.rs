@@ -5,7 +5,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use zkml_compiler::{FrontendOptions, frontend, pipeline, quantize, rewrite};
 use zkml_ir::Plan;
-use zkml_ir::plan::ProverSection;
 
 #[derive(Parser, Debug)]
 #[command(name = "zkc", version, about = "zkml compiler: ONNX model → proving plan")]
@@ -161,7 +160,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 c.quantized.graph
             };
-            let mut plan = Plan::new(graph);
+            let plan = Plan::new(graph);
             // Setup: commit the weights; their prover data goes into the
             // plan, the verifying key beside it. A plan with an op the
             // prover does not support still runs.
@@ -169,17 +168,19 @@ fn run(cli: Cli) -> Result<()> {
                 None
             } else {
                 match zkml_protocol::setup(&plan.graph, &plan.producer) {
-                    Ok(pk) => {
-                        plan.prover = Some(ProverSection::owned(pk.prover_bytes()));
-                        Some(pk)
-                    }
+                    Ok(pk) => Some(pk),
                     Err(e) => {
                         eprintln!("warning: the plan is not provable, no verifying key written: {e}");
                         None
                     }
                 }
             };
-            plan.write(&output).with_context(|| format!("writing {}", output.display()))?;
+            match &pk {
+                // The weights' prover data, streamed into the plan.
+                Some(pk) => plan.write_streaming(&output, |w| pk.write_prover(w)),
+                None => plan.write(&output),
+            }
+            .with_context(|| format!("writing {}", output.display()))?;
             println!("model:   {}", model.model.display());
             println!("graph:   {}", plan.graph.summary());
             for (i, f) in plan.graph.input_facts().iter().enumerate() {

@@ -175,23 +175,45 @@ impl ProverData {
     /// polynomials, `log2` rows, `log2` blowup), then the codeword and the
     /// tree's digests, each at a 64-byte aligned offset.
     pub fn write(&self, out: &mut Vec<u8>) {
-        let start = out.len();
+        // Writing into a vector cannot fail.
+        let _ = self.write_to(out);
+    }
+
+    /// [`ProverData::write`] into any writer, streaming (a large model's
+    /// codeword is written without a second copy in memory); returns the
+    /// number of bytes written.
+    pub fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<u64> {
+        let mut n = 0u64;
+        let pad = |w: &mut dyn std::io::Write, n: &mut u64| -> std::io::Result<()> {
+            let to = n.div_ceil(64) * 64;
+            w.write_all(&vec![0u8; (to - *n) as usize])?;
+            *n = to;
+            Ok(())
+        };
         for v in [self.num_vars, self.num_polys, self.log_rows, self.log_blowup] {
-            out.extend_from_slice(&(v as u64).to_le_bytes());
+            w.write_all(&(v as u64).to_le_bytes())?;
+            n += 8;
         }
-        align_from(out, start);
+        pad(w, &mut n)?;
         let width = self.width();
-        out.reserve(((width * self.cols()) << self.log_blowup) * 8);
+        let mut buf = Vec::with_capacity(width * 8);
         for residue in 0..1usize << self.log_blowup {
             for m in 0..self.cols() {
+                buf.clear();
                 self.codeword.with_range(self.leaf_at((m << self.log_blowup) | residue), width, |leaf| {
-                    leaf.iter().for_each(|x| out.extend_from_slice(&x.as_canonical_u64().to_le_bytes()))
+                    leaf.iter().for_each(|x| buf.extend_from_slice(&x.as_canonical_u64().to_le_bytes()))
                 });
+                w.write_all(&buf)?;
+                n += buf.len() as u64;
             }
         }
-        align_from(out, start);
-        self.tree.nodes().write(out);
-        align_from(out, start);
+        pad(w, &mut n)?;
+        let mut digests = vec![];
+        self.tree.nodes().write(&mut digests);
+        w.write_all(&digests)?;
+        n += digests.len() as u64;
+        pad(w, &mut n)?;
+        Ok(n)
     }
 
     /// Reads prover data written by [`ProverData::write`] at `start` of
@@ -232,12 +254,6 @@ impl ProverData {
     pub fn root(&self) -> Root {
         self.tree.root()
     }
-}
-
-/// Zero-pads `out` so that `out.len() − start` is a multiple of 64.
-fn align_from(out: &mut Vec<u8>, start: usize) {
-    let len = start + (out.len() - start).div_ceil(64) * 64;
-    out.resize(len, 0);
 }
 
 /// What an opening asserts: the committed batch of `num_polys`

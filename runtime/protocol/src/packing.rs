@@ -278,6 +278,15 @@ impl Committed {
         out
     }
 
+    /// [`Committed::to_bytes`], streamed into `w`; returns the length.
+    pub fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<u64> {
+        let mut n = 0;
+        for p in &self.parts {
+            n += p.data.write_to(w)?;
+        }
+        Ok(n)
+    }
+
     /// Tables of `layouts` committed earlier, read from their stored form
     /// at `start` of `bytes` (see [`Committed::to_bytes`]).
     pub fn stored(layouts: Vec<Layout>, bytes: &Shared, start: usize) -> Result<Committed> {

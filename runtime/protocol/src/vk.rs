@@ -171,6 +171,15 @@ impl ProvingKey {
     pub fn prover_bytes(&self) -> Vec<u8> {
         self.weights.as_ref().map(Committed::to_bytes).unwrap_or_default()
     }
+
+    /// [`ProvingKey::prover_bytes`], streamed into `w` (no copy of a large
+    /// model's codeword in memory); returns the length.
+    pub fn write_prover(&self, w: &mut dyn std::io::Write) -> std::io::Result<u64> {
+        match &self.weights {
+            Some(c) => c.write_to(w),
+            None => Ok(0),
+        }
+    }
 }
 
 fn body(vk: &VerifyingKey) -> Result<Vec<u8>> {

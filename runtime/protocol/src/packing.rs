@@ -229,6 +229,20 @@ pub fn pcs(vars: usize) -> TensorPcs {
     }
 }
 
+/// The PCS parameters of the weights (opened with [`prove_direct`], whose
+/// row point is drawn after the commitment): rate 1/4 with `Q = 148`
+/// (`(1 − 3/8)^148 = 2^-100.4`) up to 2^22 entries, rate 1/2 with 241
+/// queries above. The codeword lives in `plan.bin`, so the rate sets the
+/// plan's size (4× the packed weights, not 8×), and the verifier's
+/// encoding of the combined row halves; the proof grows by 27 queries.
+pub fn weight_pcs(vars: usize) -> TensorPcs {
+    if vars <= LARGE_VARS {
+        TensorPcs { separate_proximity: false, log_blowup: 2, num_queries: 148 }
+    } else {
+        pcs(vars)
+    }
+}
+
 /// Above this many variables a packed polynomial uses rate 1/2.
 pub const LARGE_VARS: usize = 22;
 
@@ -242,6 +256,9 @@ pub struct Part {
 /// Committed tables on the prover's side.
 #[derive(Debug)]
 pub struct Committed {
+    /// The PCS parameters by number of variables ([`pcs`] for witness
+    /// columns, [`weight_pcs`] for weights).
+    pub params: fn(usize) -> TensorPcs,
     pub groups: Groups,
     pub layouts: Vec<Layout>,
     pub parts: Vec<Part>,
@@ -250,12 +267,16 @@ pub struct Committed {
 impl Committed {
     /// Packs and commits padded tables (`tables[i]` of `layouts[i]`).
     pub fn new(layouts: Vec<Layout>, tables: &[&[F]]) -> Result<Committed> {
-        Committed::with(layouts, |i, dst| dst.copy_from_slice(&tables[i][..dst.len()]))
+        Committed::with(layouts, pcs, |i, dst| dst.copy_from_slice(&tables[i][..dst.len()]))
     }
 
     /// Like [`Committed::new`], with table `i` written by `fill(i, slot)`
     /// straight into its slot (no intermediate copy of large weights).
-    pub fn with(layouts: Vec<Layout>, fill: impl Fn(usize, &mut [F])) -> Result<Committed> {
+    pub fn with(
+        layouts: Vec<Layout>,
+        params: fn(usize) -> TensorPcs,
+        fill: impl Fn(usize, &mut [F]),
+    ) -> Result<Committed> {
         let groups = Groups::new(&layouts.iter().map(|l| l.vars()).collect::<Vec<_>>());
         let mut parts = vec![];
         for (g, packing) in groups.packings.iter().enumerate() {
@@ -264,10 +285,10 @@ impl Committed {
                 let (off, k) = packing.slots[slot];
                 fill(i, &mut table[off..off + (1 << k)]);
             }
-            let (commitment, data) = pcs(packing.vars).commit(vec![table])?;
+            let (commitment, data) = params(packing.vars).commit(vec![table])?;
             parts.push(Part { commitment, data });
         }
-        Ok(Committed { groups, layouts, parts })
+        Ok(Committed { params, groups, layouts, parts })
     }
     /// The stored form: each group's prover data in turn.
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -287,7 +308,8 @@ impl Committed {
         Ok(n)
     }
 
-    /// Tables of `layouts` committed earlier, read from their stored form
+    /// Weights (`layouts`) committed earlier by [`Committed::with`] with
+    /// [`weight_pcs`], read from their stored form
     /// at `start` of `bytes` (see [`Committed::to_bytes`]).
     pub fn stored(layouts: Vec<Layout>, bytes: &Shared, start: usize) -> Result<Committed> {
         let groups = Groups::new(&layouts.iter().map(|l| l.vars()).collect::<Vec<_>>());
@@ -297,7 +319,7 @@ impl Committed {
             let (data, end) = ProverData::read(bytes, at)?;
             if data.num_vars() != packing.vars
                 || data.num_polys() != 1
-                || pcs(packing.vars).log_blowup != data.log_blowup()
+                || weight_pcs(packing.vars).log_blowup != data.log_blowup()
             {
                 return Err(Error::Key(
                     "the plan's stored prover data does not fit its weights (recompile the plan)".into(),
@@ -306,7 +328,7 @@ impl Committed {
             parts.push(Part { commitment: data.root(), data });
             at = end;
         }
-        Ok(Committed { groups, layouts, parts })
+        Ok(Committed { params: weight_pcs, groups, layouts, parts })
     }
 
     pub fn commitments(&self) -> Vec<Commitment> {
@@ -473,7 +495,7 @@ pub fn prove_direct<T: Transcript>(
         // but makes the proof fail verification, which the soundness tests
         // rely on.
         let (_, proof) =
-            pcs(c.groups.packings[g].vars).open_multi(&part.commitment, &part.data, points, t)?;
+            (c.params)(c.groups.packings[g].vars).open_multi(&part.commitment, &part.data, points, t)?;
         parts.push(proof);
     }
     Ok(DirectOpening { parts })
@@ -494,7 +516,7 @@ pub fn verify_direct<T: Transcript>(
         return Err(Error::Reject("weight opening: wrong number of commitments or openings".into()));
     }
     for (g, (points, values)) in per.iter().enumerate() {
-        pcs(groups.packings[g].vars)
+        weight_pcs(groups.packings[g].vars)
             .verify_multi(&commitments[g], groups.packings[g].vars, points, values, &proof.parts[g], t)
             .map_err(|e| Error::Reject(format!("weight opening: {e}")))?;
     }

@@ -86,7 +86,7 @@ pub fn setup(graph: &Graph, producer: &str) -> Result<ProvingKey> {
         None
     } else {
         let layouts: Vec<Layout> = slots.iter().map(|(_, l)| l.clone()).collect();
-        Some(Committed::with(layouts.clone(), |i, dst| {
+        Some(Committed::with(layouts.clone(), crate::packing::weight_pcs, |i, dst| {
             if layouts[i].is_dense() {
                 dst.iter_mut().zip(data[i]).for_each(|(d, &v)| *d = zkml_proof::field::embed_i64(v));
             } else {

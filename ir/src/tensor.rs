@@ -1,6 +1,7 @@
 //! Dense row-major tensors: the values the reference evaluator computes.
 
 use crate::{DType, Fact, OpError, bail_op};
+use std::sync::Arc;
 
 /// Element storage. Quantized values are held as `I64`.
 #[derive(Debug, Clone, PartialEq)]
@@ -11,10 +12,15 @@ pub enum TensorData {
 }
 
 /// A tensor: shape plus data, `data.len() == shape.iter().product()`.
+///
+/// The data is shared (`Arc`) and never mutated in place, so a clone is
+/// cheap: the executor's value of a constant node is the plan's own
+/// storage, not a copy of the weights, and reshapes share their input's
+/// data.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
     shape: Vec<usize>,
-    data: TensorData,
+    data: Arc<TensorData>,
 }
 
 /// Applies a generic expression to the vector inside a [`TensorData`],
@@ -58,7 +64,7 @@ impl Tensor {
         if n != data.len() {
             bail_op!("tensor of shape {shape:?} needs {n} elements, got {}", data.len());
         }
-        Ok(Tensor { shape, data })
+        Ok(Tensor { shape, data: Arc::new(data) })
     }
     pub fn from_f32(shape: impl Into<Vec<usize>>, v: Vec<f32>) -> Result<Self, OpError> {
         Tensor::new(shape, TensorData::F32(v))
@@ -67,7 +73,7 @@ impl Tensor {
         Tensor::new(shape, TensorData::I64(v))
     }
     pub fn scalar_f32(x: f32) -> Self {
-        Tensor { shape: vec![], data: TensorData::F32(vec![x]) }
+        Tensor { shape: vec![], data: Arc::new(TensorData::F32(vec![x])) }
     }
     pub fn shape(&self) -> &[usize] {
         &self.shape
@@ -75,8 +81,9 @@ impl Tensor {
     pub fn data(&self) -> &TensorData {
         &self.data
     }
+    /// The data, moved out when this tensor is its only owner, else copied.
     pub fn into_data(self) -> TensorData {
-        self.data
+        Arc::try_unwrap(self.data).unwrap_or_else(|shared| (*shared).clone())
     }
     pub fn len(&self) -> usize {
         self.data.len()
@@ -91,32 +98,36 @@ impl Tensor {
         Fact::new(self.dtype(), self.shape.clone())
     }
     pub fn as_f32(&self) -> Result<&[f32], OpError> {
-        match &self.data {
+        match &*self.data {
             TensorData::F32(v) => Ok(v),
             other => bail_op!("expected f32 data, got {}", other.dtype()),
         }
     }
     pub fn as_i64(&self) -> Result<&[i64], OpError> {
-        match &self.data {
+        match &*self.data {
             TensorData::I64(v) => Ok(v),
             other => bail_op!("expected i64 data, got {}", other.dtype()),
         }
     }
     pub fn as_bool(&self) -> Result<&[bool], OpError> {
-        match &self.data {
+        match &*self.data {
             TensorData::Bool(v) => Ok(v),
             other => bail_op!("expected bool data, got {}", other.dtype()),
         }
     }
-    /// Same data, new shape of the same element count.
+    /// Same data (shared, not copied), new shape of the same element count.
     pub fn reshaped(&self, shape: Vec<usize>) -> Result<Tensor, OpError> {
-        Tensor::new(shape, self.data.clone())
+        let n: usize = shape.iter().product();
+        if n != self.data.len() {
+            bail_op!("tensor of shape {shape:?} needs {n} elements, got {}", self.data.len());
+        }
+        Ok(Tensor { shape, data: self.data.clone() })
     }
 
     /// Little-endian bytes of the data (bool as one byte), the plan's blob
     /// encoding.
     pub fn to_le_bytes(&self) -> Vec<u8> {
-        match &self.data {
+        match &*self.data {
             TensorData::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             TensorData::I64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             TensorData::Bool(v) => v.iter().map(|&b| b as u8).collect(),

@@ -14,7 +14,7 @@
 //! unsafe cast and no alignment requirement beyond what the writer keeps.
 
 use crate::F;
-use p3_field::{PrimeCharacteristicRing, PrimeField64};
+use p3_field::PrimeCharacteristicRing;
 use std::fmt;
 use std::sync::Arc;
 
@@ -80,19 +80,6 @@ impl Words {
     /// Elements `start..start+n`, copied.
     pub fn range(&self, start: usize, n: usize) -> Vec<F> {
         self.with_range(start, n, <[F]>::to_vec)
-    }
-
-    /// Appends the stored form (canonical little-endian words).
-    pub fn write(&self, out: &mut Vec<u8>) {
-        match self {
-            Words::Owned(v) => {
-                out.reserve(v.len() * 8);
-                for x in v {
-                    out.extend_from_slice(&x.as_canonical_u64().to_le_bytes());
-                }
-            }
-            Words::Mapped(m) => out.extend_from_slice(m.as_bytes()),
-        }
     }
 }
 

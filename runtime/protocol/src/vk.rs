@@ -307,13 +307,4 @@ impl VerifyingKey {
         ColumnPlan::new(self, &[])?;
         Ok(())
     }
-
-    /// Layouts of the committed weight slots.
-    pub fn weight_layouts(&self) -> Vec<Layout> {
-        let Some(w) = &self.weights else { return vec![] };
-        w.nodes
-            .iter()
-            .map(|&id| Layout::new(self.fact(ValueId::new(id, 0)).map(|f| f.shape.as_slice()).unwrap_or(&[])))
-            .collect()
-    }
 }

@@ -311,10 +311,7 @@ impl Plan {
     /// file (so the check does not make the section resident).
     pub fn open(path: &Path) -> Result<Plan, PlanError> {
         let file = std::fs::File::open(path)?;
-        let map = map_file(&file)?;
-        #[cfg(unix)]
-        let _ = map.advise(memmap2::Advice::Random);
-        let map: Arc<memmap2::Mmap> = Arc::new(map);
+        let map: Arc<memmap2::Mmap> = Arc::new(map_file(&file)?);
         let shared: SharedBytes = map.clone();
         Plan::parse(&map, Some(shared), |range| hash_file_range(&file, range))
     }

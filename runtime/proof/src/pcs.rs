@@ -254,6 +254,12 @@ impl ProverData {
     pub fn root(&self) -> Root {
         self.tree.root()
     }
+
+    /// The queried leaves and their Merkle paths.
+    fn open_queries(&self, indices: &[usize]) -> Result<(Vec<Vec<F>>, MultiPath), PcsError> {
+        let columns = indices.iter().map(|&j| self.codeword.range(self.leaf_at(j), self.width())).collect();
+        Ok((columns, self.tree.open(indices)?))
+    }
 }
 
 /// What an opening asserts: the committed batch of `num_polys`
@@ -454,11 +460,7 @@ impl MultilinearPcs for TensorPcs {
             if self.separate_proximity { combine(&data.combine_rows(&eq_table(&beta))) } else { vec![] };
         t.absorb_ext_digest(&u_eval);
         t.absorb_ext_digest(&u_proximity);
-        let indices = self.queries(n, t);
-        let width = data.width();
-        let columns: Vec<Vec<F>> =
-            indices.iter().map(|&j| data.codeword.range(data.leaf_at(j), width)).collect();
-        let merkle = data.tree.open(&indices)?;
+        let (columns, merkle) = data.open_queries(&self.queries(n, t))?;
         Ok((values, OpeningProof { u_eval, u_proximity, columns, merkle }))
     }
 
@@ -629,10 +631,7 @@ impl TensorPcs {
         let (_, rho) = self.start_multi(comm, n, points, &values, &h, t);
         let u = data.combine_rows(&eq_table(&rho)).swap_remove(0);
         t.absorb_ext_digest(&u);
-        let indices = self.queries(n, t);
-        let columns: Vec<Vec<F>> =
-            indices.iter().map(|&j| data.codeword.range(data.leaf_at(j), rows)).collect();
-        let merkle = data.tree.open(&indices)?;
+        let (columns, merkle) = data.open_queries(&self.queries(n, t))?;
         Ok((values, MultiOpeningProof { h, u, columns, merkle }))
     }
 

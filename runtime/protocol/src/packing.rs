@@ -364,14 +364,9 @@ fn target(claims: &[(usize, Claim)], beta: EF) -> EF {
     acc
 }
 
-/// `P · G + γ · P · E · Pad` over tables `[P, G, E, Pad]`, or `P · G`
-/// alone without the padding check.
-fn terms(gamma: EF, padding: bool) -> Vec<Term> {
-    let mut t = vec![Term { coeff: EF::ONE, factors: vec![0, 1] }];
-    if padding {
-        t.push(Term { coeff: gamma, factors: vec![0, 2, 3] });
-    }
-    t
+/// `P · G + γ · P · E · Pad` over tables `[P, G, E, Pad]`.
+fn terms(gamma: EF) -> Vec<Term> {
+    vec![Term { coeff: EF::ONE, factors: vec![0, 1] }, Term { coeff: gamma, factors: vec![0, 2, 3] }]
 }
 
 /// Claims per group, with table indices turned into slots.
@@ -395,19 +390,15 @@ fn add_eq(g: &mut [EF], z: &[EF], w: EF) {
     g[off..off + eq.len()].par_iter_mut().zip(eq.par_iter()).for_each(|(x, &e)| *x += w * e);
 }
 
-/// Proves claims `(table, claim)` on the committed tables and, with
-/// `padding`, that every entry off the tables' real entries is zero.
-pub fn prove<T: Transcript>(
-    c: &Committed,
-    claims: &[(usize, Claim)],
-    padding: bool,
-    t: &mut T,
-) -> Result<PackedOpening> {
+/// Proves claims `(table, claim)` on the committed tables and that every
+/// entry off the tables' real entries is zero (the witness columns; the
+/// weights use [`prove_direct`]).
+pub fn prove<T: Transcript>(c: &Committed, claims: &[(usize, Claim)], t: &mut T) -> Result<PackedOpening> {
     let per = split(&c.groups, claims).ok_or_else(|| Error::Internal("claim on a missing table".into()))?;
     let mut parts = vec![];
     for (g, claims) in per.iter().enumerate() {
         let members: Vec<Layout> = c.groups.members(g).iter().map(|&i| c.layouts[i].clone()).collect();
-        parts.push(prove_part(&c.groups.packings[g], &members, &c.parts[g], claims, padding, t)?);
+        parts.push(prove_part(&c.groups.packings[g], &members, &c.parts[g], claims, t)?);
     }
     Ok(PackedOpening { parts })
 }
@@ -417,7 +408,6 @@ fn prove_part<T: Transcript>(
     layouts: &[Layout],
     part: &Part,
     claims: &[(usize, Claim)],
-    padding: bool,
     t: &mut T,
 ) -> Result<PartOpening> {
     for (i, cl) in claims {
@@ -433,12 +423,10 @@ fn prove_part<T: Transcript>(
         add_eq(&mut g[off..off + (1 << k)], &cl.point, pow);
         pow *= beta;
     }
-    let mut tables = vec![Table::Base(part.data.poly(0)), Table::Ext(g)];
-    if padding {
-        let pad: Vec<F> = p.real_mask(layouts).par_iter().map(|&m| F::from_bool(!m)).collect();
-        tables.extend([Table::Ext(eq_table(&tau)), Table::Base(pad)]);
-    }
-    let (reduction, out) = sumcheck::prove(tables, &terms(gamma, padding), target(claims, beta), t)?;
+    let pad: Vec<F> = p.real_mask(layouts).par_iter().map(|&m| F::from_bool(!m)).collect();
+    let tables =
+        vec![Table::Base(part.data.poly(0)), Table::Ext(g), Table::Ext(eq_table(&tau)), Table::Base(pad)];
+    let (reduction, out) = sumcheck::prove(tables, &terms(gamma), target(claims, beta), t)?;
     let (values, opening) = pcs(p.vars).open(&part.commitment, &part.data, &out.point, t)?;
     if values[0] != out.evals[0] {
         return Err(Error::Internal("packed opening disagrees with the reduction".into()));
@@ -524,13 +512,12 @@ pub fn verify_direct<T: Transcript>(
 }
 
 /// Verifies claims `(table, claim)` on committed tables (`layouts[i]` of
-/// table `i`) and, with `padding`, their padding rule.
+/// table `i`) and their padding rule.
 pub fn verify<T: Transcript>(
     commitments: &[Commitment],
     groups: &Groups,
     layouts: &[Layout],
     claims: &[(usize, Claim)],
-    padding: bool,
     proof: &PackedOpening,
     t: &mut T,
 ) -> Result<()> {
@@ -541,7 +528,7 @@ pub fn verify<T: Transcript>(
     }
     for (g, claims) in per.iter().enumerate() {
         let members: Vec<Layout> = groups.members(g).iter().map(|&i| layouts[i].clone()).collect();
-        verify_part(&commitments[g], &groups.packings[g], &members, claims, padding, &proof.parts[g], t)?;
+        verify_part(&commitments[g], &groups.packings[g], &members, claims, &proof.parts[g], t)?;
     }
     Ok(())
 }
@@ -551,7 +538,6 @@ fn verify_part<T: Transcript>(
     packing: &Packing,
     layouts: &[Layout],
     claims: &[(usize, Claim)],
-    padding: bool,
     proof: &PartOpening,
     t: &mut T,
 ) -> Result<()> {
@@ -561,14 +547,10 @@ fn verify_part<T: Transcript>(
         }
     }
     let (beta, gamma, tau) = start(claims, packing, t);
-    let n = if padding { 4 } else { 2 };
-    let out =
-        sumcheck::verify(packing.vars, n, &terms(gamma, padding), target(claims, beta), &proof.reduction, t)
-            .map_err(|e| Error::Reject(format!("packed opening: {e}")))?;
+    let out = sumcheck::verify(packing.vars, 4, &terms(gamma), target(claims, beta), &proof.reduction, t)
+        .map_err(|e| Error::Reject(format!("packed opening: {e}")))?;
     let s = &out.point;
-    if padding
-        && (out.evals[2] != eq_eval(&tau, s) || out.evals[3] != EF::ONE - packing.real_eval(layouts, s))
-    {
+    if out.evals[2] != eq_eval(&tau, s) || out.evals[3] != EF::ONE - packing.real_eval(layouts, s) {
         return Err(Error::Reject("packed opening: padding indicator mismatch".into()));
     }
     let mut g = EF::ZERO;

@@ -219,7 +219,7 @@ pub fn prove_with(
     let t3 = Instant::now();
     if let Some(c) = &committed {
         let claims = std::mem::take(&mut p.col_claims);
-        p.sink.proof.witness_opening = Some(packing::prove(c, &claims, true, &mut p.t)?);
+        p.sink.proof.witness_opening = Some(packing::prove(c, &claims, &mut p.t)?);
     }
     if let Some(w) = &pk.weights {
         let claims = std::mem::take(&mut p.weight_claims);

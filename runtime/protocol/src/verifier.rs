@@ -182,7 +182,7 @@ pub fn verify(vk: &VerifyingKey, inputs: &[Tensor], outputs: &[Tensor], proof: &
     match &proof.witness_opening {
         Some(o) if !proof.witness.is_empty() => {
             let claims = std::mem::take(&mut v.col_claims);
-            packing::verify(&proof.witness, &wgroups, &v.cols.layouts, &claims, true, o, &mut v.t)?;
+            packing::verify(&proof.witness, &wgroups, &v.cols.layouts, &claims, o, &mut v.t)?;
         }
         None if proof.witness.is_empty() => {}
         _ => return Err(Error::Reject("witness opening missing or unexpected".into())),

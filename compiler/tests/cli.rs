@@ -104,3 +104,29 @@ fn compile_writes_a_plan_zkrt_can_read() {
         zkml_protocol::VerifyingKey::from_bytes(&std::fs::read(plan.with_extension("vk")).unwrap()).unwrap();
     assert_eq!(pk.vk.digest().unwrap(), vk.digest().unwrap());
 }
+
+#[test]
+fn colors_are_recorded_in_the_plan_and_drawn_by_zkc_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("p.bin");
+    let out = zkc(&[
+        "compile",
+        fixture("gpt2.onnx").to_str().unwrap(),
+        "-o",
+        plan.to_str().unwrap(),
+        "--colors",
+        "3",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let p = zkml_ir::Plan::open(&plan).unwrap();
+    assert_eq!(p.partitions.len(), 3);
+    let dot = dir.path().join("p.dot");
+    let out = zkc(&["graph", plan.to_str().unwrap(), "-o", dot.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&dot).unwrap();
+    assert!(text.starts_with("digraph") && text.contains("[2]"), "{text}");
+    let e = fails(&["compile", fixture("mlp.onnx").to_str().unwrap(), "-o", "/dev/null", "--colors", "999"]);
+    assert!(e.contains("999 colors") && e.contains("computing nodes"), "{e}");
+    let e = fails(&["compile", fixture("mlp.onnx").to_str().unwrap(), "-o", "/dev/null", "--colors", "many"]);
+    assert!(e.contains("`auto`"), "{e}");
+}

@@ -30,6 +30,8 @@ pub enum IrError {
     InputCount { expected: usize, got: usize },
     #[error("input {index} ('{name}') expects {expected}, got {got}")]
     InputFact { index: usize, name: String, expected: String, got: String },
+    #[error("partitioning: {0}")]
+    Partition(String),
 }
 
 /// Errors reading or writing a plan file.

@@ -14,6 +14,7 @@ mod dtype;
 mod error;
 pub mod graph;
 pub mod ops;
+pub mod partition;
 pub mod plan;
 pub mod shape;
 mod tensor;
@@ -23,6 +24,7 @@ pub use dtype::{DType, Fact, QType};
 pub use error::{IrError, OpError, PlanError};
 pub use graph::{Graph, Node, Value, ValueId};
 pub use ops::{Op, OpDef};
+pub use partition::{Partition, Partitioning};
 pub use plan::Plan;
 pub use tensor::{Tensor, TensorData};
 

@@ -10,7 +10,8 @@
 //!     32     8  blob length L (u64 LE)
 //!     40    32  BLAKE3 of bytes 72..B+L (header, padding, blob)
 //!     72     H  header: bincode of the graph structure (constants by fact
-//!               only) and the prover section's place and BLAKE3 hash
+//!               only), its colored partitions and the prover section's
+//!               place and BLAKE3 hash
 //!      B     L  blob: every constant's raw little-endian data, each block
 //!               starting at a 64-byte aligned offset (mmap-friendly)
 //!      S     P  optional prover section (S = B + L rounded up to 64): bytes
@@ -34,14 +35,14 @@
 use crate::codec;
 use crate::graph::{Node, ValueId};
 use crate::ops::Op;
-use crate::{Graph, PlanError, Tensor};
+use crate::{Graph, Partitioning, PlanError, Tensor};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
 
 pub const MAGIC: &[u8; 8] = b"ZKMLPLAN";
 /// Bump on any change of the layout or of the serialized IR.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 const FIXED: usize = 72;
 const ALIGN: usize = 64;
 
@@ -52,6 +53,7 @@ struct Header {
     inputs: Vec<usize>,
     outputs: Vec<ValueId>,
     blobs: Vec<BlobRef>,
+    partitions: Partitioning,
     prover: Option<SectionRef>,
 }
 
@@ -105,6 +107,9 @@ pub struct Plan {
     pub graph: Graph,
     /// Tool and version that wrote the plan.
     pub producer: String,
+    /// Colored partitions of the proving work (one covering everything
+    /// unless `zkc compile --colors` split it).
+    pub partitions: Partitioning,
     /// Prover data (opaque here; see the module docs).
     pub prover: Option<ProverSection>,
 }
@@ -115,7 +120,8 @@ fn align(n: usize) -> usize {
 
 impl Plan {
     pub fn new(graph: Graph) -> Self {
-        Plan { graph, producer: format!("zkml {}", env!("CARGO_PKG_VERSION")), prover: None }
+        let partitions = Partitioning::single(&graph);
+        Plan { graph, producer: format!("zkml {}", env!("CARGO_PKG_VERSION")), partitions, prover: None }
     }
 
     /// Serialises the plan.
@@ -155,6 +161,7 @@ impl Plan {
             inputs: self.graph.inputs().to_vec(),
             outputs: self.graph.outputs().to_vec(),
             blobs,
+            partitions: self.partitions.clone(),
             prover: None,
         };
         let mut header = header;
@@ -303,7 +310,8 @@ impl Plan {
             return Err(PlanError::Corrupt(format!("constant node {id} has no data")));
         }
         let graph = Graph::from_parts(nodes, header.inputs, header.outputs)?;
-        Ok(Plan { graph, producer: header.producer, prover })
+        header.partitions.validate(&graph)?;
+        Ok(Plan { graph, producer: header.producer, partitions: header.partitions, prover })
     }
 
     /// Maps the file and reads it. Weights are copied out; the mapping is

@@ -1,4 +1,4 @@
-//! Snapshots of `zkc dump --stage frontend|rewrite|quantized` for every fixture. A change in
+//! Snapshots of `zkc dump --stage frontend|rewrite|quantized|partitioned` for every fixture. A change in
 //! lowering shows up as a reviewable diff (`cargo insta review`).
 
 // Test helpers panic on failure by design.
@@ -30,5 +30,21 @@ fn rewrite_and_quantized_dumps() {
         let c = pipeline::compile(&graph, &samples, &QuantOptions::default(), &RewriteOptions::default())
             .expect("quantizes");
         insta::assert_snapshot!(format!("quantized_{name}"), c.quantized.graph.to_text());
+    }
+}
+
+#[test]
+fn partitioned_dumps() {
+    for path in model_fixtures() {
+        let graph = load_onnx(&path, &FrontendOptions::default()).expect("fixture loads");
+        let name = path.file_stem().expect("file name").to_string_lossy().to_string();
+        let samples = pipeline::default_calibration(&graph);
+        let g = pipeline::compile(&graph, &samples, &QuantOptions::default(), &RewriteOptions::default())
+            .expect("quantizes")
+            .quantized
+            .graph;
+        let k = if matches!(name.as_str(), "gpt2" | "llama") { 4 } else { 2 };
+        let parts = zkml_compiler::partition::partition(&g, k).expect("partitions");
+        insta::assert_snapshot!(format!("partitioned_{name}"), parts.to_text(&g));
     }
 }

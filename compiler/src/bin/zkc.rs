@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
-use zkml_compiler::{FrontendOptions, frontend, pipeline, quantize, rewrite};
+use zkml_compiler::{FrontendOptions, frontend, partition, pipeline, quantize, rewrite};
 use zkml_ir::Plan;
 
 #[derive(Parser, Debug)]
@@ -40,6 +40,51 @@ enum Stage {
     Rewrite,
     /// After calibration and quantization: the graph the prover proves.
     Quantized,
+    /// The quantized graph cut into colored partitions (`--colors`).
+    Partitioned,
+}
+
+/// `--colors`: a number of partitions, or `auto`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Colors {
+    Auto,
+    Fixed(usize),
+}
+
+impl std::str::FromStr for Colors {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Colors::Auto),
+            n => n.parse().map(Colors::Fixed).map_err(|_| format!("expected a number or `auto`, got `{n}`")),
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct PartitionArgs {
+    /// Colored partitions of the proving work: a number K, or `auto` (from
+    /// the cost model and `--workers`).
+    #[arg(long, default_value = "1", value_name = "K|auto")]
+    colors: Colors,
+    /// Workers `--colors auto` plans for (default: this machine's cores).
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+impl PartitionArgs {
+    fn partition(&self, g: &zkml_ir::Graph) -> Result<zkml_ir::Partitioning> {
+        let k = match self.colors {
+            Colors::Fixed(k) => k,
+            Colors::Auto => {
+                let workers = self
+                    .workers
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+                partition::auto_colors(g, workers)
+            }
+        };
+        partition::partition(g, k).context("partitioning")
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -100,6 +145,8 @@ enum Cmd {
         /// model against the float one, on the calibration inputs.
         #[arg(long, value_name = "KIND")]
         report: Option<Report>,
+        #[command(flatten)]
+        parts: PartitionArgs,
     },
     /// Print the IR of a compilation stage.
     Dump {
@@ -109,6 +156,20 @@ enum Cmd {
         stage: Stage,
         #[command(flatten)]
         quant: QuantArgs,
+        #[command(flatten)]
+        parts: PartitionArgs,
+    },
+    /// Write a plan's graph as Graphviz DOT, nodes filled with their
+    /// partition's color (and an SVG beside it when `dot` is installed).
+    Graph {
+        /// The plan file.
+        plan: PathBuf,
+        /// Where to write the DOT file.
+        #[arg(short, long, default_value = "plan.dot")]
+        output: PathBuf,
+        /// Also render `<output>.svg` with graphviz (an error if `dot` is missing).
+        #[arg(long)]
+        svg: bool,
     },
 }
 
@@ -135,7 +196,7 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Compile { model, output, vk, quant, float, report } => {
+        Cmd::Compile { model, output, vk, quant, float, report, parts } => {
             let opts = model.options()?;
             let graph = frontend::load_onnx(&model.model, &opts)
                 .with_context(|| format!("compiling {}", model.model.display()))?;
@@ -160,7 +221,10 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 c.quantized.graph
             };
-            let plan = Plan::new(graph);
+            let mut plan = Plan::new(graph);
+            if !float {
+                plan.partitions = parts.partition(&plan.graph)?;
+            }
             // Setup: commit the weights; their prover data goes into the
             // plan, the verifying key beside it. A plan with an op the
             // prover does not support still runs.
@@ -183,6 +247,16 @@ fn run(cli: Cli) -> Result<()> {
             .with_context(|| format!("writing {}", output.display()))?;
             println!("model:   {}", model.model.display());
             println!("graph:   {}", plan.graph.summary());
+            for part in &plan.partitions.parts {
+                println!(
+                    "color {}: {} nodes, cost {}, boundary in {} / out {} tensors",
+                    part.color,
+                    part.nodes.len(),
+                    part.cost,
+                    part.inputs.len(),
+                    part.outputs.len()
+                );
+            }
             for (i, f) in plan.graph.input_facts().iter().enumerate() {
                 let name = &plan.graph.node(plan.graph.inputs()[i]).name;
                 println!("input:   {name} {f}");
@@ -210,7 +284,30 @@ fn run(cli: Cli) -> Result<()> {
                 println!("vk:      {} ({} bytes, digest {})", path.display(), vk_bytes.len(), &digest[..16]);
             }
         }
-        Cmd::Dump { model, stage, quant } => {
+        Cmd::Graph { plan, output, svg } => {
+            let p = Plan::open(&plan).with_context(|| format!("reading {}", plan.display()))?;
+            std::fs::write(&output, p.partitions.to_dot(&p.graph))
+                .with_context(|| format!("writing {}", output.display()))?;
+            println!(
+                "dot:     {} ({} nodes, {} partitions)",
+                output.display(),
+                p.graph.len(),
+                p.partitions.len()
+            );
+            if svg {
+                let out = output.with_extension("svg");
+                let status = std::process::Command::new("dot")
+                    .arg("-Tsvg")
+                    .arg(&output)
+                    .arg("-o")
+                    .arg(&out)
+                    .status()
+                    .context("running graphviz `dot` (is graphviz installed?)")?;
+                anyhow::ensure!(status.success(), "graphviz `dot` failed ({status})");
+                println!("svg:     {}", out.display());
+            }
+        }
+        Cmd::Dump { model, stage, quant, parts } => {
             let opts = model.options()?;
             match stage {
                 Stage::Tract => {
@@ -241,6 +338,12 @@ fn run(cli: Cli) -> Result<()> {
                     print!("{}", g.to_text());
                 }
                 Stage::Quantized => dump_quantized(&model, &quant)?,
+                Stage::Partitioned => {
+                    let graph = frontend::load_onnx(&model.model, &opts)
+                        .with_context(|| format!("loading {}", model.model.display()))?;
+                    let g = quant.compile(&graph)?.quantized.graph;
+                    print!("{}", parts.partition(&g)?.to_text(&g));
+                }
             }
         }
     }

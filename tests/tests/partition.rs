@@ -1,0 +1,124 @@
+//! The partitioner against its contract: every computing node in exactly one
+//! partition, boundaries exactly the edges that cross colors, balance within
+//! 10% wherever a single node does not prevent it, and the plan file keeps
+//! (and checks) the partitioning.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use zkml_compiler::partition::{node_cost, partition};
+use zkml_compiler::quantize::QuantOptions;
+use zkml_compiler::rewrite::RewriteOptions;
+use zkml_compiler::{FrontendOptions, load_onnx, pipeline};
+use zkml_ir::partition::is_computing;
+use zkml_ir::{Graph, Plan, ValueId};
+use zkml_tests::model_fixtures;
+
+fn quantized(name: &str) -> Graph {
+    let path = model_fixtures().into_iter().find(|p| p.file_stem().unwrap() == name).unwrap();
+    let graph = load_onnx(&path, &FrontendOptions::default()).unwrap();
+    let samples = pipeline::default_calibration(&graph);
+    pipeline::compile(&graph, &samples, &QuantOptions::default(), &RewriteOptions::default())
+        .unwrap()
+        .quantized
+        .graph
+}
+
+#[test]
+fn partitions_cover_the_graph_and_boundaries_are_the_crossing_edges() {
+    for name in ["mlp", "cnn", "gpt2", "llama", "lenet_mnist"] {
+        let g = quantized(name);
+        let computing: Vec<usize> = (0..g.len()).filter(|&i| is_computing(&g, i)).collect();
+        let total: u64 = computing.iter().map(|&i| node_cost(&g, i).max(1)).sum();
+        for k in 1..=computing.len().min(6) {
+            let p = partition(&g, k).unwrap();
+            p.validate(&g).unwrap();
+            assert_eq!(p.len(), k, "{name} k={k}");
+            // Independent recomputation of the boundaries from the edges.
+            let color = p.colors(&g);
+            for part in &p.parts {
+                let c = Some(part.color);
+                let mut ins: Vec<ValueId> = vec![];
+                let mut outs: Vec<ValueId> = vec![];
+                for (id, node) in g.nodes() {
+                    for v in &node.inputs {
+                        let (from, to) = (color[v.node], color[id]);
+                        if from.is_some() && to.is_some() && from != to {
+                            if to == c {
+                                ins.push(*v);
+                            }
+                            if from == c {
+                                outs.push(*v);
+                            }
+                        }
+                    }
+                }
+                ins.sort();
+                ins.dedup();
+                outs.sort();
+                outs.dedup();
+                assert_eq!(part.inputs, ins, "{name} k={k} color {}", part.color);
+                assert_eq!(part.outputs, outs, "{name} k={k} color {}", part.color);
+                // Boundaries flow forward: partitions are a chain.
+                assert!(part.inputs.iter().all(|v| color[v.node] < c));
+            }
+            assert_eq!(p.parts.iter().map(|x| x.cost).sum::<u64>(), total);
+            let max_node = computing.iter().map(|&i| node_cost(&g, i).max(1)).max().unwrap();
+            let largest = p.parts.iter().map(|x| x.cost).max().unwrap();
+            let ideal = total as f64 / k as f64;
+            // Balanced within 10% unless one node alone (or contiguity
+            // around it) is larger: then at most ideal + that node.
+            assert!(
+                largest as f64 <= (ideal * 1.1).max(ideal + max_node as f64),
+                "{name} k={k}: largest {largest}, ideal {ideal:.0}, max node {max_node}"
+            );
+        }
+        assert!(partition(&g, computing.len() + 1).is_err());
+        assert!(partition(&g, 0).is_err());
+    }
+}
+
+#[test]
+fn a_transformer_block_is_cut_at_the_residual_stream() {
+    let g = quantized("gpt2");
+    let p = partition(&g, 2).unwrap();
+    let total: u64 = p.parts.iter().map(|x| x.cost).sum();
+    for part in &p.parts {
+        let share = part.cost as f64 / total as f64;
+        assert!((0.4..=0.6).contains(&share), "share {share}");
+    }
+    // One residual-stream tensor crosses the cut.
+    assert_eq!(p.parts[0].outputs.len(), 1);
+}
+
+#[test]
+fn the_plan_keeps_its_partitions_and_rejects_inconsistent_ones() {
+    let g = quantized("gpt2");
+    let mut plan = Plan::new(g);
+    plan.partitions = partition(&plan.graph, 4).unwrap();
+    let bytes = plan.to_bytes().unwrap();
+    let back = Plan::from_bytes(&bytes).unwrap();
+    assert_eq!(back.partitions, plan.partitions);
+    // A plan whose boundary lists do not match the graph is refused.
+    let mut bad = plan.clone();
+    bad.partitions.parts[1].inputs.clear();
+    let err = Plan::from_bytes(&bad.to_bytes().unwrap()).unwrap_err();
+    assert!(err.to_string().contains("boundary"), "{err}");
+    // A node in two partitions is refused.
+    let mut bad = plan.clone();
+    let n = bad.partitions.parts[0].nodes[0];
+    bad.partitions.parts[1].nodes.insert(0, n);
+    assert!(Plan::from_bytes(&bad.to_bytes().unwrap()).is_err());
+}
+
+#[test]
+fn dot_output_colors_every_computing_node() {
+    let g = quantized("mlp");
+    let p = partition(&g, 2).unwrap();
+    let dot = p.to_dot(&g);
+    assert!(dot.starts_with("digraph"));
+    for id in (0..g.len()).filter(|&i| is_computing(&g, i)) {
+        assert!(dot.contains(&format!("label=\"%{id} ")), "node {id} missing");
+    }
+    assert!(dot.contains("#8dd3c7") && dot.contains("#ffffb3"));
+    assert!(dot.contains("penwidth=3"), "the boundary edge is drawn bold");
+}

@@ -18,7 +18,7 @@
 //!   imply ([`Partitioning::from_assignment`] computes them), sorted;
 //! * no partition is empty.
 
-use crate::graph::ValueId;
+use crate::graph::{Node, ValueId};
 use crate::ops::Op;
 use crate::{Graph, IrError};
 use serde::{Deserialize, Serialize};
@@ -48,7 +48,35 @@ pub struct Partitioning {
 
 /// Does node `id` do work that a partition proves (not an input or a constant)?
 pub fn is_computing(g: &Graph, id: usize) -> bool {
-    !matches!(g.node(id).op, Op::Input(_) | Op::Const(_))
+    computing(g.node(id))
+}
+
+fn computing(n: &Node) -> bool {
+    !matches!(n.op, Op::Input(_) | Op::Const(_))
+}
+
+/// Nodes by id: a [`Graph`] or a plain list (a verifying key's).
+pub trait Nodes {
+    fn count(&self) -> usize;
+    fn at(&self, id: usize) -> &Node;
+}
+
+impl Nodes for Graph {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn at(&self, id: usize) -> &Node {
+        self.node(id)
+    }
+}
+
+impl Nodes for [Node] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn at(&self, id: usize) -> &Node {
+        &self[id]
+    }
 }
 
 impl Partitioning {
@@ -60,10 +88,14 @@ impl Partitioning {
 
     /// Builds the partitions from a color per node (`None` exactly for
     /// inputs and constants) and a cost per color, deriving the boundaries.
-    pub fn from_assignment(g: &Graph, color: &[Option<u32>], costs: &[u64]) -> Result<Partitioning, IrError> {
+    pub fn from_assignment<G: Nodes + ?Sized>(
+        g: &G,
+        color: &[Option<u32>],
+        costs: &[u64],
+    ) -> Result<Partitioning, IrError> {
         let bad = |m: String| IrError::Partition(m);
-        if color.len() != g.len() {
-            return Err(bad(format!("{} colors for {} nodes", color.len(), g.len())));
+        if color.len() != g.count() {
+            return Err(bad(format!("{} colors for {} nodes", color.len(), g.count())));
         }
         let k = costs.len();
         let mut parts: Vec<Partition> = (0..k)
@@ -77,13 +109,14 @@ impl Partitioning {
             .collect();
         let mut ins: Vec<BTreeSet<ValueId>> = vec![BTreeSet::new(); k];
         let mut outs: Vec<BTreeSet<ValueId>> = vec![BTreeSet::new(); k];
-        for (id, node) in g.nodes() {
-            match (color[id], is_computing(g, id)) {
+        for id in 0..g.count() {
+            let node = g.at(id);
+            match (color[id], computing(node)) {
                 (None, false) => continue,
                 (Some(c), true) if (c as usize) < k => {
                     parts[c as usize].nodes.push(id);
                     for &v in &node.inputs {
-                        if let Some(p) = color[v.node]
+                        if let Some(p) = color.get(v.node).copied().flatten()
                             && p != c
                         {
                             ins[c as usize].insert(v);
@@ -95,7 +128,7 @@ impl Partitioning {
                 (Some(_), false) => {
                     return Err(bad(format!("node {id} is an input or constant but has a color")));
                 }
-                (None, true) => return Err(bad(format!("node {id} ({}) has no color", g.node(id).name))),
+                (None, true) => return Err(bad(format!("node {id} ({}) has no color", node.name))),
             }
         }
         for (c, p) in parts.iter_mut().enumerate() {
@@ -116,8 +149,8 @@ impl Partitioning {
     }
 
     /// Color of every node (`None` for inputs and constants).
-    pub fn colors(&self, g: &Graph) -> Vec<Option<u32>> {
-        let mut color = vec![None; g.len()];
+    pub fn colors<G: Nodes + ?Sized>(&self, g: &G) -> Vec<Option<u32>> {
+        let mut color = vec![None; g.count()];
         for p in &self.parts {
             for &n in &p.nodes {
                 if let Some(c) = color.get_mut(n) {
@@ -129,11 +162,11 @@ impl Partitioning {
     }
 
     /// Checks the module's invariants against `g`.
-    pub fn validate(&self, g: &Graph) -> Result<(), IrError> {
-        if self.parts.is_empty() && g.nodes().any(|(id, _)| is_computing(g, id)) {
+    pub fn validate<G: Nodes + ?Sized>(&self, g: &G) -> Result<(), IrError> {
+        if self.parts.is_empty() && (0..g.count()).any(|id| computing(g.at(id))) {
             return Err(IrError::Partition("no partitions".into()));
         }
-        let mut color = vec![None; g.len()];
+        let mut color = vec![None; g.count()];
         for (i, p) in self.parts.iter().enumerate() {
             if p.color as usize != i {
                 return Err(IrError::Partition(format!("partition {i} has color {}", p.color)));

@@ -69,7 +69,9 @@ fn prove_and_verify(name: &str) {
 fn stored_prover_data_gives_the_same_key_and_proof() {
     let c = Case::new("cnn.onnx", 3);
     let bytes: zkml_proof::store::Shared = std::sync::Arc::new(c.pk.prover_bytes());
-    let stored = zkml_protocol::setup_stored(&c.graph, "test", &bytes, 0).unwrap();
+    let stored =
+        zkml_protocol::setup_stored(&c.graph, &zkml_ir::Partitioning::single(&c.graph), "test", &bytes, 0)
+            .unwrap();
     assert_eq!(stored.digest, c.pk.digest);
     let (p1, _) = zkml_protocol::prove(&c.pk, &c.values).unwrap();
     let (p2, _) = zkml_protocol::prove(&stored, &c.values).unwrap();
@@ -77,7 +79,10 @@ fn stored_prover_data_gives_the_same_key_and_proof() {
     // Prover data of another model does not fit.
     let other = Case::new("mlp.onnx", 3);
     let wrong: zkml_proof::store::Shared = std::sync::Arc::new(other.pk.prover_bytes());
-    assert!(zkml_protocol::setup_stored(&c.graph, "test", &wrong, 0).is_err());
+    assert!(
+        zkml_protocol::setup_stored(&c.graph, &zkml_ir::Partitioning::single(&c.graph), "test", &wrong, 0)
+            .is_err()
+    );
 }
 
 #[test]
@@ -193,9 +198,9 @@ fn rejects_dishonest_lookup_columns() {
     use zkml_protocol::columns::{ColumnPlan, NodeCols};
     let c = Case::new("lenet_mnist.onnx", 5);
     let values = c.values.clone();
-    type Hook = Box<dyn Fn(&ColumnPlan, &mut [Vec<F>])>;
+    type Hook = Box<dyn Fn(&ColumnPlan, &mut [Vec<F>]) + Sync>;
     let first = |f: fn(&NodeCols) -> bool| -> NodeCols {
-        let plan = zkml_protocol::columns::ColumnPlan::new(&c.pk.vk, &[]).unwrap();
+        let plan = zkml_protocol::columns::ColumnPlan::new(&c.pk.vk, 0, &[]).unwrap();
         plan.nodes.values().find(|n| f(n)).unwrap().clone()
     };
     let table = first(|n| matches!(n, NodeCols::Table { .. }));
@@ -312,7 +317,7 @@ fn rejects_dishonest_saturation_and_float_domain_columns() {
     let c = Case::new("gpt2.onnx", 21);
     let sat = saturating_nodes(&c.pk.vk, &c.values).unwrap();
     assert!(!sat.is_empty(), "expected saturating lookups in the masked softmax");
-    let plan = ColumnPlan::new(&c.pk.vk, &sat).unwrap();
+    let plan = ColumnPlan::new(&c.pk.vk, 0, &sat).unwrap();
     let Some(NodeCols::Table { sat: Some(s), y, .. }) = plan.nodes.get(&sat[0]).cloned() else {
         panic!("node {} has no overflow columns", sat[0])
     };
@@ -321,7 +326,7 @@ fn rejects_dishonest_saturation_and_float_domain_columns() {
     else {
         panic!("no floating-point domain lookup")
     };
-    type Hook = Box<dyn Fn(&ColumnPlan, &mut [Vec<F>])>;
+    type Hook = Box<dyn Fn(&ColumnPlan, &mut [Vec<F>]) + Sync>;
     let (down, up) = (s.down.cols[0], s.up.cols[0]);
     let cases: Vec<(&str, Hook)> = vec![
         ("overflow moved", Box::new(move |_, cols| cols[down][0] += F::ONE)),

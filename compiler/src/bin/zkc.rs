@@ -231,7 +231,7 @@ fn run(cli: Cli) -> Result<()> {
             let pk = if float {
                 None
             } else {
-                match zkml_protocol::setup(&plan.graph, &plan.producer) {
+                match zkml_protocol::setup_partitioned(&plan.graph, &plan.partitions, &plan.producer) {
                     Ok(pk) => Some(pk),
                     Err(e) => {
                         eprintln!("warning: the plan is not provable, no verifying key written: {e}");

@@ -129,8 +129,16 @@ pub struct RangeEntry {
     pub offset: u64,
 }
 
+/// The committed columns of one partition (color).
 #[derive(Debug, Clone)]
 pub struct ColumnPlan {
+    /// The partition these columns belong to.
+    pub color: usize,
+    /// Boundary tensors read here (computed in another partition): this
+    /// partition's committed copy, by value.
+    pub boundary_in: BTreeMap<ValueId, usize>,
+    /// Boundary tensors computed here and read elsewhere: committed copy.
+    pub boundary_out: BTreeMap<ValueId, usize>,
     pub layouts: Vec<Layout>,
     pub nodes: BTreeMap<usize, NodeCols>,
     pub tables: Vec<TablePlan>,
@@ -178,10 +186,18 @@ pub fn saturating_nodes(vk: &VerifyingKey, values: &[Vec<Tensor>]) -> Result<Vec
 }
 
 impl ColumnPlan {
-    /// The columns for a proof in which the lookups `saturating` (sorted
-    /// node ids) saturate.
-    pub fn new(vk: &VerifyingKey, saturating: &[usize]) -> Result<ColumnPlan> {
+    /// The columns of partition `color` for a proof in which the lookups
+    /// `saturating` (sorted node ids) saturate.
+    pub fn new(vk: &VerifyingKey, color: usize, saturating: &[usize]) -> Result<ColumnPlan> {
+        let part = vk
+            .partitions
+            .parts
+            .get(color)
+            .ok_or_else(|| Error::Key(format!("partition {color} does not exist")))?;
         let mut plan = ColumnPlan {
+            color,
+            boundary_in: BTreeMap::new(),
+            boundary_out: BTreeMap::new(),
             layouts: vec![],
             nodes: BTreeMap::new(),
             tables: vec![],
@@ -189,8 +205,16 @@ impl ColumnPlan {
             range_packing: Packing::new(&[]),
             range_mult: None,
         };
+        for &v in &part.inputs {
+            let c = plan.col(&shape_of(vk, v));
+            plan.boundary_in.insert(v, c);
+        }
+        for &v in &part.outputs {
+            let c = plan.col(&shape_of(vk, v));
+            plan.boundary_out.insert(v, c);
+        }
         let mut table_of: BTreeMap<(u8, u8, u8, u32, u8, u32), usize> = BTreeMap::new();
-        for id in 0..vk.nodes.len() {
+        for &id in &part.nodes {
             let kind = ops::classify(vk, id)?;
             let shape = |v: ValueId| vk.fact(v).map(|f| f.shape.clone()).unwrap_or_default();
             let cols = match kind {
@@ -290,6 +314,18 @@ impl ColumnPlan {
         t
     }
 
+    /// This partition's lookups marked saturating (they carry overflow
+    /// columns), increasing.
+    pub fn saturating(&self) -> Vec<usize> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| {
+                matches!(n, NodeCols::Table { sat: Some(_), .. } | NodeCols::Range { sat: Some(_), .. })
+            })
+            .map(|(&id, _)| id)
+            .collect()
+    }
+
     /// How the columns are packed into the witness commitments.
     pub fn witness_groups(&self) -> crate::packing::Groups {
         crate::packing::Groups::new(&self.layouts.iter().map(|l| l.vars()).collect::<Vec<_>>())
@@ -354,6 +390,9 @@ impl ColumnPlan {
                 .as_i64()
                 .map_err(|e| Error::Internal(format!("witness {v}: {e}")))
         };
+        for (&v, &col) in self.boundary_in.iter().chain(&self.boundary_out) {
+            cols[col] = self.layouts[col].pad_i64(ints(v)?);
+        }
         let mut table_rows: Vec<Vec<u64>> = self.tables.iter().map(|t| vec![0u64; 1 << t.bits]).collect();
         for (&id, nc) in &self.nodes {
             let node = &vk.nodes[id];

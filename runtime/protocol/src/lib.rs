@@ -44,10 +44,12 @@ mod stream;
 mod verifier;
 pub mod vk;
 
-pub use prover::{ProveStats, Tamper, prove, prove_with};
-pub use stream::Proof;
+pub use prover::{
+    PartWitness, ProveStats, Seed, Tamper, commit_part, prove, prove_part, prove_with, public_values,
+};
+pub use stream::{PartProof, Proof};
 pub use verifier::verify;
-pub use vk::{ProvingKey, VerifyingKey, setup, setup_stored};
+pub use vk::{ProvingKey, VerifyingKey, setup, setup_partitioned, setup_stored};
 
 /// Errors of setup, proving and verification.
 #[derive(Debug, thiserror::Error)]

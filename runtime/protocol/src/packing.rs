@@ -310,8 +310,9 @@ impl Committed {
 
     /// Weights (`layouts`) committed earlier by [`Committed::with`] with
     /// [`weight_pcs`], read from their stored form
-    /// at `start` of `bytes` (see [`Committed::to_bytes`]).
-    pub fn stored(layouts: Vec<Layout>, bytes: &Shared, start: usize) -> Result<Committed> {
+    /// at `start` of `bytes` (see [`Committed::to_bytes`]); returns where
+    /// the stored data ends.
+    pub fn stored(layouts: Vec<Layout>, bytes: &Shared, start: usize) -> Result<(Committed, usize)> {
         let groups = Groups::new(&layouts.iter().map(|l| l.vars()).collect::<Vec<_>>());
         let mut parts = vec![];
         let mut at = start;
@@ -328,7 +329,7 @@ impl Committed {
             parts.push(Part { commitment: data.root(), data });
             at = end;
         }
-        Ok(Committed { params: weight_pcs, groups, layouts, parts })
+        Ok((Committed { params: weight_pcs, groups, layouts, parts }, at))
     }
 
     pub fn commitments(&self) -> Vec<Commitment> {

@@ -4,14 +4,15 @@ use crate::columns::ColumnPlan;
 use crate::layout::Layout;
 use crate::ops::{self, Kind, Route};
 use crate::packing::{self, Claim, Committed};
-use crate::stream::{Proof, Sink};
-use crate::vk::ProvingKey;
+use crate::stream::{PartProof, Proof, Sink};
+use crate::vk::{ProvingKey, VerifyingKey};
 use crate::{Error, Result};
 use p3_field::PrimeCharacteristicRing;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use zkml_ir::{Tensor, ValueId};
 use zkml_proof::mle::evaluate;
+use zkml_proof::pcs::Commitment;
 use zkml_proof::sumcheck::reduce_claims_prove;
 use zkml_proof::{EF, F, Poseidon2Transcript, Transcript};
 
@@ -29,7 +30,7 @@ pub struct ProveStats {
 pub(crate) struct Prover<'a> {
     pub pk: &'a ProvingKey,
     pub cols: ColumnPlan,
-    pub col_data: Vec<Vec<F>>,
+    pub col_data: &'a [Vec<F>],
     pub values: &'a [Vec<Tensor>],
     pub t: Poseidon2Transcript,
     pub sink: Sink,
@@ -112,10 +113,10 @@ pub fn prove(pk: &ProvingKey, values: &[Vec<Tensor>]) -> Result<(Proof, ProveSta
     prove_with(pk, values, &|_, _| {})
 }
 
-/// Columns hook of a *malicious* prover: alters the witness columns before
-/// they are committed. For soundness tests only; an honest caller uses
-/// [`prove`].
-pub type Tamper<'t> = &'t dyn Fn(&ColumnPlan, &mut [Vec<F>]);
+/// Columns hook of a *malicious* prover: alters a partition's witness
+/// columns (`ColumnPlan::color` says which) before they are committed. For
+/// soundness tests only; an honest caller uses [`prove`].
+pub type Tamper<'t> = &'t (dyn Fn(&ColumnPlan, &mut [Vec<F>]) + Sync);
 
 /// [`prove`] with the committed columns altered by `tamper` (soundness
 /// tests: the verifier must reject whatever this produces).
@@ -125,46 +126,233 @@ pub fn prove_with(
     values: &[Vec<Tensor>],
     tamper: Tamper<'_>,
 ) -> Result<(Proof, ProveStats)> {
+    use rayon::prelude::*;
     let vk = &pk.vk;
-    if values.len() != vk.nodes.len() {
-        return Err(Error::Internal("witness does not match the key".into()));
-    }
-    let mut stats = ProveStats::default();
     let t0 = Instant::now();
     let saturating = crate::columns::saturating_nodes(vk, values)?;
-    let cols = ColumnPlan::new(vk, &saturating)?;
-    let mut col_data = cols.fill(vk, values)?;
+    let colors: Vec<usize> = (0..vk.partitions.len()).collect();
+    let witnesses: Vec<PartWitness> = colors
+        .par_iter()
+        .map(|&c| commit_part_with(pk, c, &saturating, values, tamper))
+        .collect::<Result<_>>()?;
+    let commit = t0.elapsed();
+    let commitments: Vec<Vec<Commitment>> = witnesses.iter().map(|w| w.commitments()).collect();
+    let seed = Seed::derive(pk, &public_values(vk, values)?, &saturating, &commitments)?;
+    let proved: Vec<(PartProof, ProveStats)> =
+        witnesses.par_iter().map(|w| prove_part(pk, &seed, w, values)).collect::<Result<_>>()?;
+    let mut stats = ProveStats { commit, ..ProveStats::default() };
+    let mut parts = Vec::with_capacity(proved.len());
+    for (part, s) in proved {
+        stats.lookups += s.lookups;
+        stats.graph += s.graph;
+        stats.openings += s.openings;
+        stats.witness_len += s.witness_len;
+        parts.push(part);
+    }
+    Ok((Proof { saturating, parts }, stats))
+}
+
+/// Public inputs and outputs as integers: `(inputs, outputs)`.
+pub type Public = (Vec<Vec<i64>>, Vec<Vec<i64>>);
+
+/// The public inputs and outputs of an inference, from its witness.
+pub fn public_values(vk: &VerifyingKey, values: &[Vec<Tensor>]) -> Result<Public> {
+    let get = |v: ValueId| -> Result<Vec<i64>> {
+        Ok(values
+            .get(v.node)
+            .and_then(|n| n.get(v.slot))
+            .ok_or_else(|| Error::Internal(format!("witness lacks {v}")))?
+            .as_i64()
+            .map_err(|e| Error::Internal(format!("witness {v}: {e}")))?
+            .to_vec())
+    };
+    let ins = vk.inputs.iter().map(|&i| get(ValueId::new(i, 0))).collect::<Result<_>>()?;
+    let outs = vk.outputs.iter().map(|&o| get(o)).collect::<Result<_>>()?;
+    Ok((ins, outs))
+}
+
+/// A partition's committed witness (the first phase of its proof).
+#[derive(Debug)]
+pub struct PartWitness {
+    pub cols: ColumnPlan,
+    col_data: Vec<Vec<F>>,
+    committed: Option<Committed>,
+}
+
+impl PartWitness {
+    /// The commitments every prover and the verifier absorb before the seed.
+    pub fn commitments(&self) -> Vec<Commitment> {
+        self.committed.as_ref().map(Committed::commitments).unwrap_or_default()
+    }
+    pub fn color(&self) -> usize {
+        self.cols.color
+    }
+}
+
+/// Phase 1 for partition `color`: computes and commits its witness columns
+/// (lookup columns, boundary copies) from `values`, which needs the values
+/// of the partition's nodes and of its boundary inputs only.
+pub fn commit_part(
+    pk: &ProvingKey,
+    color: usize,
+    saturating: &[usize],
+    values: &[Vec<Tensor>],
+) -> Result<PartWitness> {
+    commit_part_with(pk, color, saturating, values, &|_, _| {})
+}
+
+fn commit_part_with(
+    pk: &ProvingKey,
+    color: usize,
+    saturating: &[usize],
+    values: &[Vec<Tensor>],
+    tamper: Tamper<'_>,
+) -> Result<PartWitness> {
+    let cols = ColumnPlan::new(&pk.vk, color, saturating)?;
+    let mut col_data = cols.fill(&pk.vk, values)?;
     tamper(&cols, &mut col_data);
+    let committed = if col_data.is_empty() {
+        None
+    } else {
+        let refs: Vec<&[F]> = col_data.iter().map(|c| c.as_slice()).collect();
+        Some(Committed::new(cols.layouts.clone(), &refs)?)
+    };
+    Ok(PartWitness { cols, col_data, committed })
+}
+
+/// The randomness every partition's proof starts from: the statement and
+/// every partition's commitments absorbed, then a seed (for the forked
+/// transcripts) and one point per boundary tensor (where its copies must
+/// agree).
+#[derive(Debug, Clone)]
+pub struct Seed {
+    seed: Vec<EF>,
+    points: BTreeMap<ValueId, Vec<EF>>,
+}
+
+impl Seed {
+    /// Binds the statement (key digest, public inputs and outputs, the
+    /// saturating lookups) and the partitions' commitments (by color).
+    pub fn derive(
+        pk: &ProvingKey,
+        public: &Public,
+        saturating: &[usize],
+        commitments: &[Vec<Commitment>],
+    ) -> Result<Seed> {
+        seed_from(&pk.vk, &pk.digest, public, saturating, commitments)
+    }
+
+    /// The transcript of partition `color`.
+    pub(crate) fn fork(&self, color: usize) -> Poseidon2Transcript {
+        let mut t = Poseidon2Transcript::new(b"zkml-partition");
+        t.absorb_ext(&self.seed);
+        t.absorb_base(&[F::from_u64(color as u64)]);
+        t
+    }
+
+    pub(crate) fn point(&self, v: ValueId) -> Result<&[EF]> {
+        self.points.get(&v).map(|p| p.as_slice()).ok_or_else(|| Error::Internal(format!("no point for {v}")))
+    }
+}
+
+pub(crate) fn seed_from(
+    vk: &VerifyingKey,
+    digest: &[u8; 32],
+    public: &Public,
+    saturating: &[usize],
+    commitments: &[Vec<Commitment>],
+) -> Result<Seed> {
+    let mut t = Poseidon2Transcript::new(b"zkml");
+    let ins: Vec<&[i64]> = public.0.iter().map(|v| v.as_slice()).collect();
+    let outs: Vec<&[i64]> = public.1.iter().map(|v| v.as_slice()).collect();
+    bind(&mut t, digest, &ins, &outs);
+    bind_saturating(&mut t, saturating);
+    if commitments.len() != vk.partitions.len() {
+        return Err(Error::Reject(format!(
+            "{} partition proofs, the key has {} partitions",
+            commitments.len(),
+            vk.partitions.len()
+        )));
+    }
+    t.label(b"partition-commitments");
+    t.absorb_base(&[F::from_u64(commitments.len() as u64)]);
+    for cs in commitments {
+        t.absorb_base(&[F::from_u64(cs.len() as u64)]);
+        for c in cs {
+            t.absorb_bytes(&commitment_bytes(c)?);
+        }
+    }
+    let seed = t.challenges_ext(2);
+    let mut points = BTreeMap::new();
+    for part in &vk.partitions.parts {
+        for &v in &part.outputs {
+            let vars = Layout::new(&crate::columns::shape_of(vk, v)).vars();
+            points.insert(v, t.challenges_ext(vars));
+        }
+    }
+    Ok(Seed { seed, points })
+}
+
+/// The nodes of partition `color` whose outputs are claimed first: the
+/// model outputs it computes (partition 0 also takes outputs that are
+/// inputs or constants, checked directly).
+pub(crate) fn part_outputs(vk: &VerifyingKey, color: usize) -> Vec<ValueId> {
+    let colors = vk.partitions.colors(vk.nodes.as_slice());
+    vk.outputs
+        .iter()
+        .copied()
+        .filter(|o| match colors.get(o.node).copied().flatten() {
+            Some(c) => c as usize == color,
+            None => color == 0,
+        })
+        .collect()
+}
+
+/// Phase 2 for one partition: its proof on the transcript forked from
+/// `seed`, ending in the openings of its own witness and weight
+/// commitments.
+pub fn prove_part<'a>(
+    pk: &'a ProvingKey,
+    seed: &Seed,
+    w: &'a PartWitness,
+    values: &'a [Vec<Tensor>],
+) -> Result<(PartProof, ProveStats)> {
+    let vk = &pk.vk;
+    let color = w.cols.color;
+    let mut stats = ProveStats::default();
     let mut p = Prover {
         pk,
-        cols,
-        col_data,
+        cols: w.cols.clone(),
+        col_data: &w.col_data,
         values,
-        t: Poseidon2Transcript::new(b"zkml"),
+        t: seed.fork(color),
         sink: Sink::new(),
         claims: BTreeMap::new(),
         col_claims: vec![],
         weight_claims: vec![],
     };
-    let ins: Vec<&[i64]> = vk.inputs.iter().map(|&i| p.ints(ValueId::new(i, 0))).collect::<Result<_>>()?;
-    let outs: Vec<&[i64]> = vk.outputs.iter().map(|&o| p.ints(o)).collect::<Result<_>>()?;
-    bind(&mut p.t, &pk.digest, &ins, &outs);
-    bind_saturating(&mut p.t, &saturating);
-    p.sink.proof.saturating = saturating;
-    let committed = if p.col_data.is_empty() {
-        None
-    } else {
-        let refs: Vec<&[F]> = p.col_data.iter().map(|c| c.as_slice()).collect();
-        let c = Committed::new(p.cols.layouts.clone(), &refs)?;
-        p.t.label(b"witness-commitment");
-        for comm in c.commitments() {
-            p.t.absorb_bytes(&commitment_bytes(&comm)?);
+    p.sink.proof.witness = w.commitments();
+    stats.witness_len = w.committed.as_ref().map_or(0, Committed::len);
+
+    // Boundary copies evaluated at the shared points (the verifier checks
+    // that both sides of every cut report the same value); the copy of a
+    // tensor computed here also starts its graph claim.
+    let boundary: BTreeMap<ValueId, usize> =
+        w.cols.boundary_in.iter().chain(&w.cols.boundary_out).map(|(&v, &c)| (v, c)).collect();
+    let mut evals = vec![];
+    for (&v, &col) in &boundary {
+        let point = seed.point(v)?.to_vec();
+        let value = evaluate(&w.col_data[col], &point);
+        p.col_claims.push((col, Claim { point, value }));
+        evals.push(value);
+    }
+    p.t.label(b"boundary");
+    p.sink.evals(&mut p.t, evals.clone());
+    for ((&v, _), value) in boundary.iter().zip(evals) {
+        if w.cols.boundary_out.contains_key(&v) {
+            p.claim(v, Claim { point: seed.point(v)?.to_vec(), value })?;
         }
-        p.sink.proof.witness = c.commitments();
-        stats.witness_len = c.len();
-        Some(c)
-    };
-    stats.commit = t0.elapsed();
+    }
 
     let t1 = Instant::now();
     ops::lookup::prove_tables(&mut p)?;
@@ -172,20 +360,21 @@ pub fn prove_with(
     for id in ops::reduce::max_nodes(&p.cols) {
         ops::reduce::prove_max(&mut p, id)?;
     }
-    for id in p.sink.proof.saturating.clone() {
+    let saturating: Vec<usize> = p.cols.saturating();
+    for id in saturating {
         ops::lookup::prove_saturation(&mut p, id)?;
     }
     stats.lookups = t1.elapsed();
 
     let t2 = Instant::now();
     p.t.label(b"outputs");
-    for &o in &vk.outputs {
+    for o in part_outputs(vk, color) {
         let table = p.padded(o)?;
         let point = p.t.challenges_ext(p.layout(o).vars());
         let value = evaluate(&table, &point);
         p.claim(o, Claim { point, value })?;
     }
-    for id in (0..vk.nodes.len()).rev() {
+    for &id in vk.partitions.parts[color].nodes.iter().rev() {
         let kind = ops::classify(vk, id)?;
         for slot in 0..vk.nodes[id].outputs.len() {
             let v = ValueId::new(id, slot);
@@ -214,16 +403,19 @@ pub fn prove_with(
             }
         }
     }
+    if let Some(v) = p.claims.keys().next() {
+        return Err(Error::Internal(format!("claim on {v} left over in partition {color}")));
+    }
     stats.graph = t2.elapsed();
 
     let t3 = Instant::now();
-    if let Some(c) = &committed {
+    if let Some(c) = &w.committed {
         let claims = std::mem::take(&mut p.col_claims);
         p.sink.proof.witness_opening = Some(packing::prove(c, &claims, &mut p.t)?);
     }
-    if let Some(w) = &pk.weights {
+    if let Some(wc) = pk.weights.get(color).and_then(|w| w.as_ref()) {
         let claims = std::mem::take(&mut p.weight_claims);
-        p.sink.proof.weight_opening = Some(packing::prove_direct(w, &claims, &mut p.t)?);
+        p.sink.proof.weight_opening = Some(packing::prove_direct(wc, &claims, &mut p.t)?);
     }
     stats.openings = t3.elapsed();
     Ok((p.sink.proof, stats))

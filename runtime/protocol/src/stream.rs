@@ -1,6 +1,6 @@
 //! The proof object and the order of its messages.
 //!
-//! A proof is the list of prover messages in the order the protocol sends
+//! A proof is one part per colored partition; each part is the list of prover messages in the order the protocol sends
 //! them, kept in typed queues (evaluation vectors, sumchecks, lookups) plus
 //! the commitments and final openings. The prover appends through a
 //! [`Sink`]; the verifier reads through a [`Source`], which checks every
@@ -17,14 +17,22 @@ use zkml_proof::pcs::Commitment;
 use zkml_proof::sumcheck::SumcheckProof;
 use zkml_proof::{EF, Transcript};
 
-/// A proof of one inference.
+/// A proof of one inference: one [`PartProof`] per colored partition.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Proof {
     /// Lookup nodes whose requantization saturates in this inference (they
     /// carry overflow columns), sorted.
     pub saturating: Vec<usize>,
-    /// Commitments to the witness columns, one per packing group (none when
-    /// the plan has no columns).
+    /// By color.
+    pub parts: Vec<PartProof>,
+}
+
+/// The proof of one partition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PartProof {
+    /// Commitments to the partition's witness columns (its boundary
+    /// tensors' copies included), one per packing group (none when it has
+    /// no columns).
     pub witness: Vec<Commitment>,
     pub evals: Vec<Vec<EF>>,
     pub sumchecks: Vec<SumcheckProof>,
@@ -42,17 +50,25 @@ impl Proof {
     }
 }
 
+impl PartProof {
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        Ok(zkml_proof::encoding::encode(self)?)
+    }
+    pub fn from_bytes(bytes: &[u8]) -> Result<PartProof> {
+        Ok(zkml_proof::encoding::decode(bytes)?)
+    }
+}
+
 /// The prover's side of the message queue.
 #[derive(Debug)]
 pub(crate) struct Sink {
-    pub proof: Proof,
+    pub proof: PartProof,
 }
 
 impl Sink {
     pub fn new() -> Sink {
         Sink {
-            proof: Proof {
-                saturating: vec![],
+            proof: PartProof {
                 witness: vec![],
                 evals: vec![],
                 sumchecks: vec![],
@@ -78,14 +94,14 @@ impl Sink {
 /// The verifier's side: reads messages in protocol order.
 #[derive(Debug)]
 pub(crate) struct Source<'a> {
-    proof: &'a Proof,
+    proof: &'a PartProof,
     evals: usize,
     sumchecks: usize,
     logups: usize,
 }
 
 impl<'a> Source<'a> {
-    pub fn new(proof: &'a Proof) -> Self {
+    pub fn new(proof: &'a PartProof) -> Self {
         Source { proof, evals: 0, sumchecks: 0, logups: 0 }
     }
     /// The next evaluation vector, which must have `n` entries.

@@ -5,8 +5,8 @@ use crate::columns::ColumnPlan;
 use crate::layout::Layout;
 use crate::ops::{self, Kind, Route};
 use crate::packing::{self, Claim};
-use crate::prover::{bind, bind_saturating, commitment_bytes};
-use crate::stream::{Proof, Source};
+use crate::prover::{Seed, part_outputs, seed_from};
+use crate::stream::{PartProof, Proof, Source};
 use crate::vk::VerifyingKey;
 use crate::{Error, Result};
 use std::collections::BTreeMap;
@@ -73,7 +73,12 @@ impl Verifier<'_> {
 
 /// Verifies a proof that `outputs` is the plan's inference on `inputs`
 /// (quantized integer tensors of the key's input and output facts).
+///
+/// The partitions' proofs are checked independently (in parallel), each on
+/// its transcript forked from the shared seed; then every boundary tensor's
+/// copies must report the same value at the tensor's shared point.
 pub fn verify(vk: &VerifyingKey, inputs: &[Tensor], outputs: &[Tensor], proof: &Proof) -> Result<()> {
+    use rayon::prelude::*;
     let digest = vk.digest()?;
     let check = |ts: &[Tensor], facts: Vec<ValueId>, what: &str| -> Result<Vec<Vec<i64>>> {
         if ts.len() != facts.len() {
@@ -104,30 +109,79 @@ pub fn verify(vk: &VerifyingKey, inputs: &[Tensor], outputs: &[Tensor], proof: &
     if sat.windows(2).any(|w| w[0] >= w[1]) || !sat.iter().all(|&id| lookup(id)) {
         return Err(Error::Reject("the saturating-lookup list names non-lookups or is not sorted".into()));
     }
-    let cols = ColumnPlan::new(vk, sat)?;
+    let commitments: Vec<Vec<zkml_proof::pcs::Commitment>> =
+        proof.parts.iter().map(|p| p.witness.clone()).collect();
+    let public = (ins, outs);
+    let seed = seed_from(vk, &digest, &public, sat, &commitments)?;
+    let reported: Vec<BTreeMap<ValueId, EF>> = proof
+        .parts
+        .par_iter()
+        .enumerate()
+        .map(|(color, part)| {
+            verify_part(vk, color, inputs, &public.1, &seed, sat, part).map_err(|e| match e {
+                Error::Reject(m) if vk.partitions.len() > 1 => {
+                    Error::Reject(format!("partition {color}: {m}"))
+                }
+                e => e,
+            })
+        })
+        .collect::<Result<_>>()?;
+    // Both sides of every cut committed the same tensor (Schwartz–Zippel
+    // at the shared point, drawn after every commitment).
+    for part in &vk.partitions.parts {
+        for v in &part.outputs {
+            let mine = reported[part.color as usize].get(v);
+            for other in &vk.partitions.parts {
+                if other.inputs.contains(v) && reported[other.color as usize].get(v) != mine {
+                    return Err(Error::Reject(format!(
+                        "boundary tensor {v}: partition {} and partition {} committed different values",
+                        part.color, other.color
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Verifies partition `color`'s proof; returns the values its boundary
+/// copies reported at their shared points.
+fn verify_part(
+    vk: &VerifyingKey,
+    color: usize,
+    inputs: &[Tensor],
+    outs: &[Vec<i64>],
+    seed: &Seed,
+    sat: &[usize],
+    proof: &PartProof,
+) -> Result<BTreeMap<ValueId, EF>> {
+    let cols = ColumnPlan::new(vk, color, sat)?;
+    let wgroups = cols.witness_groups();
+    if proof.witness.len() != wgroups.packings.len() {
+        return Err(Error::Reject("wrong number of witness commitments".into()));
+    }
     let mut v = Verifier {
         vk,
         cols,
         inputs,
-        t: Poseidon2Transcript::new(b"zkml"),
+        t: seed.fork(color),
         src: Source::new(proof),
         claims: BTreeMap::new(),
         col_claims: vec![],
         weight_claims: vec![],
     };
-    let in_refs: Vec<&[i64]> = ins.iter().map(|x| x.as_slice()).collect();
-    let out_refs: Vec<&[i64]> = outs.iter().map(|x| x.as_slice()).collect();
-    bind(&mut v.t, &digest, &in_refs, &out_refs);
-    bind_saturating(&mut v.t, sat);
-    let wgroups = v.cols.witness_groups();
-    if proof.witness.len() != wgroups.packings.len() {
-        return Err(Error::Reject("wrong number of witness commitments".into()));
-    }
-    if !proof.witness.is_empty() {
-        v.t.label(b"witness-commitment");
-        for c in &proof.witness {
-            v.t.absorb_bytes(&commitment_bytes(c)?);
+    let boundary: BTreeMap<ValueId, usize> =
+        v.cols.boundary_in.iter().chain(&v.cols.boundary_out).map(|(&x, &c)| (x, c)).collect();
+    v.t.label(b"boundary");
+    let evals = v.src.evals(&mut v.t, boundary.len(), "the boundary tensors")?;
+    let mut reported = BTreeMap::new();
+    for ((&val, &col), &e) in boundary.iter().zip(&evals) {
+        let point = seed.point(val)?.to_vec();
+        v.open_col(col, &point, e);
+        if v.cols.boundary_out.contains_key(&val) {
+            v.claim(val, Claim { point, value: e })?;
         }
+        reported.insert(val, e);
     }
 
     ops::lookup::verify_tables(&mut v)?;
@@ -135,18 +189,19 @@ pub fn verify(vk: &VerifyingKey, inputs: &[Tensor], outputs: &[Tensor], proof: &
     for id in ops::reduce::max_nodes(&v.cols) {
         ops::reduce::verify_max(&mut v, id)?;
     }
-    for &id in sat {
+    for id in v.cols.saturating() {
         ops::lookup::verify_saturation(&mut v, id)?;
     }
 
     v.t.label(b"outputs");
-    for (k, &o) in vk.outputs.iter().enumerate() {
+    for o in part_outputs(vk, color) {
+        let k = vk.outputs.iter().position(|x| *x == o).ok_or_else(|| Error::Key("output list".into()))?;
         let layout = v.layout(o);
         let point = v.t.challenges_ext(layout.vars());
         let value = evaluate(&layout.pad_i64(&outs[k]), &point);
         v.claim(o, Claim { point, value })?;
     }
-    for id in (0..vk.nodes.len()).rev() {
+    for &id in vk.partitions.parts[color].nodes.iter().rev() {
         let kind = ops::classify(vk, id)?;
         for slot in 0..vk.nodes[id].outputs.len() {
             let val = ValueId::new(id, slot);
@@ -178,6 +233,9 @@ pub fn verify(vk: &VerifyingKey, inputs: &[Tensor], outputs: &[Tensor], proof: &
             .map_err(at)?;
         }
     }
+    if let Some(val) = v.claims.keys().next() {
+        return Err(Error::Reject(format!("a claim on {val} is left unproven")));
+    }
 
     match &proof.witness_opening {
         Some(o) if !proof.witness.is_empty() => {
@@ -187,7 +245,7 @@ pub fn verify(vk: &VerifyingKey, inputs: &[Tensor], outputs: &[Tensor], proof: &
         None if proof.witness.is_empty() => {}
         _ => return Err(Error::Reject("witness opening missing or unexpected".into())),
     }
-    match (&vk.weights, &proof.weight_opening) {
+    match (vk.weights.get(color).and_then(|w| w.as_ref()), &proof.weight_opening) {
         (Some(w), Some(o)) => {
             let claims = std::mem::take(&mut v.weight_claims);
             packing::verify_direct(&w.commitments, &w.groups, &claims, o, &mut v.t)?;
@@ -195,7 +253,8 @@ pub fn verify(vk: &VerifyingKey, inputs: &[Tensor], outputs: &[Tensor], proof: &
         (None, None) => {}
         _ => return Err(Error::Reject("weight opening missing or unexpected".into())),
     }
-    v.src.finish()
+    v.src.finish()?;
+    Ok(reported)
 }
 
 fn merge(v: &mut Verifier<'_>, val: ValueId, mut cs: Vec<Claim>) -> Result<Claim> {

@@ -19,17 +19,17 @@ use crate::packing::{Committed, Groups};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use zkml_ir::{Fact, Graph, Node, Op, TensorData, ValueId};
+use zkml_ir::{Fact, Graph, Node, Op, Partitioning, TensorData, ValueId};
 use zkml_proof::pcs::Commitment;
 use zkml_proof::store::Shared;
 
 pub const VK_MAGIC: &[u8; 8] = b"ZKMLVK01";
 /// Bump on any change of the key's content or of the protocol.
-pub const VK_VERSION: u32 = 1;
+pub const VK_VERSION: u32 = 2;
 /// Constants up to this many entries live in the key itself.
 pub const INLINE_MAX: usize = 64;
 
-/// The committed weights.
+/// The committed weights of one partition.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WeightKey {
     /// One commitment per packing group.
@@ -39,16 +39,22 @@ pub struct WeightKey {
     pub groups: Groups,
 }
 
-/// What a verifier needs: structure, small constants, weight commitment.
+/// What a verifier needs: structure, partitions, small constants, weight
+/// commitments.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VerifyingKey {
     pub producer: String,
     pub nodes: Vec<Node>,
     pub inputs: Vec<usize>,
     pub outputs: Vec<ValueId>,
+    /// The colored partitions; each is proven on its own and commits the
+    /// weights it reads.
+    pub partitions: Partitioning,
     /// Small constants' integers, by node.
     pub inline: BTreeMap<usize, Vec<i64>>,
-    pub weights: Option<WeightKey>,
+    /// Committed weights, by partition (`None`: the partition reads no
+    /// committed constant).
+    pub weights: Vec<Option<WeightKey>>,
 }
 
 /// What the prover needs beyond the plan: the committed weights.
@@ -56,9 +62,8 @@ pub struct VerifyingKey {
 pub struct ProvingKey {
     pub vk: VerifyingKey,
     pub digest: [u8; 32],
-    pub weights: Option<Committed>,
-    /// Table index (in [`WeightKey::nodes`]) of each committed constant node.
-    pub weight_slot: BTreeMap<usize, usize>,
+    /// Committed weights, by partition.
+    pub weights: Vec<Option<Committed>>,
 }
 
 /// Integers of a constant (quantized or integer data).
@@ -78,107 +83,152 @@ pub(crate) fn const_data(node: usize, n: &Node) -> Result<&[i64]> {
     }
 }
 
-/// Commits the weights of a quantized graph and builds both keys. Fails,
-/// naming the node, if any op is not provable.
+/// Commits the weights of a quantized graph, all in one partition, and
+/// builds both keys. Fails, naming the node, if any op is not provable.
 pub fn setup(graph: &Graph, producer: &str) -> Result<ProvingKey> {
-    let (mut vk, slots, data) = structure(graph, producer)?;
-    let weights = if slots.is_empty() {
-        None
-    } else {
-        let layouts: Vec<Layout> = slots.iter().map(|(_, l)| l.clone()).collect();
-        Some(Committed::with(layouts.clone(), crate::packing::weight_pcs, |i, dst| {
-            if layouts[i].is_dense() {
-                dst.iter_mut().zip(data[i]).for_each(|(d, &v)| *d = zkml_proof::field::embed_i64(v));
-            } else {
-                for (&p, &v) in layouts[i].padded_indices().iter().zip(data[i]) {
-                    dst[p] = zkml_proof::field::embed_i64(v);
+    setup_partitioned(graph, &Partitioning::single(graph), producer)
+}
+
+/// [`setup`] for a graph cut into colored partitions (`plan.partitions`):
+/// each partition's weights are packed and committed on their own (a
+/// constant read by two partitions is committed in both), so a partition is
+/// proven, and its weights opened, without touching the others'.
+pub fn setup_partitioned(graph: &Graph, partitions: &Partitioning, producer: &str) -> Result<ProvingKey> {
+    let vk = structure(graph, partitions, producer)?;
+    let mut weights = vec![];
+    for color in 0..partitions.len() {
+        let ids = weight_nodes(&vk, color);
+        weights.push(if ids.is_empty() {
+            None
+        } else {
+            let layouts = layouts(graph, &ids);
+            let data: Vec<&[i64]> =
+                ids.iter().map(|&id| const_data(id, graph.node(id))).collect::<Result<_>>()?;
+            Some(Committed::with(layouts.clone(), crate::packing::weight_pcs, |i, dst| {
+                if layouts[i].is_dense() {
+                    dst.iter_mut().zip(data[i]).for_each(|(d, &v)| *d = zkml_proof::field::embed_i64(v));
+                } else {
+                    for (&p, &v) in layouts[i].padded_indices().iter().zip(data[i]) {
+                        dst[p] = zkml_proof::field::embed_i64(v);
+                    }
                 }
+            })?)
+        });
+    }
+    finish(vk, weights)
+}
+
+/// The proving key of a plan whose weights were committed by
+/// [`setup_partitioned`] and stored with [`ProvingKey::prover_bytes`] (in
+/// `plan.bin`): nothing is recomputed and the codewords stay where `bytes`
+/// keeps them (a mapped file). Fails if the stored data does not fit the
+/// graph's weights.
+pub fn setup_stored(
+    graph: &Graph,
+    partitions: &Partitioning,
+    producer: &str,
+    bytes: &Shared,
+    start: usize,
+) -> Result<ProvingKey> {
+    let vk = structure(graph, partitions, producer)?;
+    let mut weights = vec![];
+    let mut at = start;
+    for color in 0..partitions.len() {
+        let ids = weight_nodes(&vk, color);
+        weights.push(if ids.is_empty() {
+            None
+        } else {
+            let (c, end) = Committed::stored(layouts(graph, &ids), bytes, at)?;
+            at = end;
+            Some(c)
+        });
+    }
+    finish(vk, weights)
+}
+
+fn layouts(graph: &Graph, ids: &[usize]) -> Vec<Layout> {
+    ids.iter().map(|&id| Layout::new(&graph.node(id).outputs[0].fact.shape)).collect()
+}
+
+/// The committed (non-inline) constants that partition `color` reads, in
+/// node order: the tables of its weight commitment.
+pub(crate) fn weight_nodes(vk: &VerifyingKey, color: usize) -> Vec<usize> {
+    let mut ids = std::collections::BTreeSet::new();
+    for &n in vk.partitions.parts.get(color).map(|p| p.nodes.as_slice()).unwrap_or(&[]) {
+        for v in &vk.nodes[n].inputs {
+            if matches!(vk.nodes[v.node].op, Op::Const(_)) && !vk.inline.contains_key(&v.node) {
+                ids.insert(v.node);
             }
-        })?)
-    };
-    finish(&mut vk, &slots, weights)
+        }
+    }
+    ids.into_iter().collect()
 }
 
-/// The proving key of a plan whose weights were committed by [`setup`]
-/// and stored with [`ProvingKey::prover_bytes`] (in `plan.bin`): nothing
-/// is recomputed and the codeword stays where `bytes` keeps it (a mapped
-/// file). Fails if the stored data does not fit the graph's weights.
-pub fn setup_stored(graph: &Graph, producer: &str, bytes: &Shared, start: usize) -> Result<ProvingKey> {
-    let (mut vk, slots, _) = structure(graph, producer)?;
-    let weights = if slots.is_empty() {
-        None
-    } else {
-        let layouts: Vec<Layout> = slots.iter().map(|(_, l)| l.clone()).collect();
-        Some(Committed::stored(layouts, bytes, start)?)
-    };
-    finish(&mut vk, &slots, weights)
-}
-
-type Structure<'g> = (VerifyingKey, Vec<(usize, Layout)>, Vec<&'g [i64]>);
-
-/// The key without weight commitments; the committed constants (node,
-/// layout) and their integers.
-fn structure<'g>(graph: &'g Graph, producer: &str) -> Result<Structure<'g>> {
+/// The key without weight commitments (checks every op is provable).
+fn structure(graph: &Graph, partitions: &Partitioning, producer: &str) -> Result<VerifyingKey> {
+    partitions.validate(graph).map_err(|e| Error::Key(e.to_string()))?;
     let nodes: Vec<Node> = graph.nodes().map(|(_, n)| n.clone()).collect();
     let mut vk = VerifyingKey {
         producer: producer.to_string(),
         nodes,
         inputs: graph.inputs().to_vec(),
         outputs: graph.outputs().to_vec(),
+        partitions: partitions.clone(),
         inline: BTreeMap::new(),
-        weights: None,
+        weights: vec![],
     };
-    // Classifies every node (errors name unsupported ones) and checks types.
-    ColumnPlan::new(&vk, &[])?;
-    let mut slots = Vec::new();
-    let mut data: Vec<&[i64]> = Vec::new();
     for (id, n) in graph.nodes() {
-        if let Op::Const(c) = &n.op {
-            if c.fact.len() <= INLINE_MAX {
-                vk.inline.insert(id, const_data(id, n)?.to_vec());
-            } else {
-                data.push(const_data(id, n)?);
-                slots.push((id, Layout::new(&c.fact.shape)));
-            }
+        if let Op::Const(c) = &n.op
+            && c.fact.len() <= INLINE_MAX
+        {
+            vk.inline.insert(id, const_data(id, n)?.to_vec());
+        } else if let Op::Const(_) = &n.op {
+            const_data(id, n)?;
         }
     }
-    Ok((vk, slots, data))
+    // Classifies every node (errors name unsupported ones) and checks types.
+    for color in 0..partitions.len() {
+        ColumnPlan::new(&vk, color, &[])?;
+    }
+    Ok(vk)
 }
 
-fn finish(
-    vk: &mut VerifyingKey,
-    slots: &[(usize, Layout)],
-    weights: Option<Committed>,
-) -> Result<ProvingKey> {
-    let mut weight_slot = BTreeMap::new();
-    if let Some(committed) = &weights {
-        vk.weights = Some(WeightKey {
-            commitments: committed.commitments(),
-            nodes: slots.iter().map(|(id, _)| *id).collect(),
-            groups: committed.groups.clone(),
-        });
-        for (i, (id, _)) in slots.iter().enumerate() {
-            weight_slot.insert(*id, i);
-        }
-    }
+fn finish(mut vk: VerifyingKey, weights: Vec<Option<Committed>>) -> Result<ProvingKey> {
+    vk.weights = weights
+        .iter()
+        .enumerate()
+        .map(|(color, w)| {
+            w.as_ref().map(|c| WeightKey {
+                commitments: c.commitments(),
+                nodes: weight_nodes(&vk, color),
+                groups: c.groups.clone(),
+            })
+        })
+        .collect();
     let digest = vk.digest()?;
-    Ok(ProvingKey { vk: vk.clone(), digest, weights, weight_slot })
+    Ok(ProvingKey { vk, digest, weights })
 }
 
 impl ProvingKey {
-    /// The weights' prover data (codewords and Merkle trees) in the stored
-    /// form [`setup_stored`] reads; empty without committed weights.
+    /// The weights' prover data (codewords and Merkle trees, partition by
+    /// partition) in the stored form [`setup_stored`] reads; empty without
+    /// committed weights.
     pub fn prover_bytes(&self) -> Vec<u8> {
-        self.weights.as_ref().map(Committed::to_bytes).unwrap_or_default()
+        let mut out = vec![];
+        for c in self.weights.iter().flatten() {
+            out.extend_from_slice(&c.to_bytes());
+        }
+        out
     }
 
     /// [`ProvingKey::prover_bytes`], streamed into `w` (no copy of a large
     /// model's codeword in memory); returns the length.
     pub fn write_prover(&self, w: &mut dyn std::io::Write) -> std::io::Result<u64> {
-        match &self.weights {
-            Some(c) => c.write_to(w),
-            None => Ok(0),
+        let mut n = 0;
+        for c in self.weights.iter().flatten() {
+            n += c.write_to(w)?;
         }
+        Ok(n)
     }
 }
 
@@ -255,12 +305,12 @@ impl VerifyingKey {
                     if n.outputs.len() != 1 || n.outputs[0].fact != c.fact {
                         return bad(format!("constant {id}: fact mismatch"));
                     }
-                    let inline = self.inline.get(&id);
-                    let committed = self.weights.as_ref().is_some_and(|w| w.nodes.contains(&id));
-                    match (inline, committed) {
-                        (Some(v), false) if v.len() == c.fact.len() => {}
-                        (None, true) => {}
-                        _ => return bad(format!("constant {id}: data neither inline nor committed")),
+                    match self.inline.get(&id) {
+                        Some(v) if v.len() != c.fact.len() => {
+                            return bad(format!("constant {id}: inline data has the wrong length"));
+                        }
+                        // Committed constants are checked per partition below.
+                        _ => {}
                     }
                 }
                 op => {
@@ -287,24 +337,44 @@ impl VerifyingKey {
                 return bad(format!("output {o} does not exist"));
             }
         }
-        if let Some(w) = &self.weights {
-            let expect = Groups::new(
-                &w.nodes
-                    .iter()
-                    .map(|&id| match self.nodes.get(id).map(|n| &n.op) {
-                        Some(Op::Const(c)) => Ok(Layout::new(&c.fact.shape).vars()),
-                        _ => Err(Error::Key(format!("weight slot names node {id}, not a constant"))),
-                    })
-                    .collect::<Result<Vec<_>>>()?,
-            );
-            if expect != w.groups
-                || w.commitments.len() != w.groups.packings.len()
-                || w.groups.packings.iter().any(|p| p.vars > 34)
-            {
-                return bad("weight packing does not match the constants' shapes".into());
+        if self.inline.keys().any(|&id| !matches!(self.nodes.get(id).map(|n| &n.op), Some(Op::Const(_)))) {
+            return bad("inline data for a node that is not a constant".into());
+        }
+        self.partitions.validate(self.nodes.as_slice()).map_err(|e| Error::Key(e.to_string()))?;
+        if self.weights.len() != self.partitions.len() {
+            return bad("one weight commitment entry per partition expected".into());
+        }
+        for (color, w) in self.weights.iter().enumerate() {
+            let ids = weight_nodes(self, color);
+            match w {
+                None if ids.is_empty() => {}
+                Some(w) if w.nodes == ids => {
+                    let vars: Vec<usize> = ids
+                        .iter()
+                        .map(|&id| match &self.nodes[id].op {
+                            Op::Const(c) => Layout::new(&c.fact.shape).vars(),
+                            _ => usize::MAX,
+                        })
+                        .collect();
+                    if Groups::new(&vars) != w.groups
+                        || w.commitments.len() != w.groups.packings.len()
+                        || w.groups.packings.iter().any(|p| p.vars > 34)
+                    {
+                        return bad(format!(
+                            "partition {color}: weight packing does not match the constants' shapes"
+                        ));
+                    }
+                }
+                _ => {
+                    return bad(format!(
+                        "partition {color}: committed weights do not match the constants it reads"
+                    ));
+                }
             }
         }
-        ColumnPlan::new(self, &[])?;
+        for color in 0..self.partitions.len() {
+            ColumnPlan::new(self, color, &[])?;
+        }
         Ok(())
     }
 }

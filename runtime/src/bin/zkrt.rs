@@ -140,12 +140,18 @@ fn run(cli: Cli) -> Result<()> {
             });
             if let Some(proof_path) = proof {
                 let pk = match &p.prover {
-                    Some(sec) => zkml_protocol::setup_stored(&p.graph, &p.producer, &sec.bytes, sec.start)
-                        .context("reading the plan's prover data")?,
+                    Some(sec) => zkml_protocol::setup_stored(
+                        &p.graph,
+                        &p.partitions,
+                        &p.producer,
+                        &sec.bytes,
+                        sec.start,
+                    )
+                    .context("reading the plan's prover data")?,
                     None => {
                         let pb = spinner(json, "setup: committing the weights (plan has no prover data)");
-                        let pk =
-                            zkml_protocol::setup(&p.graph, &p.producer).context("setting up the proof")?;
+                        let pk = zkml_protocol::setup_partitioned(&p.graph, &p.partitions, &p.producer)
+                            .context("setting up the proof")?;
                         pb.finish_and_clear();
                         pk
                     }

@@ -212,7 +212,7 @@ fn prove_log_input(p: &mut Prover<'_>, id: usize, rho: Vec<EF>) -> Result<()> {
     let x = p.pk.vk.nodes[id].inputs[0];
     let value = evaluate(&p.padded(x)?, &rho);
     p.sink.evals(&mut p.t, vec![value]);
-    let rt = r.table(&p.col_data, p.col_data[m].len());
+    let rt = r.table(p.col_data, p.col_data[m].len());
     let tables = vec![
         Table::Ext(eq_table(&rho)),
         Table::Base(p.col_data[m].clone()),
@@ -455,16 +455,16 @@ pub(crate) fn prove_saturation(p: &mut Prover<'_>, id: usize) -> Result<()> {
                 mreal.iter().zip(y).map(|(&m, &y)| m + y).collect(),
             )
         }
-        None => (sc.hi.table(&p.col_data, n), sc.lo.table(&p.col_data, n)),
+        None => (sc.hi.table(p.col_data, n), sc.lo.table(p.col_data, n)),
     };
     p.t.label(b"saturation");
     let tau = p.t.challenges_ext(sc.layout.vars());
     let lambda = p.t.challenge_ext();
     let tables = vec![
         Table::Ext(eq_table(&tau)),
-        Table::Base(sc.up.table(&p.col_data, n)),
+        Table::Base(sc.up.table(p.col_data, n)),
         Table::Base(a),
-        Table::Base(sc.down.table(&p.col_data, n)),
+        Table::Base(sc.down.table(p.col_data, n)),
         Table::Base(b),
     ];
     let (proof, out) = sumcheck::prove(tables, &sat_terms(lambda), EF::ZERO, &mut p.t)?;

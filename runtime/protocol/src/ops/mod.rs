@@ -39,7 +39,8 @@ pub(crate) enum Route {
     Inline,
     /// Committed weight table `index` (position in the key's weight list).
     Weight(usize),
-    /// A committed witness column (lookup and max outputs).
+    /// A committed witness column (lookup and max outputs, boundary
+    /// tensors computed in another partition).
     Column(usize),
     /// An intermediate value: waits for its producer's reduction.
     Graph,
@@ -52,14 +53,20 @@ pub(crate) fn route(
 ) -> Result<Route> {
     use crate::columns::NodeCols;
     let node = vk.nodes.get(v.node).ok_or_else(|| Error::Key(format!("value {v} does not exist")))?;
+    if let Some(&col) = cols.boundary_in.get(&v) {
+        return Ok(Route::Column(col));
+    }
     Ok(match (&node.op, cols.nodes.get(&v.node)) {
         (Op::Input(inp), _) => Route::Input(inp.index),
         (Op::Const(_), _) if vk.inline.contains_key(&v.node) => Route::Inline,
         (Op::Const(_), _) => Route::Weight(
             vk.weights
-                .as_ref()
+                .get(cols.color)
+                .and_then(|w| w.as_ref())
                 .and_then(|w| w.nodes.iter().position(|&n| n == v.node))
-                .ok_or_else(|| Error::Key(format!("constant {} has no data", v.node)))?,
+                .ok_or_else(|| {
+                    Error::Key(format!("constant {} has no data in partition {}", v.node, cols.color))
+                })?,
         ),
         (
             _,

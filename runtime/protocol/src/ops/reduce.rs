@@ -112,7 +112,7 @@ pub(crate) fn prove_max(p: &mut Prover<'_>, id: usize) -> Result<()> {
     let g = geometry(&p.pk.vk, id, &axes_of(&p.pk.vk, id)?);
     let (out_col, diff) = max_cols(&p.cols, id)?;
     // d on x's padded layout.
-    let d = diff.table(&p.col_data, g.xl.padded_len());
+    let d = diff.table(p.col_data, g.xl.padded_len());
     // One table per window position, over the output's padded layout.
     let ol_idx = g.ol.padded_indices();
     let mut tables = vec![];

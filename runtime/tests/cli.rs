@@ -90,16 +90,26 @@ fn corrupted_and_foreign_plans() {
 /// A quantized plan of the MLP fixture and its verifying key, as `zkc
 /// compile` writes them.
 fn write_quantized(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    write_quantized_colors(dir, "mlp.onnx", 1)
+}
+
+/// [`write_quantized`] for any fixture, cut into `colors` partitions.
+fn write_quantized_colors(
+    dir: &Path,
+    fixture: &str,
+    colors: usize,
+) -> (std::path::PathBuf, std::path::PathBuf) {
     use zkml_compiler::{
         FrontendOptions, load_onnx, pipeline, quantize::QuantOptions, rewrite::RewriteOptions,
     };
-    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/mlp.onnx");
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(fixture);
     let g = load_onnx(&model, &FrontendOptions::default()).unwrap();
     let samples = pipeline::default_calibration(&g);
     let c = pipeline::compile(&g, &samples, &QuantOptions::default(), &RewriteOptions::default()).unwrap();
     let mut plan = Plan::new(c.quantized.graph);
+    plan.partitions = zkml_compiler::partition::partition(&plan.graph, colors).unwrap();
     let (p, vk) = (dir.join("plan.bin"), dir.join("plan.vk"));
-    let pk = zkml_protocol::setup(&plan.graph, &plan.producer).unwrap();
+    let pk = zkml_protocol::setup_partitioned(&plan.graph, &plan.partitions, &plan.producer).unwrap();
     // As `zkc compile` does: the weights' prover data goes into the plan.
     plan.prover = Some(zkml_ir::plan::ProverSection::owned(pk.prover_bytes()));
     plan.write(&p).unwrap();
@@ -211,4 +221,98 @@ fn prove_then_verify_and_reject_tampering() {
         &d("proof.bin"),
     ]);
     assert!(e.contains("verifying key"), "{e}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Two `zkrt` processes on 127.0.0.1 (timely cluster mode) prove a 4-color
+/// plan; the proof verifies and is byte-identical to the one-process proof
+/// with one worker and with two.
+#[test]
+fn two_processes_prove_byte_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plan, vk) = write_quantized_colors(dir.path(), "gpt2.onnx", 4);
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let ids: Vec<String> = (0..8).map(|i| ((i * 7) % 50).to_string()).collect();
+    std::fs::write(d("in.json"), format!(r#"{{"input_data": [[{}]]}}"#, ids.join(","))).unwrap();
+    let run = |extra: &[&str], proof: &str| {
+        let mut args = vec![
+            "run",
+            plan.to_str().unwrap(),
+            "--input",
+            "IN",
+            "--output",
+            "OUT",
+            "--proof",
+            proof,
+            "--timeout",
+            "120",
+        ];
+        let (i, o) = (d("in.json"), d("out.json"));
+        args[3] = &i;
+        args[5] = &o;
+        args.extend_from_slice(extra);
+        let out = zkrt(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&["--workers", "1"], &d("one.proof"));
+    run(&["--workers", "2", "--threads-per-worker", "1"], &d("threads.proof"));
+    let hosts = d("hosts");
+    std::fs::write(&hosts, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
+    let worker = Command::new(env!("CARGO_BIN_EXE_zkrt"))
+        .args(["worker", plan.to_str().unwrap(), "--hostfile", &hosts, "--process", "1", "--timeout", "120"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    run(&["--hostfile", &hosts], &d("two.proof"));
+    let w = worker.wait_with_output().unwrap();
+    assert!(w.status.success(), "worker failed");
+    let one = std::fs::read(d("one.proof")).unwrap();
+    assert_eq!(one, std::fs::read(d("threads.proof")).unwrap(), "2 threads differ from 1");
+    assert_eq!(one, std::fs::read(d("two.proof")).unwrap(), "2 processes differ from 1");
+    let out = zkrt(&[
+        "verify",
+        vk.to_str().unwrap(),
+        "--input",
+        &d("in.json"),
+        "--output",
+        &d("out.json"),
+        "--proof",
+        &d("two.proof"),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The coordinator of a two-process run whose worker never starts gives up
+/// with a clear error once its timeout passes.
+#[test]
+fn a_worker_that_never_connects_is_an_error_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plan, _) = write_quantized_colors(dir.path(), "mlp.onnx", 2);
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let x: Vec<String> = (0..16).map(|i| format!("{:.3}", (i as f64 * 0.37).sin())).collect();
+    std::fs::write(d("in.json"), format!(r#"{{"input_data": [[{}]]}}"#, x.join(","))).unwrap();
+    let hosts = d("hosts");
+    std::fs::write(&hosts, format!("127.0.0.1:{}\n127.0.0.1:{}\n", free_port(), free_port())).unwrap();
+    let t = std::time::Instant::now();
+    let e = fails(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--input",
+        &d("in.json"),
+        "--output",
+        &d("out.json"),
+        "--proof",
+        &d("p.proof"),
+        "--hostfile",
+        &hosts,
+        "--timeout",
+        "3",
+    ]);
+    assert!(e.contains("did not connect"), "{e}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(60));
+    let e = fails(&["worker", plan.to_str().unwrap()]);
+    assert!(e.contains("--hostfile"), "{e}");
 }

@@ -3,6 +3,7 @@
 //! ```text
 //! zkrt run plan.bin --input input.json --output output.json --proof proof.bin [--json]
 //! zkrt verify plan.vk --input input.json --output output.json --proof proof.bin
+//! zkrt worker plan.bin --hostfile hosts --process 1      # another process of a distributed proof
 //! ```
 
 use anyhow::{Context, Result, bail};
@@ -45,6 +46,16 @@ enum Cmd {
         /// Print timings, proof size and peak memory as JSON on stdout.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Serve as process `--process` (≥ 1) of a distributed proof: prove the
+    /// colors timely routes here, for the coordinator (process 0, which
+    /// runs `zkrt run --hostfile`). Every process maps the same plan.
+    Worker {
+        plan: PathBuf,
+        #[command(flatten)]
+        engine: EngineArgs,
     },
     /// Verify a proof against a verifying key, an input and an output.
     /// Exit status 0 iff the proof is valid.
@@ -58,6 +69,69 @@ enum Cmd {
         #[arg(long)]
         proof: PathBuf,
     },
+}
+
+/// How proving is spread over workers (timely dataflow).
+#[derive(clap::Args, Debug)]
+struct EngineArgs {
+    /// Worker threads in this process; colors go to workers round-robin
+    /// (default: the plan's colors, at most the cores; in a cluster, 1).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Threads each worker proves with (default: cores / workers).
+    #[arg(long)]
+    threads_per_worker: Option<usize>,
+    /// timely hostfile: one `host:port` per line, process 0 first. Makes
+    /// this a multi-process run (`zkrt run` is process 0; start the others
+    /// with `zkrt worker --process I`).
+    #[arg(long)]
+    hostfile: Option<PathBuf>,
+    /// This process's line in the hostfile (`zkrt worker` only; `run` is 0).
+    #[arg(long, default_value_t = 0)]
+    process: usize,
+    /// Give up (error, non-zero exit) if the proof is not done in this many
+    /// seconds: a process that never connects or a worker that dies.
+    #[arg(long, default_value_t = 3600)]
+    timeout: u64,
+}
+
+impl EngineArgs {
+    /// The engine configuration, or `None` for the plain in-process prover
+    /// (one worker, one process).
+    fn config(&self, colors: usize) -> Result<Option<zkml_engine::EngineConfig>> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let hosts = match &self.hostfile {
+            Some(f) => read(f)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect(),
+            None => vec![],
+        };
+        let workers = self.workers.unwrap_or(if hosts.len() > 1 { 1 } else { colors.min(cores).max(1) });
+        if workers == 1 && hosts.len() <= 1 {
+            return Ok(None);
+        }
+        Ok(Some(zkml_engine::EngineConfig {
+            workers,
+            threads_per_worker: self.threads_per_worker.unwrap_or((cores / workers).max(1)),
+            process: self.process,
+            hosts,
+            timeout: Duration::from_secs(self.timeout),
+        }))
+    }
+}
+
+/// The proving key: from the plan's stored prover data (mapped), or
+/// computed when the plan has none.
+fn proving_key(p: &Plan, quiet: bool) -> Result<zkml_protocol::ProvingKey> {
+    match &p.prover {
+        Some(sec) => zkml_protocol::setup_stored(&p.graph, &p.partitions, &p.producer, &sec.bytes, sec.start)
+            .context("reading the plan's prover data"),
+        None => {
+            let pb = spinner(quiet, "setup: committing the weights (plan has no prover data)");
+            let pk = zkml_protocol::setup_partitioned(&p.graph, &p.partitions, &p.producer)
+                .context("setting up the proof")?;
+            pb.finish_and_clear();
+            Ok(pk)
+        }
+    }
 }
 
 fn main() -> std::process::ExitCode {
@@ -114,7 +188,18 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", p.graph.to_text());
             }
         }
-        Cmd::Run { plan, input, output, proof, json } => {
+        Cmd::Worker { plan, engine } => {
+            let p = Plan::open(&plan).with_context(|| format!("reading plan {}", plan.display()))?;
+            if engine.hostfile.is_none() || engine.process == 0 {
+                bail!("a worker needs --hostfile and --process ≥ 1 (process 0 is `zkrt run --hostfile`)");
+            }
+            let cfg = engine.config(p.partitions.len())?.context("engine configuration")?;
+            let pk = proving_key(&p, true)?;
+            let graph = std::sync::Arc::new(p.graph);
+            zkml_engine::prove(graph, std::sync::Arc::new(pk), None, &cfg).context("proving")?;
+            eprintln!("worker {}: done", cfg.process);
+        }
+        Cmd::Run { plan, input, output, proof, json, engine } => {
             let t0 = Instant::now();
             let p = Plan::open(&plan).with_context(|| format!("reading plan {}", plan.display()))?;
             let inputs =
@@ -139,26 +224,47 @@ fn run(cli: Cli) -> Result<()> {
                 "inference_ms": ms(t2 - t1),
             });
             if let Some(proof_path) = proof {
-                let pk = match &p.prover {
-                    Some(sec) => zkml_protocol::setup_stored(
-                        &p.graph,
-                        &p.partitions,
-                        &p.producer,
-                        &sec.bytes,
-                        sec.start,
-                    )
-                    .context("reading the plan's prover data")?,
-                    None => {
-                        let pb = spinner(json, "setup: committing the weights (plan has no prover data)");
-                        let pk = zkml_protocol::setup_partitioned(&p.graph, &p.partitions, &p.producer)
-                            .context("setting up the proof")?;
-                        pb.finish_and_clear();
-                        pk
-                    }
-                };
+                if engine.process != 0 {
+                    bail!("`zkrt run` is process 0 (the coordinator); start the others with `zkrt worker`");
+                }
+                let cfg = engine.config(p.partitions.len())?;
+                let pk = proving_key(&p, json)?;
                 let pb = spinner(json, "proving");
                 let t3 = Instant::now();
-                let (pr, stats) = zkml_protocol::prove(&pk, &values).context("proving")?;
+                let (pr, breakdown) = match &cfg {
+                    None => {
+                        let (pr, stats) = zkml_protocol::prove(&pk, &values).context("proving")?;
+                        (
+                            pr,
+                            serde_json::json!({
+                                "witness_commit": ms(stats.commit),
+                                "lookups": ms(stats.lookups),
+                                "graph": ms(stats.graph),
+                                "openings": ms(stats.openings),
+                            }),
+                        )
+                    }
+                    Some(cfg) => {
+                        let graph = std::sync::Arc::new(p.graph.clone());
+                        let (pr, stats) = zkml_engine::prove(
+                            graph,
+                            std::sync::Arc::new(pk),
+                            Some(std::sync::Arc::new(values)),
+                            cfg,
+                        )
+                        .context("proving")?
+                        .context("the coordinator returned no proof")?;
+                        report["workers"] = stats.workers.into();
+                        (
+                            pr,
+                            serde_json::json!({
+                                "route": ms(stats.route),
+                                "commit": ms(stats.commit),
+                                "prove": ms(stats.prove),
+                            }),
+                        )
+                    }
+                };
                 let t4 = Instant::now();
                 pb.finish_and_clear();
                 let bytes = pr.to_bytes()?;
@@ -166,12 +272,8 @@ fn run(cli: Cli) -> Result<()> {
                     .with_context(|| format!("writing {}", proof_path.display()))?;
                 report["setup_ms"] = ms(t3 - t2).into();
                 report["prove_ms"] = ms(t4 - t3).into();
-                report["prove_breakdown_ms"] = serde_json::json!({
-                    "witness_commit": ms(stats.commit),
-                    "lookups": ms(stats.lookups),
-                    "graph": ms(stats.graph),
-                    "openings": ms(stats.openings),
-                });
+                report["colors"] = p.partitions.len().into();
+                report["prove_breakdown_ms"] = breakdown;
                 report["proof_bytes"] = bytes.len().into();
             }
             if let Some(peak) = peak_rss() {

@@ -20,12 +20,18 @@
 //! balanced cut. `O(K · n · w)` for `n` computing nodes and `w` positions
 //! within `T` of each other.
 //!
-//! **Not done (yet):** splitting one huge einsum along a free axis; a node
-//! costing more than `total / K` stays whole and bounds the balance.
+//! **Heavy einsums** ([`split_heavy_einsums`], run first by
+//! [`split_and_partition`]): an einsum costing more than `total / 2K`
+//! (a language model's head) is split along a free axis of its weight into
+//! row blocks and a `concat`, so that it can be spread over partitions.
+//! Other nodes stay whole: a table that costs more than its share bounds
+//! the balance.
 
 use zkml_ir::ops::binary::BinaryOp;
+use zkml_ir::ops::lookup::{Domain, LookupFn};
+use zkml_ir::ops::reduce::ReduceOp;
 use zkml_ir::partition::is_computing;
-use zkml_ir::{Graph, Op, Partitioning};
+use zkml_ir::{Graph, Op, Partitioning, ValueId};
 
 /// Errors of the partitioner.
 #[derive(Debug, thiserror::Error)]
@@ -40,19 +46,25 @@ pub enum PartitionError {
     Ir(#[from] zkml_ir::IrError),
 }
 
-/// Relative proving cost of one node, in elements touched (a first-order
-/// model of the prover's work; the units cancel in the balance):
+/// Relative proving cost of one node, in units of one einsum operand
+/// element (a first-order model of the prover's single-thread work):
 ///
 /// | op | cost |
 /// |---|---|
 /// | einsum | inputs + output elements, weights counted 3× (the sumcheck reads them once, the opening twice) |
-/// | lookup (incl. requantization) | 8 × (input + output): committed columns, logUp-GKR layers |
-/// | max reduction | 8 × input: differences are range-checked |
+/// | lookup (incl. requantization) | [`ENTRY_COST`] × the witness entries it commits: per element its columns (index, output, 16-bit chunks of the remainder and bounds, as `zkml-protocol`'s column plan), plus a non-identity table's rows (multiplicities, the table side of logUp) |
+/// | max reduction | [`ENTRY_COST`] × (output + difference chunks per input element) |
 /// | mul | 3 × (inputs + output): a degree-3 sumcheck |
+/// | gather (embedding) | output elements: only the picked rows are touched |
 /// | anything else (add, layout ops) | inputs + output |
+///
+/// The ratio was measured (`examples/bench_workers.rs`, one thread): on
+/// SmolLM2 and the 4 × 1024² MLP a committed witness entry (committed,
+/// looked up, opened) costs 1–2 µs and an einsum operand element 3–10 ns.
 pub fn node_cost(g: &Graph, id: usize) -> u64 {
     let n = g.node(id);
     let out: usize = n.outputs.iter().map(|v| v.fact.len()).sum();
+    let input_len = |i: usize| n.inputs.get(i).and_then(|v| g.fact(*v)).map_or(0, |f| f.len());
     let input = |weight_factor: usize| -> usize {
         n.inputs
             .iter()
@@ -62,21 +74,46 @@ pub fn node_cost(g: &Graph, id: usize) -> u64 {
             })
             .sum()
     };
+    let chunks = |bits: usize| bits.div_ceil(16);
     let c = match &n.op {
         Op::Input(_) | Op::Const(_) => 0,
         Op::Einsum(_) => input(3) + out,
-        Op::Lookup(_) => 8 * (input(1) + out),
-        Op::Reduce(_) => 8 * input(1),
+        Op::Lookup(l) => match &l.quant {
+            Some(q) => {
+                let shift = chunks(usize::from(q.requant.shift));
+                let (per_elem, table) = match q.table.domain {
+                    Domain::Log(d) => (3 + 2 * chunks(usize::from(d.max_exp)), q.table.rows()),
+                    Domain::Linear(d) if l.func == LookupFn::Identity => {
+                        (2 * chunks(usize::from(d.bits)) + shift, 0)
+                    }
+                    Domain::Linear(_) => (2 + shift, q.table.rows()),
+                };
+                ENTRY_COST * (per_elem * input_len(0) + table)
+            }
+            None => 8 * (input(1) + out),
+        },
+        Op::Reduce(r) if r.op == ReduceOp::Max => {
+            let bits = n.inputs.first().and_then(|v| g.fact(*v)).map_or(16, |f| match f.dtype {
+                zkml_ir::DType::Q(q) => usize::from(q.bits),
+                _ => 16,
+            });
+            ENTRY_COST * (out + chunks(bits) * input_len(0))
+        }
         Op::Binary(b) if b.op == BinaryOp::Mul => 3 * (input(1) + out),
+        Op::Gather(_) => 2 * out,
         _ => input(1) + out,
     };
     c as u64
 }
 
+/// Cost of one committed witness entry relative to one einsum operand
+/// element (see [`node_cost`]).
+pub const ENTRY_COST: usize = 250;
+
 /// Below this estimated cost a partition is not worth its fixed overhead
 /// (its own commitments, lookup tables and openings): `auto` never makes
 /// partitions smaller.
-pub const MIN_AUTO_COST: u64 = 1 << 20;
+pub const MIN_AUTO_COST: u64 = 1 << 24;
 
 /// `--colors auto`: one partition per worker, fewer if partitions would
 /// fall below [`MIN_AUTO_COST`] (at least 1, at most the computing nodes).
@@ -85,6 +122,145 @@ pub fn auto_colors(g: &Graph, workers: usize) -> usize {
     let total: u64 = (0..g.len()).map(|i| node_cost(g, i)).sum();
     let by_cost = (total / MIN_AUTO_COST).max(1) as usize;
     workers.max(1).min(by_cost).min(computing.max(1))
+}
+
+/// Splits every einsum that would dominate a partition along a free axis of
+/// its weight: an einsum costing more than `1/(2k)` of the graph, with one
+/// constant operand that has an output axis no other operand has (the rows
+/// of a weight, the vocabulary of a language model's head), becomes `p`
+/// einsums on row blocks of the weight (new constants) and a `concat` of
+/// their outputs, `p = ⌈cost / limit⌉` (at most the axis length). The
+/// result is the same tensor (each output entry is the same sum), so the
+/// split graph computes exactly what `g` does; the partitioner can then
+/// put the blocks in different partitions. `k ≤ 1` returns `g` unchanged.
+pub fn split_heavy_einsums(g: &Graph, k: usize) -> Result<Graph, PartitionError> {
+    if k <= 1 {
+        return Ok(g.clone());
+    }
+    let total: u64 = (0..g.len()).map(|i| node_cost(g, i)).sum();
+    split_einsums_above(g, (total / (2 * k as u64)).max(1))
+}
+
+/// [`split_heavy_einsums`] with an explicit cost limit: every splittable
+/// einsum costing more than `limit` becomes `⌈cost / limit⌉` blocks.
+pub fn split_einsums_above(g: &Graph, limit: u64) -> Result<Graph, PartitionError> {
+    let limit = limit.max(1);
+    let mut out = Graph::new();
+    let mut map: std::collections::BTreeMap<ValueId, ValueId> = Default::default();
+    for (id, node) in g.nodes() {
+        let inputs: Vec<ValueId> = node.inputs.iter().map(|v| map[v]).collect();
+        let split = match &node.op {
+            Op::Einsum(e) if node_cost(g, id) > limit => split_axis(g, &node.inputs, &e.equation),
+            _ => None,
+        };
+        let new_id = match split {
+            None => {
+                let n = out.add_node(node.name.clone(), node.op.clone(), &inputs)?;
+                for (slot, v) in node.outputs.iter().enumerate() {
+                    out.set_value_name(ValueId::new(n, slot), v.name.clone());
+                }
+                n
+            }
+            Some((operand, w_axis, out_axis)) => {
+                let Op::Einsum(e) = &node.op else { unreachable!("matched above") };
+                let w_node = g.node(node.inputs[operand].node);
+                let Op::Const(c) = &w_node.op else { unreachable!("split_axis checks") };
+                let len = c.fact.shape[w_axis];
+                let pieces = (node_cost(g, id).div_ceil(limit) as usize).clamp(2, len);
+                let mut parts = vec![];
+                for i in 0..pieces {
+                    let (lo, hi) = (i * len / pieces, (i + 1) * len / pieces);
+                    let t = slice_axis(&c.value, w_axis, lo, hi)?;
+                    let mut fact = c.fact.clone();
+                    fact.shape[w_axis] = hi - lo;
+                    let w = out.add_node(
+                        format!("{}.rows{lo}", w_node.name),
+                        zkml_ir::ops::source::Const { fact, value: std::sync::Arc::new(t) },
+                        &[],
+                    )?;
+                    let mut ins = inputs.clone();
+                    ins[operand] = ValueId::new(w, 0);
+                    let part = out.add_node(format!("{}.rows{lo}", node.name), e.clone(), &ins)?;
+                    parts.push(ValueId::new(part, 0));
+                }
+                let n =
+                    out.add_node(node.name.clone(), zkml_ir::ops::layout::Concat { axis: out_axis }, &parts)?;
+                out.set_value_name(ValueId::new(n, 0), node.outputs[0].name.clone());
+                n
+            }
+        };
+        for slot in 0..node.outputs.len() {
+            map.insert(ValueId::new(id, slot), ValueId::new(new_id, slot));
+        }
+    }
+    out.set_outputs(g.outputs().iter().map(|v| map[v]).collect());
+    Ok(out)
+}
+
+/// For an einsum over `inputs`: `(operand, its axis, output axis)` of a
+/// constant operand's letter that appears in the output and in no other
+/// operand (the longest such axis), if any.
+fn split_axis(g: &Graph, inputs: &[ValueId], equation: &str) -> Option<(usize, usize, usize)> {
+    let spec = zkml_kernels::EinsumSpec::parse(equation).ok()?;
+    let mut best: Option<(usize, usize, usize, usize)> = None;
+    for (o, v) in inputs.iter().enumerate() {
+        let Op::Const(c) = &g.node(v.node).op else { continue };
+        for (a, letter) in spec.inputs[o].iter().enumerate() {
+            let elsewhere = spec.inputs.iter().enumerate().any(|(j, s)| j != o && s.contains(letter));
+            let Some(out_axis) = spec.output.iter().position(|l| l == letter) else { continue };
+            // A repeated letter (a diagonal) cannot be cut on one side.
+            if elsewhere || spec.inputs[o].iter().filter(|l| *l == letter).count() > 1 {
+                continue;
+            }
+            let len = c.fact.shape[a];
+            if len >= 2 && best.is_none_or(|b| len > b.3) {
+                best = Some((o, a, out_axis, len));
+            }
+        }
+    }
+    best.map(|(o, a, out_axis, _)| (o, a, out_axis))
+}
+
+/// Entries `lo..hi` of `axis` of `t`.
+fn slice_axis(
+    t: &zkml_ir::Tensor,
+    axis: usize,
+    lo: usize,
+    hi: usize,
+) -> Result<zkml_ir::Tensor, PartitionError> {
+    let shape = t.shape();
+    let inner: usize = shape[axis + 1..].iter().product();
+    let outer: usize = shape[..axis].iter().product();
+    let mut new_shape = shape.to_vec();
+    new_shape[axis] = hi - lo;
+    fn take<T: Copy>(v: &[T], outer: usize, len: usize, inner: usize, lo: usize, hi: usize) -> Vec<T> {
+        let mut out = Vec::with_capacity(outer * (hi - lo) * inner);
+        for o in 0..outer {
+            out.extend_from_slice(&v[(o * len + lo) * inner..(o * len + hi) * inner]);
+        }
+        out
+    }
+    let len = shape[axis];
+    let t = match t.data() {
+        zkml_ir::TensorData::I64(v) => {
+            zkml_ir::Tensor::from_i64(new_shape, take(v, outer, len, inner, lo, hi))
+        }
+        zkml_ir::TensorData::F32(v) => {
+            zkml_ir::Tensor::from_f32(new_shape, take(v, outer, len, inner, lo, hi))
+        }
+        zkml_ir::TensorData::Bool(v) => {
+            zkml_ir::Tensor::new(new_shape, zkml_ir::TensorData::Bool(take(v, outer, len, inner, lo, hi)))
+        }
+    };
+    t.map_err(|e| PartitionError::Ir(zkml_ir::IrError::Partition(e.to_string())))
+}
+
+/// What `zkc compile --colors k` does: heavy einsums split
+/// ([`split_heavy_einsums`]), then the graph cut into `k` partitions.
+pub fn split_and_partition(g: &Graph, k: usize) -> Result<(Graph, Partitioning), PartitionError> {
+    let g = split_heavy_einsums(g, k)?;
+    let p = partition(&g, k)?;
+    Ok((g, p))
 }
 
 /// Cuts `g` into `k` partitions (see the module docs).

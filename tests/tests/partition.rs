@@ -122,3 +122,35 @@ fn dot_output_colors_every_computing_node() {
     assert!(dot.contains("#8dd3c7") && dot.contains("#ffffb3"));
     assert!(dot.contains("penwidth=3"), "the boundary edge is drawn bold");
 }
+
+/// Splitting heavy einsums along a free axis of their weight computes the
+/// same outputs (the IR's reference evaluator on both graphs), and the
+/// split graph partitions validly.
+#[test]
+fn split_einsums_compute_the_same_outputs() {
+    use zkml_compiler::partition::split_and_partition;
+    let mut split_somewhere = false;
+    for name in ["mlp", "cnn", "lenet_mnist", "gpt2", "llama"] {
+        let g = quantized(name);
+        let inputs =
+            zkml_compiler::report::quantize_inputs(&g, &zkml_tests::random_inputs(&g.input_facts(), 4, 50));
+        let want = g.eval(&inputs).unwrap();
+        for k in [2, 4] {
+            let (s, p) = split_and_partition(&g, k).unwrap();
+            p.validate(&s).unwrap();
+            assert_eq!(s.eval(&inputs).unwrap(), want, "{name} k={k}");
+            assert_eq!(s.input_facts(), g.input_facts());
+        }
+        // Forced: every einsum above a third of the largest one is split.
+        let largest = (0..g.len())
+            .filter(|&i| matches!(g.node(i).op, zkml_ir::Op::Einsum(_)))
+            .map(|i| node_cost(&g, i))
+            .max()
+            .unwrap();
+        let s = zkml_compiler::partition::split_einsums_above(&g, largest / 3).unwrap();
+        split_somewhere |= s.len() > g.len();
+        assert_eq!(s.eval(&inputs).unwrap(), want, "{name} forced split");
+        partition(&s, 3.min(s.len() / 4)).unwrap().validate(&s).unwrap();
+    }
+    assert!(split_somewhere, "no fixture had an einsum heavy enough to split");
+}

@@ -187,3 +187,27 @@ fn mismatched_boundary_copies_are_rejected() {
         }
     }
 }
+
+/// A plan whose heavy einsums were split across partitions (what `zkc
+/// compile --colors` writes) proves and verifies.
+#[test]
+fn split_einsum_plans_prove() {
+    for name in ["lenet_mnist.onnx", "gpt2.onnx"] {
+        let g0 = quantized(name);
+        // Every einsum above a quarter of the largest is split (forced: the
+        // fixtures' einsums are too light for the default limit).
+        let largest = (0..g0.len())
+            .filter(|&i| matches!(g0.node(i).op, zkml_ir::Op::Einsum(_)))
+            .map(|i| zkml_compiler::partition::node_cost(&g0, i))
+            .max()
+            .unwrap();
+        let g = zkml_compiler::partition::split_einsums_above(&g0, largest / 4).unwrap();
+        assert!(g.len() > g0.len());
+        let parts = partition(&g, 4).unwrap();
+        let pk = zkml_protocol::setup_partitioned(&g, &parts, "test").unwrap();
+        let values = run(&g, 8);
+        let (ins, outs) = public(&g, &values);
+        let (proof, _) = prove(&pk, &values).unwrap();
+        verify(&pk.vk, &ins, &outs, &proof).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}

@@ -73,7 +73,8 @@ struct PartitionArgs {
 }
 
 impl PartitionArgs {
-    fn partition(&self, g: &zkml_ir::Graph) -> Result<zkml_ir::Partitioning> {
+    /// The graph with heavy einsums split, and its partitions.
+    fn partition(&self, g: &zkml_ir::Graph) -> Result<(zkml_ir::Graph, zkml_ir::Partitioning)> {
         let k = match self.colors {
             Colors::Fixed(k) => k,
             Colors::Auto => {
@@ -83,7 +84,7 @@ impl PartitionArgs {
                 partition::auto_colors(g, workers)
             }
         };
-        partition::partition(g, k).context("partitioning")
+        partition::split_and_partition(g, k).context("partitioning")
     }
 }
 
@@ -221,10 +222,12 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 c.quantized.graph
             };
-            let mut plan = Plan::new(graph);
-            if !float {
-                plan.partitions = parts.partition(&plan.graph)?;
-            }
+            let plan = if float {
+                Plan::new(graph)
+            } else {
+                let (graph, partitions) = parts.partition(&graph)?;
+                Plan { partitions, ..Plan::new(graph) }
+            };
             // Setup: commit the weights; their prover data goes into the
             // plan, the verifying key beside it. A plan with an op the
             // prover does not support still runs.
@@ -342,7 +345,8 @@ fn run(cli: Cli) -> Result<()> {
                     let graph = frontend::load_onnx(&model.model, &opts)
                         .with_context(|| format!("loading {}", model.model.display()))?;
                     let g = quant.compile(&graph)?.quantized.graph;
-                    print!("{}", parts.partition(&g)?.to_text(&g));
+                    let (g, p) = parts.partition(&g)?;
+                    print!("{}", p.to_text(&g));
                 }
             }
         }

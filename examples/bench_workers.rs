@@ -85,14 +85,20 @@ fn main() {
     } else {
         random_inputs(&g.input_facts(), 1, 16)
     };
-    let values = Arc::new(Executor::new(&q).run_all(&quantize_inputs(&q, &f32_inputs)).unwrap());
-    let graph = Arc::new(q);
-    let ins: Vec<Tensor> = graph.inputs().iter().map(|&i| values[i][0].clone()).collect();
-    let outs: Vec<Tensor> = graph.outputs().iter().map(|v| values[v.node][v.slot].clone()).collect();
+    let qin = quantize_inputs(&q, &f32_inputs);
+    // As `zkc compile --colors k`: heavy einsums split, then partitioned;
+    // the witness is the split graph's.
+    let plan = |k: usize| {
+        let (g, parts) = partition::split_and_partition(&q, k).unwrap();
+        let values = Executor::new(&g).run_all(&qin).unwrap();
+        (Arc::new(g), parts, Arc::new(values))
+    };
     println!("== {}", args.model.display());
     let mut single = 0usize;
     for k in [1, 2, 4].into_iter().filter(|_| !args.costs_only && !args.phases_only) {
-        let parts = partition::partition(&graph, k).unwrap();
+        let (graph, parts, values) = plan(k);
+        let ins: Vec<Tensor> = graph.inputs().iter().map(|&i| values[i][0].clone()).collect();
+        let outs: Vec<Tensor> = graph.outputs().iter().map(|v| values[v.node][v.slot].clone()).collect();
         let pk = zkml_protocol::setup_partitioned(&graph, &parts, "bench").unwrap();
         let (proof, _) = zkml_protocol::prove(&pk, &values).unwrap();
         zkml_protocol::verify(&pk.vk, &ins, &outs, &proof).unwrap();
@@ -119,7 +125,9 @@ fn main() {
             costs.join(", ")
         );
     }
-    let parts = partition::partition(&graph, args.colors).unwrap();
+    let (graph, parts, values) = plan(args.colors);
+    let ins: Vec<Tensor> = graph.inputs().iter().map(|&i| values[i][0].clone()).collect();
+    let outs: Vec<Tensor> = graph.outputs().iter().map(|v| values[v.node][v.slot].clone()).collect();
     // Cost-model features per color: einsum units, lookup elements (input +
     // output), non-identity table rows, other elements.
     for part in &parts.parts {

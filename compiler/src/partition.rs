@@ -13,8 +13,10 @@
 //!
 //! **Objective.** First the smallest achievable largest-partition cost
 //! `B*` (binary search with a greedy feasibility test, exact for contiguous
-//! runs); then the bound `T = max(B*, 1.1 · total / K)` (balanced within
-//! 10% wherever the graph allows); then, by dynamic programming over (cut
+//! runs); then the bound `T = max(B*, (1 + BALANCE) · total / K)`
+//! (`BALANCE` = 3%: the slowest partition sets the parallel proving time,
+//! and a crossing tensor costs little next to it); then, by dynamic
+//! programming over (cut
 //! count, position), the cut set with the fewest crossing elements among
 //! those whose partitions all cost at most `T`; ties go to the more
 //! balanced cut. `O(K · n · w)` for `n` computing nodes and `w` positions
@@ -47,7 +49,9 @@ pub enum PartitionError {
 }
 
 /// Relative proving cost of one node, in units of one einsum operand
-/// element (a first-order model of the prover's single-thread work):
+/// element (a first-order model of the prover's single-thread work), on
+/// tensor sizes with every axis padded to a power of two as the prover
+/// lays them out:
 ///
 /// | op | cost |
 /// |---|---|
@@ -63,13 +67,13 @@ pub enum PartitionError {
 /// looked up, opened) costs 1–2 µs and an einsum operand element 3–10 ns.
 pub fn node_cost(g: &Graph, id: usize) -> u64 {
     let n = g.node(id);
-    let out: usize = n.outputs.iter().map(|v| v.fact.len()).sum();
-    let input_len = |i: usize| n.inputs.get(i).and_then(|v| g.fact(*v)).map_or(0, |f| f.len());
+    let out: usize = n.outputs.iter().map(|v| padded(&v.fact)).sum();
+    let input_len = |i: usize| n.inputs.get(i).and_then(|v| g.fact(*v)).map_or(0, padded);
     let input = |weight_factor: usize| -> usize {
         n.inputs
             .iter()
             .map(|v| {
-                let len = g.fact(*v).map_or(0, |f| f.len());
+                let len = g.fact(*v).map_or(0, padded);
                 if matches!(g.node(v.node).op, Op::Const(_)) { len * weight_factor } else { len }
             })
             .sum()
@@ -104,6 +108,13 @@ pub fn node_cost(g: &Graph, id: usize) -> u64 {
         _ => input(1) + out,
     };
     c as u64
+}
+
+/// Entries of a tensor as the prover stores it: every axis padded to a
+/// power of two (`zkml-protocol`'s layout), so a 576-wide activation costs
+/// as much as a 1024-wide one.
+fn padded(f: &zkml_ir::Fact) -> usize {
+    f.shape.iter().map(|d| d.next_power_of_two()).product()
 }
 
 /// Cost of one committed witness entry relative to one einsum operand
@@ -263,6 +274,10 @@ pub fn split_and_partition(g: &Graph, k: usize) -> Result<(Graph, Partitioning),
     Ok((g, p))
 }
 
+/// Slack over a perfectly even split that the partitioner may spend on
+/// thinner cuts (see the module docs).
+pub const BALANCE: f64 = 0.03;
+
 /// Cuts `g` into `k` partitions (see the module docs).
 pub fn partition(g: &Graph, k: usize) -> Result<Partitioning, PartitionError> {
     let order: Vec<usize> = (0..g.len()).filter(|&i| is_computing(g, i)).collect();
@@ -288,7 +303,7 @@ pub fn partition(g: &Graph, k: usize) -> Result<Partitioning, PartitionError> {
     let crossing = crossing_elements(g, &order);
     let total = prefix[n];
     let best = min_max_cost(&cost, k);
-    let bound = best.max((total as f64 * 1.1 / k as f64).floor() as u64);
+    let bound = best.max((total as f64 * (1.0 + BALANCE) / k as f64).floor() as u64);
     let cuts = min_crossing_cuts(&prefix, &crossing, k, bound)
         .or_else(|| min_crossing_cuts(&prefix, &crossing, k, best))
         .expect("the min-max bound is feasible by construction");
@@ -325,7 +340,7 @@ fn crossing_elements(g: &Graph, order: &[usize]) -> Vec<u64> {
         }
     }
     for (v, &l) in &last {
-        let len = g.fact(*v).map_or(0, |f| f.len()) as i64;
+        let len = g.fact(*v).map_or(0, padded) as i64;
         // Crosses the cuts i with pos(v) < i <= l.
         diff[pos[v.node] + 1] += len;
         diff[l + 1] -= len;

@@ -126,6 +126,25 @@ fn colors_are_recorded_in_the_plan_and_drawn_by_zkc_graph() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&dot).unwrap();
     assert!(text.starts_with("digraph") && text.contains("[2]"), "{text}");
+    // `auto` plans one partition per worker for a model worth splitting,
+    // and keeps a tiny one whole.
+    let auto = |model: &str, workers: &str| {
+        let out = zkc(&[
+            "compile",
+            fixture(model).to_str().unwrap(),
+            "-o",
+            plan.to_str().unwrap(),
+            "--colors",
+            "auto",
+            "--workers",
+            workers,
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        zkml_ir::Plan::open(&plan).unwrap().partitions.len()
+    };
+    assert_eq!(auto("gpt2.onnx", "2"), 2);
+    assert_eq!(auto("gpt2.onnx", "1"), 1);
+    assert_eq!(auto("mlp.onnx", "4"), 1);
     let e = fails(&["compile", fixture("mlp.onnx").to_str().unwrap(), "-o", "/dev/null", "--colors", "999"]);
     assert!(e.contains("999 colors") && e.contains("computing nodes"), "{e}");
     let e = fails(&["compile", fixture("mlp.onnx").to_str().unwrap(), "-o", "/dev/null", "--colors", "many"]);

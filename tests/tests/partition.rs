@@ -78,16 +78,22 @@ fn partitions_cover_the_graph_and_boundaries_are_the_crossing_edges() {
 }
 
 #[test]
-fn a_transformer_block_is_cut_at_the_residual_stream() {
-    let g = quantized("gpt2");
-    let p = partition(&g, 2).unwrap();
-    let total: u64 = p.parts.iter().map(|x| x.cost).sum();
-    for part in &p.parts {
-        let share = part.cost as f64 / total as f64;
-        assert!((0.4..=0.6).contains(&share), "share {share}");
+fn a_transformer_is_cut_evenly_through_few_tensors() {
+    for name in ["gpt2", "llama"] {
+        let g = quantized(name);
+        let p = partition(&g, 2).unwrap();
+        let total: u64 = p.parts.iter().map(|x| x.cost).sum();
+        // Within the slack, or as even as one indivisible node allows.
+        let max_node = (0..g.len()).map(|i| node_cost(&g, i)).max().unwrap() as f64;
+        let ideal = total as f64 / 2.0;
+        let allowed = (ideal * (1.0 + zkml_compiler::partition::BALANCE)).max(ideal + max_node / 2.0);
+        for part in &p.parts {
+            assert!(part.cost as f64 <= allowed + 1.0, "{name}: {} of {total}", part.cost);
+        }
+        // A few activations cross the cut (the residual stream and its
+        // normalised copy), not a layer's worth of intermediates.
+        assert!(p.parts[0].outputs.len() <= 3, "{name}: {:?}", p.parts[0].outputs);
     }
-    // One residual-stream tensor crosses the cut.
-    assert_eq!(p.parts[0].outputs.len(), 1);
 }
 
 #[test]

@@ -41,6 +41,9 @@ struct Args {
     /// Stop after the per-color phase times (no engine runs).
     #[arg(long)]
     phases_only: bool,
+    /// Only the engine runs (no proof sizes, no per-color phases).
+    #[arg(long)]
+    engine_only: bool,
 }
 
 /// Encoded size of any proof component.
@@ -95,7 +98,7 @@ fn main() {
     };
     println!("== {}", args.model.display());
     let mut single = 0usize;
-    for k in [1, 2, 4].into_iter().filter(|_| !args.costs_only && !args.phases_only) {
+    for k in [1, 2, 4].into_iter().filter(|_| !args.costs_only && !args.phases_only && !args.engine_only) {
         let (graph, parts, values) = plan(k);
         let ins: Vec<Tensor> = graph.inputs().iter().map(|&i| values[i][0].clone()).collect();
         let outs: Vec<Tensor> = graph.outputs().iter().map(|v| values[v.node][v.slot].clone()).collect();
@@ -162,6 +165,9 @@ fn main() {
     // Per-color phase times on one thread (balance of the cost model).
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
     pool.install(|| {
+        if args.engine_only {
+            return;
+        }
         let sat = zkml_protocol::columns::saturating_nodes(&pk.vk, &values).unwrap();
         let mut ws = vec![];
         for c in 0..args.colors {

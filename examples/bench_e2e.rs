@@ -37,21 +37,9 @@ struct Args {
     json: bool,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn time<T>(reps: usize, mut f: impl FnMut() -> T) -> (f64, T) {
-    let mut out = f();
-    let mut ts = vec![];
-    for _ in 0..reps {
-        let t = Instant::now();
-        out = f();
-        ts.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    (median(ts), out)
-}
+#[path = "bench_common.rs"]
+mod bench_common;
+use bench_common::time;
 
 fn rss_field(field: &str) -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

@@ -260,3 +260,45 @@ pub mod onnx_node {
         Ok(g.input.iter().map(|i| i.name.clone()).filter(|n| !inits.contains(&n.as_str())).collect())
     }
 }
+
+/// A fixture (`name`, with or without `.onnx`) compiled to the quantized
+/// graph with the default calibration and options, as `zkc compile` does.
+pub fn quantized_fixture(name: &str) -> Graph {
+    use zkml_compiler::{pipeline, quantize::QuantOptions, rewrite::RewriteOptions};
+    let file = if name.ends_with(".onnx") { name.to_string() } else { format!("{name}.onnx") };
+    let g = zkml_compiler::load_onnx(&fixtures_dir().join(file), &FrontendOptions::default())
+        .expect("fixture loads");
+    let samples = pipeline::default_calibration(&g);
+    pipeline::compile(&g, &samples, &QuantOptions::default(), &RewriteOptions::default())
+        .expect("fixture quantizes")
+        .quantized
+        .graph
+}
+
+/// Evaluates `g` with the IR's reference semantics, node `target`'s first
+/// output altered by `alter` and everything downstream recomputed from the
+/// altered value: the witness of a prover that lies at one node and is
+/// consistent everywhere else.
+pub fn run_altered(
+    g: &Graph,
+    inputs: &[Tensor],
+    target: usize,
+    alter: &dyn Fn(&mut Vec<i64>),
+) -> Vec<Vec<Tensor>> {
+    let mut values: Vec<Vec<Tensor>> = Vec::with_capacity(g.len());
+    for (id, node) in g.nodes() {
+        let mut out = if let zkml_ir::Op::Input(inp) = &node.op {
+            vec![inputs[inp.index].clone()]
+        } else {
+            let args: Vec<&Tensor> = node.inputs.iter().map(|v| &values[v.node][v.slot]).collect();
+            node.op.def().eval(&args).expect("reference evaluation")
+        };
+        if id == target {
+            let mut v = out[0].as_i64().expect("integer tensor").to_vec();
+            alter(&mut v);
+            out[0] = Tensor::from_i64(out[0].shape(), v).expect("same shape");
+        }
+        values.push(out);
+    }
+    values
+}

@@ -6,21 +6,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use zkml_compiler::partition::{node_cost, partition};
-use zkml_compiler::quantize::QuantOptions;
-use zkml_compiler::rewrite::RewriteOptions;
-use zkml_compiler::{FrontendOptions, load_onnx, pipeline};
 use zkml_ir::partition::is_computing;
 use zkml_ir::{Graph, Plan, ValueId};
-use zkml_tests::model_fixtures;
 
 fn quantized(name: &str) -> Graph {
-    let path = model_fixtures().into_iter().find(|p| p.file_stem().unwrap() == name).unwrap();
-    let graph = load_onnx(&path, &FrontendOptions::default()).unwrap();
-    let samples = pipeline::default_calibration(&graph);
-    pipeline::compile(&graph, &samples, &QuantOptions::default(), &RewriteOptions::default())
-        .unwrap()
-        .quantized
-        .graph
+    zkml_tests::quantized_fixture(name)
 }
 
 #[test]

@@ -6,22 +6,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use zkml_compiler::partition::partition;
-use zkml_compiler::quantize::QuantOptions;
 use zkml_compiler::report::quantize_inputs;
-use zkml_compiler::rewrite::RewriteOptions;
-use zkml_compiler::{FrontendOptions, load_onnx, pipeline};
 use zkml_ir::{Graph, Tensor};
 use zkml_protocol::{Proof, ProvingKey, Seed, commit_part, prove, prove_part, public_values, verify};
 use zkml_runtime::Executor;
-use zkml_tests::{fixtures_dir, random_inputs};
+use zkml_tests::random_inputs;
 
 fn quantized(name: &str) -> Graph {
-    let g = load_onnx(&fixtures_dir().join(name), &FrontendOptions::default()).unwrap();
-    let samples = pipeline::default_calibration(&g);
-    pipeline::compile(&g, &samples, &QuantOptions::default(), &RewriteOptions::default())
-        .unwrap()
-        .quantized
-        .graph
+    zkml_tests::quantized_fixture(name)
 }
 
 fn key(g: &Graph, k: usize) -> ProvingKey {
@@ -113,32 +105,6 @@ fn mixing_partition_proofs_of_two_runs_is_rejected() {
     assert!(verify(&pk.vk, &ins_a, &outs_a, &short).is_err());
 }
 
-/// Evaluates `g` with node `target`'s output altered by `alter` and
-/// everything downstream recomputed from the altered value.
-fn run_altered(
-    g: &Graph,
-    values: &[Vec<Tensor>],
-    target: usize,
-    alter: &dyn Fn(&mut Vec<i64>),
-) -> Vec<Vec<Tensor>> {
-    let mut out: Vec<Vec<Tensor>> = Vec::with_capacity(g.len());
-    for (id, node) in g.nodes() {
-        let mut v = if matches!(node.op, zkml_ir::Op::Input(_)) {
-            values[id].clone()
-        } else {
-            let args: Vec<&Tensor> = node.inputs.iter().map(|x| &out[x.node][x.slot]).collect();
-            node.op.def().eval(&args).unwrap()
-        };
-        if id == target {
-            let mut x = v[0].as_i64().unwrap().to_vec();
-            alter(&mut x);
-            v[0] = Tensor::from_i64(v[0].shape(), x).unwrap();
-        }
-        out.push(v);
-    }
-    out
-}
-
 /// The consumer of a boundary tensor proves its part of the graph on a
 /// different copy of that tensor than the producer committed (each side
 /// internally consistent, the outputs follow the consumer's copy): the
@@ -154,7 +120,8 @@ fn mismatched_boundary_copies_are_rejected() {
             let v = pk.vk.partitions.parts[cut].outputs[0];
             // The consumer's world: the boundary tensor altered at one entry
             // and everything after it recomputed.
-            let theirs = run_altered(&g, &honest, v.node, &|x| x[0] += 1);
+            let (ins, _) = public(&g, &honest);
+            let theirs = zkml_tests::run_altered(&g, &ins, v.node, &|x| x[0] += 1);
             let sat = zkml_protocol::columns::saturating_nodes(&pk.vk, &theirs).unwrap();
             let ws: Vec<_> = (0..k)
                 .map(|c| {

@@ -4,23 +4,14 @@
 // Test helpers panic on failure by design.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use zkml_compiler::quantize::QuantOptions;
 use zkml_compiler::report::quantize_inputs;
-use zkml_compiler::rewrite::RewriteOptions;
-use zkml_compiler::{FrontendOptions, load_onnx, pipeline};
 use zkml_ir::{Graph, Tensor};
 use zkml_protocol::{ProvingKey, setup};
 use zkml_runtime::Executor;
-use zkml_tests::{fixtures_dir, random_inputs};
+use zkml_tests::random_inputs;
 
 fn quantized(name: &str) -> Graph {
-    let path = fixtures_dir().join(name);
-    let g = load_onnx(&path, &FrontendOptions::default()).unwrap();
-    let samples = pipeline::default_calibration(&g);
-    pipeline::compile(&g, &samples, &QuantOptions::default(), &RewriteOptions::default())
-        .unwrap()
-        .quantized
-        .graph
+    zkml_tests::quantized_fixture(name)
 }
 
 struct Case {
@@ -100,33 +91,7 @@ fn lenet_proves() {
     prove_and_verify("lenet_mnist.onnx");
 }
 
-/// Evaluates the graph with the IR's reference semantics, altering node
-/// `target`'s output with `alter` and recomputing everything downstream from
-/// the altered value: the witness of a prover that lies at one node and is
-/// consistent everywhere else.
-fn run_tampered(
-    g: &Graph,
-    inputs: &[Tensor],
-    target: usize,
-    alter: &dyn Fn(&mut Vec<i64>),
-) -> Vec<Vec<Tensor>> {
-    let mut values: Vec<Vec<Tensor>> = Vec::with_capacity(g.len());
-    for (id, node) in g.nodes() {
-        let mut out = if let zkml_ir::Op::Input(inp) = &node.op {
-            vec![inputs[inp.index].clone()]
-        } else {
-            let args: Vec<&Tensor> = node.inputs.iter().map(|v| &values[v.node][v.slot]).collect();
-            node.op.def().eval(&args).unwrap()
-        };
-        if id == target {
-            let mut v = out[0].as_i64().unwrap().to_vec();
-            alter(&mut v);
-            out[0] = Tensor::from_i64(out[0].shape(), v).unwrap();
-        }
-        values.push(out);
-    }
-    values
-}
+use zkml_tests::run_altered as run_tampered;
 
 /// Proves the (possibly dishonest) witness; the verifier, given the public
 /// input and the witness's output, must reject. Returns whether a proof was

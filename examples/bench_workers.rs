@@ -157,6 +157,18 @@ fn main() {
             return;
         }
         let sat = zkml_protocol::columns::saturating_nodes(&pk.vk, &values).unwrap();
+        println!("    saturating lookups: {}", sat.len());
+        for c in 0..args.colors {
+            let cols = zkml_protocol::columns::ColumnPlan::new(&pk.vk, c, &sat).unwrap();
+            let real: usize = cols.layouts.iter().map(|l| l.padded_len()).sum();
+            let packed: usize = cols.witness_groups().packings.iter().map(|p| p.len()).sum();
+            let range: usize = cols.range.iter().map(|e| cols.layouts[e.col].padded_len()).sum();
+            println!(
+                "    color {c}: {} columns, {real} entries ({packed} packed), {range} range-checked entries, {} tables",
+                cols.layouts.len(),
+                cols.tables.len()
+            );
+        }
         let mut ws = vec![];
         for c in 0..args.colors {
             let t = Instant::now();

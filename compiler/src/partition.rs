@@ -11,6 +11,12 @@
 //! costs the number of elements of every value computed before `i` and read
 //! at or after `i` (each is committed on both sides of the cut).
 //!
+//! **Run cost.** A partition's cost is not the sum of its nodes': its
+//! committed witness entries (its lookups' columns, copies of the tensors
+//! crossing its two ends, the range table) are packed into power-of-two
+//! groups as the prover packs them ([`packed_entries`]), then weighted;
+//! everything else adds up.
+//!
 //! **Objective.** First the smallest achievable largest-partition cost
 //! `B*` (binary search with a greedy feasibility test, exact for contiguous
 //! runs); then the bound `T = max(B*, (1 + BALANCE) · total / K)`
@@ -66,6 +72,15 @@ pub enum PartitionError {
 /// SmolLM2 and the 4 × 1024² MLP a committed witness entry (committed,
 /// looked up, opened) costs 1–2 µs and an einsum operand element 3–10 ns.
 pub fn node_cost(g: &Graph, id: usize) -> u64 {
+    let (base, entries) = node_costs(g, id);
+    base + ENTRY_COST as u64 * entries
+}
+
+/// [`node_cost`] in two parts: `(base, committed witness entries)`. A
+/// partition's entries are packed into power-of-two groups before they are
+/// committed, so the partitioner rounds their sum as the prover does
+/// ([`packed_entries`]) instead of adding node costs.
+pub fn node_costs(g: &Graph, id: usize) -> (u64, u64) {
     let n = g.node(id);
     let out: usize = n.outputs.iter().map(|v| padded(&v.fact)).sum();
     let input_len = |i: usize| n.inputs.get(i).and_then(|v| g.fact(*v)).map_or(0, padded);
@@ -79,9 +94,11 @@ pub fn node_cost(g: &Graph, id: usize) -> u64 {
             .sum()
     };
     let chunks = |bits: usize| bits.div_ceil(16);
-    let c = match &n.op {
-        Op::Input(_) | Op::Const(_) => 0,
-        Op::Einsum(_) => input(3) + out,
+    let entries = |e: usize| (0u64, e as u64);
+    let base = |c: usize| (c as u64, 0u64);
+    match &n.op {
+        Op::Input(_) | Op::Const(_) => base(0),
+        Op::Einsum(_) => base(input(3) + out),
         Op::Lookup(l) => match &l.quant {
             Some(q) => {
                 let shift = chunks(usize::from(q.requant.shift));
@@ -92,23 +109,70 @@ pub fn node_cost(g: &Graph, id: usize) -> u64 {
                     }
                     Domain::Linear(_) => (2 + shift, q.table.rows()),
                 };
-                ENTRY_COST * (per_elem * input_len(0) + table)
+                entries(per_elem * input_len(0) + table)
             }
-            None => 8 * (input(1) + out),
+            None => base(8 * (input(1) + out)),
         },
         Op::Reduce(r) if r.op == ReduceOp::Max => {
             let bits = n.inputs.first().and_then(|v| g.fact(*v)).map_or(16, |f| match f.dtype {
                 zkml_ir::DType::Q(q) => usize::from(q.bits),
                 _ => 16,
             });
-            ENTRY_COST * (out + chunks(bits) * input_len(0))
+            entries(out + chunks(bits) * input_len(0))
         }
-        Op::Binary(b) if b.op == BinaryOp::Mul => 3 * (input(1) + out),
-        Op::Gather(_) => 2 * out,
-        _ => input(1) + out,
-    };
-    c as u64
+        Op::Binary(b) if b.op == BinaryOp::Mul => base(3 * (input(1) + out)),
+        Op::Gather(_) => base(2 * out),
+        _ => base(input(1) + out),
+    }
 }
+
+/// Entries after packing `entries` into at most two power-of-two groups
+/// (`zkml-protocol`'s `Groups`: the largest power of two that fits, then
+/// the rest rounded up).
+pub fn packed_entries(entries: u64) -> u64 {
+    if entries == 0 {
+        return 0;
+    }
+    let first = 1u64 << (63 - entries.leading_zeros());
+    let rest = entries - first;
+    first + if rest == 0 { 0 } else { rest.next_power_of_two() }
+}
+
+/// Cost of a run of positions `[s, i)`: base costs add up; witness entries
+/// (the run's own plus copies of the tensors crossing its two ends, plus
+/// the 2^16-row range table's multiplicities) are packed, then weighted.
+struct RunCost {
+    base: Vec<u64>,
+    entries: Vec<u64>,
+    crossing: Vec<u64>,
+}
+
+impl RunCost {
+    fn new(costs: &[(u64, u64)], crossing: Vec<u64>) -> RunCost {
+        let mut base = vec![0u64; costs.len() + 1];
+        let mut entries = vec![0u64; costs.len() + 1];
+        for (i, &(b, e)) in costs.iter().enumerate() {
+            base[i + 1] = base[i] + b;
+            entries[i + 1] = entries[i] + e;
+        }
+        RunCost { base, entries, crossing }
+    }
+    fn len(&self) -> usize {
+        self.base.len() - 1
+    }
+    /// The part of the cost that only grows as the run extends left.
+    fn monotone(&self, s: usize, i: usize) -> u64 {
+        let e = self.entries[i] - self.entries[s];
+        self.base[i] - self.base[s] + ENTRY_COST as u64 * packed_entries(e + RANGE_ROWS)
+    }
+    fn run(&self, s: usize, i: usize) -> u64 {
+        let e = self.entries[i] - self.entries[s] + self.crossing[s] + self.crossing[i];
+        self.base[i] - self.base[s] + ENTRY_COST as u64 * packed_entries(e + RANGE_ROWS)
+    }
+}
+
+/// Rows of the range table every partition with range checks carries.
+const RANGE_ROWS: u64 = 1 << 16;
 
 /// Entries of a tensor as the prover stores it: every axis padded to a
 /// power of two (`zkml-protocol`'s layout), so a 576-wide activation costs
@@ -288,36 +352,40 @@ pub fn partition(g: &Graph, k: usize) -> Result<Partitioning, PartitionError> {
     if k > n.max(1) {
         return Err(PartitionError::TooMany { colors: k, nodes: n });
     }
-    let cost: Vec<u64> = order.iter().map(|&i| node_cost(g, i).max(1)).collect();
+    let costs: Vec<(u64, u64)> = order
+        .iter()
+        .map(|&i| {
+            let (b, e) = node_costs(g, i);
+            (b.max(1), e)
+        })
+        .collect();
+    let rc = RunCost::new(&costs, crossing_elements(g, &order));
     if n == 0 || k == 1 {
         let mut p = Partitioning::single(g);
         if let Some(part) = p.parts.first_mut() {
-            part.cost = cost.iter().sum();
+            part.cost = rc.run(0, n);
         }
         return Ok(p);
     }
-    let mut prefix = vec![0u64; n + 1];
-    for i in 0..n {
-        prefix[i + 1] = prefix[i] + cost[i];
-    }
-    let crossing = crossing_elements(g, &order);
-    let total = prefix[n];
-    let best = min_max_cost(&cost, k);
-    let bound = best.max((total as f64 * (1.0 + BALANCE) / k as f64).floor() as u64);
-    let cuts = min_crossing_cuts(&prefix, &crossing, k, bound)
-        .or_else(|| min_crossing_cuts(&prefix, &crossing, k, best))
+    let best = min_max_cost(&rc, k);
+    let even = costs.iter().map(|&(b, e)| b + ENTRY_COST as u64 * e).sum::<u64>() as f64 / k as f64;
+    let bound = best.max((even * (1.0 + BALANCE)).floor() as u64);
+    let cuts = min_crossing_cuts(&rc, k, bound)
+        .or_else(|| min_crossing_cuts(&rc, k, best))
         .expect("the min-max bound is feasible by construction");
     let mut color = vec![None; g.len()];
-    let mut costs = vec![0u64; k];
     let mut c = 0usize;
     for (pos, &id) in order.iter().enumerate() {
         while c + 1 < k && pos >= cuts[c] {
             c += 1;
         }
         color[id] = Some(c as u32);
-        costs[c] += cost[pos];
     }
-    Ok(Partitioning::from_assignment(g, &color, &costs)?)
+    let mut starts = vec![0];
+    starts.extend_from_slice(&cuts);
+    starts.push(n);
+    let part_costs: Vec<u64> = starts.windows(2).map(|w| rc.run(w[0], w[1])).collect();
+    Ok(Partitioning::from_assignment(g, &color, &part_costs)?)
 }
 
 /// `crossing[i]` = elements of values computed at positions `< i` and read
@@ -354,24 +422,26 @@ fn crossing_elements(g: &Graph, order: &[usize]) -> Vec<u64> {
     out
 }
 
-/// The smallest `B` such that `cost` splits into at most `k` contiguous
-/// runs of cost `<= B` (greedy test, binary search).
-fn min_max_cost(cost: &[u64], k: usize) -> u64 {
+/// The smallest `B` such that the positions split into at most `k`
+/// contiguous runs of cost `<= B` (greedy test, binary search; exact when
+/// a run's cost only grows as it extends, which the crossing copies can
+/// break slightly).
+fn min_max_cost(rc: &RunCost, k: usize) -> u64 {
+    let n = rc.len();
     let fits = |b: u64| {
-        let (mut runs, mut acc) = (1usize, 0u64);
-        for &c in cost {
-            if c > b {
-                return false;
-            }
-            if acc + c > b {
+        let (mut runs, mut s) = (1usize, 0usize);
+        for i in 1..=n {
+            if rc.run(s, i) > b {
+                if rc.run(i - 1, i) > b {
+                    return false;
+                }
                 runs += 1;
-                acc = 0;
+                s = i - 1;
             }
-            acc += c;
         }
         runs <= k
     };
-    let (mut lo, mut hi) = (cost.iter().copied().max().unwrap_or(0), cost.iter().sum::<u64>());
+    let (mut lo, mut hi) = ((0..n).map(|i| rc.run(i, i + 1)).max().unwrap_or(0), rc.run(0, n));
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         if fits(mid) { hi = mid } else { lo = mid + 1 }
@@ -382,15 +452,16 @@ fn min_max_cost(cost: &[u64], k: usize) -> u64 {
 /// Start positions of partitions 1..k (k - 1 cuts) minimising the crossing
 /// elements with every partition costing at most `bound` (ties: smaller
 /// largest partition); `None` if no such split exists.
-fn min_crossing_cuts(prefix: &[u64], crossing: &[u64], k: usize, bound: u64) -> Option<Vec<usize>> {
-    let n = prefix.len() - 1;
+fn min_crossing_cuts(rc: &RunCost, k: usize, bound: u64) -> Option<Vec<usize>> {
+    let n = rc.len();
+    let crossing = &rc.crossing;
     const INF: (u64, u64) = (u64::MAX, u64::MAX);
     // f[j][i]: first i nodes in j + 1 runs -> (crossing sum, largest run).
     let mut f = vec![vec![INF; n + 1]; k];
     let mut from = vec![vec![usize::MAX; n + 1]; k];
-    for i in 1..=n {
-        if prefix[i] <= bound {
-            f[0][i] = (0, prefix[i]);
+    for (i, first) in f[0].iter_mut().enumerate().skip(1) {
+        if rc.run(0, i) <= bound {
+            *first = (0, rc.run(0, i));
         }
     }
     for j in 1..k {
@@ -398,12 +469,12 @@ fn min_crossing_cuts(prefix: &[u64], crossing: &[u64], k: usize, bound: u64) -> 
             // Last run is [s, i); s ranges while its cost stays within bound.
             let mut s = i - 1;
             loop {
-                let run = prefix[i] - prefix[s];
-                if run > bound {
+                if rc.monotone(s, i) > bound {
                     break;
                 }
+                let run = rc.run(s, i);
                 let prev = f[j - 1][s];
-                if prev != INF {
+                if prev != INF && run <= bound {
                     let cand = (prev.0 + crossing[s], prev.1.max(run));
                     if cand < f[j][i] {
                         f[j][i] = cand;
@@ -434,20 +505,36 @@ fn min_crossing_cuts(prefix: &[u64], crossing: &[u64], k: usize, bound: u64) -> 
 mod tests {
     use super::*;
 
+    /// Base costs only (no witness entries): runs add up exactly, apart
+    /// from the range table every run carries.
+    fn plain(costs: &[u64], crossing: Vec<u64>) -> RunCost {
+        let c: Vec<(u64, u64)> = costs.iter().map(|&b| (b, 0)).collect();
+        RunCost::new(&c, crossing)
+    }
+    const R: u64 = ENTRY_COST as u64 * RANGE_ROWS;
+
     #[test]
     fn min_max_is_exact_on_small_cases() {
-        assert_eq!(min_max_cost(&[1, 1, 1, 1], 2), 2);
-        assert_eq!(min_max_cost(&[5, 1, 1, 1], 2), 5);
-        assert_eq!(min_max_cost(&[1, 2, 3, 4, 5], 3), 6);
+        assert_eq!(min_max_cost(&plain(&[1, 1, 1, 1], vec![0; 5]), 2), 2 + R);
+        assert_eq!(min_max_cost(&plain(&[5, 1, 1, 1], vec![0; 5]), 2), 5 + R);
+        assert_eq!(min_max_cost(&plain(&[1, 2, 3, 4, 5], vec![0; 6]), 3), 6 + R);
     }
 
     #[test]
     fn cuts_prefer_thin_boundaries() {
         // Four equal nodes; crossing is cheap only between 1 and 2.
-        let prefix = [0, 10, 20, 30, 40];
-        let crossing = [0, 100, 1, 100, 0];
-        assert_eq!(min_crossing_cuts(&prefix, &crossing, 2, 22), Some(vec![2]));
-        // Too tight a bound to cut there: no split.
-        assert_eq!(min_crossing_cuts(&prefix, &crossing, 2, 15), None);
+        let rc = plain(&[10, 10, 10, 10], vec![0, 100, 1, 100, 0]);
+        let even = rc.run(0, 2).max(rc.run(2, 4));
+        assert_eq!(min_crossing_cuts(&rc, 2, even), Some(vec![2]));
+        // Too tight a bound to cut anywhere: no split.
+        assert_eq!(min_crossing_cuts(&rc, 2, 15 + R), None);
+    }
+
+    #[test]
+    fn packing_rounds_like_the_prover() {
+        assert_eq!(packed_entries(0), 0);
+        assert_eq!(packed_entries(1 << 20), 1 << 20);
+        assert_eq!(packed_entries((1 << 20) + 1), (1 << 20) + 1);
+        assert_eq!(packed_entries((1 << 22) + (1 << 20) + 5), (1 << 22) + (1 << 21));
     }
 }

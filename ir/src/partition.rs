@@ -250,13 +250,13 @@ impl Partitioning {
         let dag = g.dag();
         let node_attr = |_, n: (petgraph::graph::NodeIndex, &crate::Node)| {
             let id = n.id().index();
-            let op = n.weight().op.to_string();
-            let op = op.split('(').next().unwrap_or("").to_string();
+            // The op's name only: attributes make unreadable boxes.
+            let op = n.weight().op.def().name();
             let tag = color[id].map(|c| format!(" [{c}]")).unwrap_or_default();
             format!(
                 "label=\"%{id} {}\\n{}{tag}\" style=filled fillcolor=\"{}\"",
                 escape(&n.weight().name),
-                escape(&op),
+                escape(op),
                 fill(color[id])
             )
         };

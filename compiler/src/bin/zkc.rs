@@ -161,14 +161,14 @@ enum Cmd {
         parts: PartitionArgs,
     },
     /// Write a plan's graph as Graphviz DOT, nodes filled with their
-    /// partition's color (and an SVG beside it when `dot` is installed).
+    /// partition's color, and an SVG beside it when graphviz is installed.
     Graph {
         /// The plan file.
         plan: PathBuf,
         /// Where to write the DOT file.
         #[arg(short, long, default_value = "plan.dot")]
         output: PathBuf,
-        /// Also render `<output>.svg` with graphviz (an error if `dot` is missing).
+        /// Require the SVG (`<output>.svg`): an error if graphviz is missing.
         #[arg(long)]
         svg: bool,
     },
@@ -297,17 +297,15 @@ fn run(cli: Cli) -> Result<()> {
                 p.graph.len(),
                 p.partitions.len()
             );
-            if svg {
-                let out = output.with_extension("svg");
-                let status = std::process::Command::new("dot")
-                    .arg("-Tsvg")
-                    .arg(&output)
-                    .arg("-o")
-                    .arg(&out)
-                    .status()
-                    .context("running graphviz `dot` (is graphviz installed?)")?;
-                anyhow::ensure!(status.success(), "graphviz `dot` failed ({status})");
-                println!("svg:     {}", out.display());
+            // Rendered whenever graphviz is there; `--svg` makes it required.
+            let out = output.with_extension("svg");
+            match std::process::Command::new("dot").arg("-Tsvg").arg(&output).arg("-o").arg(&out).status() {
+                Ok(status) if status.success() => println!("svg:     {}", out.display()),
+                Ok(status) => anyhow::bail!("graphviz `dot` failed ({status})"),
+                Err(e) if svg => {
+                    return Err(anyhow::anyhow!(e).context("running graphviz `dot` (is graphviz installed?)"));
+                }
+                Err(_) => println!("svg:     not rendered (graphviz `dot` is not installed)"),
             }
         }
         Cmd::Dump { model, stage, quant, parts } => {

@@ -341,16 +341,18 @@ pub fn prove_part<'a>(
         w.cols.boundary_in.iter().chain(&w.cols.boundary_out).map(|(&v, &c)| (v, c)).collect();
     let mut evals = vec![];
     for (&v, &col) in &boundary {
-        let point = seed.point(v)?.to_vec();
-        let value = evaluate(&w.col_data[col], &point);
-        p.col_claims.push((col, Claim { point, value }));
-        evals.push(value);
+        evals.push(evaluate(&w.col_data[col], seed.point(v)?));
     }
     p.t.label(b"boundary");
     p.sink.evals(&mut p.t, evals.clone());
-    for ((&v, _), value) in boundary.iter().zip(evals) {
+    // Claims in the verifier's order (it reads the values first): each
+    // copy's opening claim, then, for a tensor computed here, its claim
+    // into the graph. The order fixes the opening's batching weights.
+    for ((&v, &col), value) in boundary.iter().zip(evals) {
+        let point = seed.point(v)?.to_vec();
+        p.col_claims.push((col, Claim { point: point.clone(), value }));
         if w.cols.boundary_out.contains_key(&v) {
-            p.claim(v, Claim { point: seed.point(v)?.to_vec(), value })?;
+            p.claim(v, Claim { point, value })?;
         }
     }
 

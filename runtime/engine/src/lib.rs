@@ -302,8 +302,11 @@ fn run_worker(
 
     // 1. The coordinator routes each color's witness slice to its owner.
     let mut stats = EngineStats { workers: peers, ..EngineStats::default() };
+    // The coordinator's list of saturating lookups, kept for the assembled proof.
+    let mut saturating = vec![];
     if let Some(values) = witness.as_ref().filter(|_| index == 0) {
         let sat = zkml_protocol::columns::saturating_nodes(&pk.vk, values).map_err(|e| e.to_string())?;
+        saturating.clone_from(&sat);
         for color in 0..k {
             let slice = make_slice(pk, color, values, &sat)?;
             slices_in.send((color as u32, encode(&slice)?));
@@ -363,7 +366,9 @@ fn run_worker(
     if index != 0 {
         return Ok(None);
     }
-    let Some(values) = &witness else { return Ok(None) };
+    if witness.is_none() {
+        return Ok(None);
+    }
     let mut parts: Vec<Msg> = std::mem::take(&mut *got_proofs.borrow_mut());
     parts.sort_by_key(|m| m.0);
     if parts.len() != k || parts.iter().enumerate().any(|(i, m)| m.0 as usize != i) {
@@ -373,6 +378,5 @@ fn run_worker(
         .iter()
         .map(|(_, b)| PartProof::from_bytes(b).map_err(|e| e.to_string()))
         .collect::<Result<_, _>>()?;
-    let saturating = zkml_protocol::columns::saturating_nodes(&pk.vk, values).map_err(|e| e.to_string())?;
     Ok(Some((Proof { saturating, parts }, stats)))
 }

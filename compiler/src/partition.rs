@@ -62,7 +62,7 @@ pub enum PartitionError {
 /// | op | cost |
 /// |---|---|
 /// | einsum | inputs + output elements, weights counted 3× (the sumcheck reads them once, the opening twice) |
-/// | lookup (incl. requantization) | [`ENTRY_COST`] × the witness entries it commits: per element its columns (index, output, 16-bit chunks of the remainder and bounds, as `zkml-protocol`'s column plan), plus a non-identity table's rows (multiplicities, the table side of logUp) |
+/// | lookup (incl. requantization) | [`ENTRY_COST`] × the witness entries it commits: per element its columns (index, output, 16-bit chunks of the remainder and bounds, as `zkml-protocol`'s column plan), plus a table's rows (multiplicities, the table side of logUp); plain requantizations and ReLUs need no table |
 /// | max reduction | [`ENTRY_COST`] × (output + difference chunks per input element) |
 /// | mul | 3 × (inputs + output): a degree-3 sumcheck |
 /// | gather (embedding) | output elements: only the picked rows are touched |
@@ -106,6 +106,15 @@ pub fn node_costs(g: &Graph, id: usize) -> (u64, u64) {
                     Domain::Log(d) => (3 + 2 * chunks(usize::from(d.max_exp)), q.table.rows()),
                     Domain::Linear(d) if l.func == LookupFn::Identity => {
                         (2 * chunks(usize::from(d.bits)) + shift, 0)
+                    }
+                    // `max(y, 0)` at the domain's scale: `pos`, `neg` chunks,
+                    // no table (`zkml-protocol`'s ReLU columns).
+                    Domain::Linear(d)
+                        if l.func == LookupFn::Relu
+                            && d.bits == q.table.out.bits
+                            && d.scale.to_bits() == q.table.out.scale.to_bits() =>
+                    {
+                        (2 * chunks(usize::from(d.bits) - 1) + shift, 0)
                     }
                     Domain::Linear(_) => (2 + shift, q.table.rows()),
                 };

@@ -161,12 +161,14 @@ fn rejects_dishonest_lookup_columns() {
     use p3_field::PrimeCharacteristicRing;
     use zkml_proof::F;
     use zkml_protocol::columns::{ColumnPlan, NodeCols};
-    let c = Case::new("lenet_mnist.onnx", 5);
+    // The GPT-2 block has every kind: tables (GELU, exp), plain
+    // requantizations and a max (softmax).
+    let c = Case::new("gpt2.onnx", 5);
     let values = c.values.clone();
     type Hook = Box<dyn Fn(&ColumnPlan, &mut [Vec<F>]) + Sync>;
     let first = |f: fn(&NodeCols) -> bool| -> NodeCols {
         let plan = zkml_protocol::columns::ColumnPlan::new(&c.pk.vk, 0, &[]).unwrap();
-        plan.nodes.values().find(|n| f(n)).unwrap().clone()
+        plan.nodes.values().find(|n| f(n)).expect("the model has this kind of lookup").clone()
     };
     let table = first(|n| matches!(n, NodeCols::Table { .. }));
     let range = first(|n| matches!(n, NodeCols::Range { .. }));
@@ -179,9 +181,9 @@ fn rejects_dishonest_lookup_columns() {
         ("table index off by one", Box::new(move |_, cols| cols[y][0] += F::ONE)),
         (
             "index off by one, remainder compensated (leaves its range)",
-            Box::new(move |_, cols| {
+            Box::new(move |plan, cols| {
                 cols[y][0] += F::ONE;
-                cols[rem.cols[0]][0] -= F::from_u64(1 << 16);
+                cols[rem.cols[0]][0] -= F::from_u64(1 << plan.chunk);
             }),
         ),
         ("requantized value off by one", Box::new(move |_, cols| cols[lo.cols[0]][0] += F::ONE)),
@@ -195,18 +197,109 @@ fn rejects_dishonest_lookup_columns() {
                 cols[m][0] += F::ONE;
             }),
         ),
-        (
-            "padding entry",
-            Box::new(move |plan, cols| {
-                let l = &plan.layouts[z];
-                let pad = (0..l.padded_len()).find(|p| !l.real_mask()[*p]).unwrap();
-                cols[z][pad] = F::ONE;
-            }),
-        ),
     ];
     for (what, hook) in cases {
         assert!(assert_rejected(&c, &values, &*hook, what), "{what}: no proof produced");
     }
+    // A table output's padding entry (the layout's power-of-two rounding
+    // leaves entries no value fills): Llama's SiLU is 48 wide.
+    let c = Case::new("llama.onnx", 5);
+    let padding = |plan: &ColumnPlan, cols: &mut [Vec<F>]| {
+        let padded = plan.nodes.values().find_map(|n| match n {
+            NodeCols::Table { z, .. } => {
+                let l = &plan.layouts[*z];
+                (0..l.padded_len()).find(|p| !l.real_mask()[*p]).map(|p| (*z, p))
+            }
+            _ => None,
+        });
+        let (z, pad) = padded.expect("a table output with padding");
+        cols[z][pad] = F::ONE;
+    };
+    assert!(assert_rejected(&c, &c.values, &padding, "padding entry"), "padding entry: no proof produced");
+}
+
+/// ReLU is proven without a table (`y = pos − neg`, both range-checked,
+/// `pos·neg = 0` by a zerocheck): a prover that commits anything but
+/// `max(y, 0)` is caught, whether it lies in the columns alone or in the
+/// ReLU's output value too (then everything downstream follows the lie).
+#[test]
+fn rejects_dishonest_relu() {
+    use p3_field::PrimeCharacteristicRing;
+    use zkml_proof::F;
+    use zkml_protocol::columns::{ColumnPlan, NodeCols};
+    let c = Case::new("lenet_mnist.onnx", 5);
+    let plan = ColumnPlan::new(&c.pk.vk, 0, &[]).unwrap();
+    let (&id, relu) = plan.nodes.iter().find(|(_, n)| matches!(n, NodeCols::Relu { .. })).expect("a ReLU");
+    assert!(plan.tables.is_empty(), "LeNet's ReLUs should need no table");
+    let NodeCols::Relu { pos, neg, .. } = relu.clone() else { unreachable!() };
+    // Entries where the ReLU's input is positive and negative.
+    let z = c.values[id][0].as_i64().unwrap().to_vec();
+    let up = z.iter().position(|&v| v > 0).expect("a positive entry");
+    let x = c.graph.node(id).inputs[0];
+    let down = (0..z.len()).find(|&i| z[i] == 0 && c.values[x.node][x.slot].as_i64().unwrap()[i] < 0);
+    let down = down.expect("a negative entry");
+    type Hook = Box<dyn Fn(&ColumnPlan, &mut [Vec<F>]) + Sync>;
+    let (p0, n0) = (pos.cols[0], neg.cols[0]);
+    let cases: Vec<(&str, Hook)> = vec![
+        ("output chunk raised", Box::new(move |_, cols| cols[p0][up] += F::ONE)),
+        ("negative part raised", Box::new(move |_, cols| cols[n0][down] += F::ONE)),
+        (
+            "both parts raised (same y, output off by one)",
+            Box::new(move |_, cols| {
+                cols[p0][up] += F::ONE;
+                cols[n0][up] += F::ONE;
+            }),
+        ),
+    ];
+    for (what, hook) in cases {
+        assert!(assert_rejected(&c, &c.values, &*hook, what), "{what}: no proof produced");
+    }
+    // Lies in the value itself, propagated downstream: the columns follow
+    // the lie, so only the zerocheck or a range check can catch it.
+    type Lie = Box<dyn Fn(&mut Vec<i64>)>;
+    let lies: Vec<(&str, Lie)> = vec![
+        ("positive output +1", Box::new(move |v| v[up] += 1)),
+        ("negative input gives 1", Box::new(move |v| v[down] = 1)),
+        ("negative input passed through", Box::new(move |v| v[down] = -3)),
+    ];
+    for (what, lie) in lies {
+        let values = run_tampered(&c.graph, &c.inputs(), id, &*lie);
+        assert!(assert_rejected(&c, &values, &|_, _| {}, what), "{what}: no proof produced");
+    }
+}
+
+/// The range-check chunk width follows the model's size (8-bit chunks for
+/// the small MLP, wider for a transformer block); at each width a value
+/// whose chunks carry (the same combined value, one chunk ≥ 2^c) is
+/// rejected by the range argument.
+#[test]
+fn chunk_width_adapts_and_chunks_cannot_carry() {
+    use p3_field::PrimeCharacteristicRing;
+    use zkml_proof::F;
+    use zkml_protocol::columns::{ColumnPlan, NodeCols};
+    let mut widths = vec![];
+    for name in ["mlp.onnx", "gpt2.onnx"] {
+        let c = Case::new(name, 3);
+        let plan = ColumnPlan::new(&c.pk.vk, 0, &[]).unwrap();
+        widths.push(plan.chunk);
+        let lo = plan
+            .nodes
+            .values()
+            .find_map(|n| match n {
+                NodeCols::Range { lo, .. } if lo.cols.len() >= 2 => Some(lo.clone()),
+                _ => None,
+            })
+            .expect("a requantization with two chunks");
+        let (c0, c1, width) = (lo.cols[0], lo.cols[1], plan.chunk);
+        let carry = move |_: &ColumnPlan, cols: &mut [Vec<F>]| {
+            let i = cols[c1].iter().position(|v| *v != F::ZERO).expect("a nonzero high chunk");
+            cols[c0][i] += F::from_u64(1 << width);
+            cols[c1][i] -= F::ONE;
+        };
+        let what = format!("{name}: chunk carried at width {width}");
+        assert!(assert_rejected(&c, &c.values, &carry, &what), "{what}: no proof produced");
+    }
+    assert!(widths[0] < widths[1], "chunk widths {widths:?}: the small model should use narrower chunks");
 }
 
 #[test]

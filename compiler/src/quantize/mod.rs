@@ -21,7 +21,8 @@
 //!   multiplier/shift requantizes it to a `domain_bits` domain fitted to the
 //!   input's calibrated range (cut where the function is flat at the
 //!   output's precision: `exp` far below its maximum), and the output gets
-//!   `bits` bits. `rsqrt`, `reciprocal` and `sqrt` of never-negative
+//!   `bits` bits (a ReLU's output keeps its domain's type: `max(y, 0)` is
+//!   then exact and proven without a table). `rsqrt`, `reciprocal` and `sqrt` of never-negative
 //!   inputs read a floating-point domain instead (exponent and top
 //!   mantissa bits of the input integer; see `zkml_ir::ops::lookup::Domain`);
 //! * graph outputs wider than `bits` are requantized.
@@ -674,6 +675,13 @@ impl Quantizer<'_> {
                         let requant =
                             Requant::approximating(input.scale as f64 / domain.scale as f64, input.bits)
                                 .map_err(|e| Step::Msg(e.to_string()))?;
+                        if l.func == LookupFn::Relu && d == out.bits {
+                            // `max(y, 0)` at the domain's own scale is exact
+                            // (no information is lost: the output can only
+                            // take the domain's values), and the prover then
+                            // needs no table, only range checks.
+                            out = domain;
+                        }
                         (requant, Domain::Linear(domain))
                     }
                 };

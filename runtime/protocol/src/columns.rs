@@ -5,18 +5,23 @@
 //!
 //! * **table lookup** `z = T[clamp(requant(x))]` (linear domain ≤ 16 bits):
 //!   `y = ⌊(x·mult + h)/2^s⌋` (`h = 2^(s-1)`, or 0 when `s = 0`) and `z`,
-//!   with `rem = x·mult + h − 2^s·y ∈ [0, 2^s)` as 16-bit chunks. The pairs
+//!   with `rem = x·mult + h − 2^s·y ∈ [0, 2^s)` as `c`-bit chunks. The pairs
 //!   `(y, z)` are looked up in the table `{(i − m, T[i])}`;
 //! * **plain requantization** (identity table, up to 32 bits): `y` is never
 //!   committed; `y + m` and `m − y` are range-checked in chunks (so
 //!   `|y| ≤ m`), plus the `rem` chunks;
 //! * **max** over axes: `out` and the differences `d = out − x ≥ 0` as
 //!   chunks;
-//! * one multiplicity column per distinct table and one for the 16-bit range
-//!   table.
+//! * **ReLU** at its domain's scale (`z = max(y, 0)`): `y = pos − neg` with
+//!   `pos, neg` range-checked in chunks and `pos·neg = 0` (a zerocheck);
+//!   `z = pos`, the `rem` chunks as above; no table, no committed `y`;
+//! * one multiplicity column per distinct table and one for the range table
+//!   `[0, 2^c)`.
 //!
-//! A chunk narrower than 16 bits (`w < 16`) is range-checked twice, as `c`
-//! and `c + 2^16 − 2^w`, which together force `c < 2^w`.
+//! The chunk width `c` (6 to 16 bits) is chosen per partition from the
+//! number of range-checked entries ([`ColumnPlan::new`]). A chunk narrower
+//! than `c` (`w < c`) is range-checked twice, as `v` and `v + 2^c − 2^w`,
+//! which together force `v < 2^w`.
 //!
 //! Saturation (an input far outside the calibrated range, so that the
 //! requantized index leaves the table's domain) is refused by the prover
@@ -38,34 +43,16 @@ use zkml_ir::{Tensor, ValueId};
 use zkml_proof::field::embed_i64;
 use zkml_proof::{EF, F};
 
-/// Range-check chunk width.
-pub const CHUNK: u32 = 16;
+/// Range-check chunk widths a plan may use: the table `[0, 2^c)` is
+/// chosen per partition (see [`ColumnPlan::new`]).
+pub const CHUNK_WIDTHS: std::ops::RangeInclusive<u32> = 6..=16;
 
-/// A value `v = Σ_j 2^(16j) c_j` with each `c_j < 2^widths[j]`.
+/// A value `v = Σ_j 2^(c·j) v_j` with each `v_j < 2^widths[j]`, where `c`
+/// is the plan's chunk width.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chunks {
     pub cols: Vec<usize>,
     pub widths: Vec<u32>,
-}
-
-impl Chunks {
-    /// `Σ_j 2^(16j) c_j` from the chunks' evaluations.
-    pub fn combine(evals: &[EF]) -> EF {
-        evals.iter().rev().fold(EF::ZERO, |acc, &e| acc * EF::from_u64(1 << CHUNK) + e)
-    }
-
-    /// The value's table `Σ_j 2^(16j) c_j` from the committed chunk columns
-    /// (`len` entries; no chunks: all zero).
-    pub fn table(&self, cols: &[Vec<F>], len: usize) -> Vec<F> {
-        let mut out = vec![F::ZERO; len];
-        for (j, &col) in self.cols.iter().enumerate() {
-            let sc = F::from_u64(1u64 << (CHUNK as usize * j));
-            for (dst, &v) in out.iter_mut().zip(&cols[col]) {
-                *dst += sc * v;
-            }
-        }
-        out
-    }
 }
 
 /// A saturating requantization's overflow `y_true − y = up − down`, both
@@ -100,6 +87,14 @@ pub enum NodeCols {
     Range {
         lo: Chunks,
         hi: Chunks,
+        rem: Chunks,
+        sat: Option<Saturation>,
+    },
+    /// `z = max(y, 0)` as `y = pos − neg` with `pos, neg ∈ [0, 2^(b−1))`
+    /// and `pos·neg = 0`; `z = pos`. No table and no committed `y`.
+    Relu {
+        pos: Chunks,
+        neg: Chunks,
         rem: Chunks,
         sat: Option<Saturation>,
     },
@@ -145,6 +140,8 @@ pub struct ColumnPlan {
     pub range: Vec<RangeEntry>,
     pub range_packing: Packing,
     pub range_mult: Option<usize>,
+    /// Range-check chunk width `c`: every chunk is looked up in `[0, 2^c)`.
+    pub chunk: u32,
 }
 
 /// Lookup parameters the protocol uses: `(mult, shift, h, m)`.
@@ -169,7 +166,7 @@ pub fn overflow_bits(q: &LookupQuant) -> u32 {
 pub fn saturating_nodes(vk: &VerifyingKey, values: &[Vec<Tensor>]) -> Result<Vec<usize>> {
     let mut out = vec![];
     for id in 0..vk.nodes.len() {
-        if let Kind::Table(q) | Kind::Range(q) = ops::classify(vk, id)? {
+        if let Kind::Table(q) | Kind::Range(q) | Kind::Relu(q) = ops::classify(vk, id)? {
             let (mult, s, h, m) = requant_params(&q);
             let x = values
                 .get(vk.nodes[id].inputs[0].node)
@@ -188,7 +185,35 @@ pub fn saturating_nodes(vk: &VerifyingKey, values: &[Vec<Tensor>]) -> Result<Vec
 impl ColumnPlan {
     /// The columns of partition `color` for a proof in which the lookups
     /// `saturating` (sorted node ids) saturate.
+    ///
+    /// The range-check chunk width is the one of [`CHUNK_WIDTHS`] that
+    /// minimises the proof's work on it: the range argument's looked-up
+    /// entries (packed, so narrower chunks mean more of them) and table
+    /// rows, plus every committed entry (narrower chunks mean more columns;
+    /// the range table's multiplicity column is one). A small model checks
+    /// 8-bit chunks against a 256-row table instead of 16-bit ones against
+    /// 65 536 rows. A function of the key alone, so prover and verifier
+    /// agree.
     pub fn new(vk: &VerifyingKey, color: usize, saturating: &[usize]) -> Result<ColumnPlan> {
+        let mut best: Option<(usize, ColumnPlan)> = None;
+        for c in CHUNK_WIDTHS.rev() {
+            let plan = Self::with_chunk(vk, color, saturating, c)?;
+            let committed: usize = plan.layouts.iter().map(Layout::padded_len).sum();
+            let cost = plan.range_packing.len() + committed + (1usize << c);
+            if best.as_ref().is_none_or(|(b, _)| cost < *b) {
+                best = Some((cost, plan));
+            }
+        }
+        best.map(|(_, p)| p).ok_or_else(|| Error::Internal("no chunk width".into()))
+    }
+
+    /// The columns with range-check chunks of `chunk` bits.
+    pub fn with_chunk(
+        vk: &VerifyingKey,
+        color: usize,
+        saturating: &[usize],
+        chunk: u32,
+    ) -> Result<ColumnPlan> {
         let part = vk
             .partitions
             .parts
@@ -204,6 +229,7 @@ impl ColumnPlan {
             range: vec![],
             range_packing: Packing::new(&[]),
             range_mult: None,
+            chunk,
         };
         for &v in &part.inputs {
             let c = plan.col(&shape_of(vk, v));
@@ -250,6 +276,19 @@ impl ColumnPlan {
                     let sat = plan.saturation(saturating, id, &x, &q);
                     NodeCols::Range { lo, hi, rem, sat }
                 }
+                Kind::Relu(q) => {
+                    let x = shape(vk.nodes[id].inputs[0]);
+                    let (_, s, _, _) = requant_params(&q);
+                    let b = match q.table.domain {
+                        Domain::Linear(d) => u32::from(d.bits).saturating_sub(1),
+                        Domain::Log(_) => 0,
+                    };
+                    let pos = plan.chunks(&x, b);
+                    let neg = plan.chunks(&x, b);
+                    let rem = plan.chunks(&x, s);
+                    let sat = plan.saturation(saturating, id, &x, &q);
+                    NodeCols::Relu { pos, neg, rem, sat }
+                }
                 Kind::Max { bits, .. } => {
                     let x = shape(vk.nodes[id].inputs[0]);
                     let out = plan.col(&shape(ValueId::new(id, 0)));
@@ -271,7 +310,7 @@ impl ColumnPlan {
             plan.tables[ti].packing = Packing::new(&vars);
         }
         if !plan.range.is_empty() {
-            plan.range_mult = Some(plan.col(&[1 << CHUNK]));
+            plan.range_mult = Some(plan.col(&[1 << chunk]));
             let vars: Vec<usize> = plan.range.iter().map(|e| plan.layouts[e.col].vars()).collect();
             plan.range_packing = Packing::new(&vars);
         }
@@ -320,7 +359,12 @@ impl ColumnPlan {
         self.nodes
             .iter()
             .filter(|(_, n)| {
-                matches!(n, NodeCols::Table { sat: Some(_), .. } | NodeCols::Range { sat: Some(_), .. })
+                matches!(
+                    n,
+                    NodeCols::Table { sat: Some(_), .. }
+                        | NodeCols::Range { sat: Some(_), .. }
+                        | NodeCols::Relu { sat: Some(_), .. }
+                )
             })
             .map(|(&id, _)| id)
             .collect()
@@ -329,6 +373,25 @@ impl ColumnPlan {
     /// How the columns are packed into the witness commitments.
     pub fn witness_groups(&self) -> crate::packing::Groups {
         crate::packing::Groups::new(&self.layouts.iter().map(|l| l.vars()).collect::<Vec<_>>())
+    }
+
+    /// `Σ_j 2^(c·j) v_j` from the chunks' evaluations.
+    pub fn combine(&self, evals: &[EF]) -> EF {
+        let base = EF::from_u64(1 << self.chunk);
+        evals.iter().rev().fold(EF::ZERO, |acc, &e| acc * base + e)
+    }
+
+    /// A chunked value's table `Σ_j 2^(c·j) v_j` from the committed chunk
+    /// columns (`len` entries; no chunks: all zero).
+    pub fn chunk_table(&self, c: &Chunks, cols: &[Vec<F>], len: usize) -> Vec<F> {
+        let mut out = vec![F::ZERO; len];
+        for (j, &col) in c.cols.iter().enumerate() {
+            let sc = F::from_u64(1u64 << (self.chunk as usize * j));
+            for (dst, &v) in out.iter_mut().zip(&cols[col]) {
+                *dst += sc * v;
+            }
+        }
+        out
     }
 
     fn col(&mut self, shape: &[usize]) -> usize {
@@ -341,11 +404,11 @@ impl ColumnPlan {
         let mut c = Chunks { cols: vec![], widths: vec![] };
         let mut left = bits;
         while left > 0 {
-            let w = left.min(CHUNK);
+            let w = left.min(self.chunk);
             let col = self.col(shape);
             self.range.push(RangeEntry { col, offset: 0 });
-            if w < CHUNK {
-                self.range.push(RangeEntry { col, offset: (1 << CHUNK) - (1 << w) });
+            if w < self.chunk {
+                self.range.push(RangeEntry { col, offset: (1 << self.chunk) - (1 << w) });
             }
             c.cols.push(col);
             c.widths.push(w);
@@ -399,14 +462,16 @@ impl ColumnPlan {
             let witness_err = |reason: String| Error::Witness { node: id, name: node.name.clone(), reason };
             let x = ints(node.inputs[0])?;
             match nc {
-                NodeCols::Table { .. } | NodeCols::Range { .. } => {
-                    let (Kind::Table(q) | Kind::Range(q)) = ops::classify(vk, id)? else {
+                NodeCols::Table { .. } | NodeCols::Range { .. } | NodeCols::Relu { .. } => {
+                    let (Kind::Table(q) | Kind::Range(q) | Kind::Relu(q)) = ops::classify(vk, id)? else {
                         return Err(Error::Internal(format!("node {id} is not a lookup")));
                     };
                     let (mult, s, h, m) = requant_params(&q);
                     let layout = &Layout::new(&shape_of(vk, node.inputs[0]));
                     let sat = match nc {
-                        NodeCols::Table { sat, .. } | NodeCols::Range { sat, .. } => sat.as_ref(),
+                        NodeCols::Table { sat, .. }
+                        | NodeCols::Range { sat, .. }
+                        | NodeCols::Relu { sat, .. } => sat.as_ref(),
                         _ => None,
                     };
                     let mut ys = Vec::with_capacity(x.len());
@@ -445,6 +510,18 @@ impl ColumnPlan {
                             let u: Vec<u64> = ys.iter().map(|&y| (m - y) as u64).collect();
                             self.fill_chunks(&mut cols, lo, layout, &l);
                             self.fill_chunks(&mut cols, hi, layout, &u);
+                            self.fill_chunks(&mut cols, rem, layout, &rems);
+                        }
+                        NodeCols::Relu { pos, neg, rem, .. } => {
+                            // Columns follow the witness's output (`pos = z`,
+                            // `neg = z − y`): an honest `z = max(y, 0)` gives
+                            // the decomposition; any other `z` fails a range
+                            // check or the complementarity zerocheck.
+                            let zs = ints(ValueId::new(id, 0))?;
+                            let p: Vec<u64> = zs.iter().map(|&z| z as u64).collect();
+                            let n: Vec<u64> = zs.iter().zip(&ys).map(|(&z, &y)| (z - y) as u64).collect();
+                            self.fill_chunks(&mut cols, pos, layout, &p);
+                            self.fill_chunks(&mut cols, neg, layout, &n);
                             self.fill_chunks(&mut cols, rem, layout, &rems);
                         }
                         _ => unreachable!(),
@@ -510,7 +587,7 @@ impl ColumnPlan {
             cols[t.mult] = rows.iter().map(|&c| F::from_u64(c)).collect();
         }
         if let Some(mc) = self.range_mult {
-            let mut counts = vec![0u64; 1 << CHUNK];
+            let mut counts = vec![0u64; 1 << self.chunk];
             for e in &self.range {
                 for &v in &cols[e.col] {
                     counts[(zkml_proof::field::decode_i64(v) as u64 + e.offset) as usize] += 1;
@@ -527,7 +604,8 @@ impl ColumnPlan {
     fn fill_chunks(&self, cols: &mut [Vec<F>], c: &Chunks, layout: &Layout, vals: &[u64]) {
         for (j, (&col, &w)) in c.cols.iter().zip(&c.widths).enumerate() {
             let mask = (1u64 << w) - 1;
-            let part: Vec<i64> = vals.iter().map(|&v| ((v >> (CHUNK * j as u32)) & mask) as i64).collect();
+            let part: Vec<i64> =
+                vals.iter().map(|&v| ((v >> (self.chunk * j as u32)) & mask) as i64).collect();
             cols[col] = layout.pad_i64(&part);
         }
     }

@@ -362,6 +362,9 @@ pub fn prove_part<'a>(
     for id in ops::reduce::max_nodes(&p.cols) {
         ops::reduce::prove_max(&mut p, id)?;
     }
+    for id in ops::lookup::relu_nodes(&p.cols) {
+        ops::lookup::prove_relu(&mut p, id)?;
+    }
     let saturating: Vec<usize> = p.cols.saturating();
     for id in saturating {
         ops::lookup::prove_saturation(&mut p, id)?;
@@ -381,7 +384,7 @@ pub fn prove_part<'a>(
         for slot in 0..vk.nodes[id].outputs.len() {
             let v = ValueId::new(id, slot);
             let Some(cs) = p.claims.remove(&v) else { continue };
-            if let Kind::Range(q) = &kind {
+            if let Kind::Range(q) | Kind::Relu(q) = &kind {
                 for c in cs {
                     ops::lookup::prove_range_claim(&mut p, id, q, c)?;
                 }
@@ -399,6 +402,7 @@ pub fn prove_part<'a>(
                 | Kind::Table(_)
                 | Kind::LogTable(_)
                 | Kind::Range(_)
+                | Kind::Relu(_)
                 | Kind::Max { .. } => {
                     return Err(Error::Internal(format!("claim on {v} was not routed")));
                 }

@@ -105,7 +105,8 @@ pub fn verify(vk: &VerifyingKey, inputs: &[Tensor], outputs: &[Tensor], proof: &
     let ins = check(inputs, vk.inputs.iter().map(|&i| ValueId::new(i, 0)).collect(), "input")?;
     let outs = check(outputs, vk.outputs.clone(), "output")?;
     let sat = &proof.saturating;
-    let lookup = |id: usize| matches!(ops::classify(vk, id), Ok(Kind::Table(_) | Kind::Range(_)));
+    let lookup =
+        |id: usize| matches!(ops::classify(vk, id), Ok(Kind::Table(_) | Kind::Range(_) | Kind::Relu(_)));
     if sat.windows(2).any(|w| w[0] >= w[1]) || !sat.iter().all(|&id| lookup(id)) {
         return Err(Error::Reject("the saturating-lookup list names non-lookups or is not sorted".into()));
     }
@@ -189,6 +190,9 @@ fn verify_part(
     for id in ops::reduce::max_nodes(&v.cols) {
         ops::reduce::verify_max(&mut v, id)?;
     }
+    for id in ops::lookup::relu_nodes(&v.cols) {
+        ops::lookup::verify_relu(&mut v, id)?;
+    }
     for id in v.cols.saturating() {
         ops::lookup::verify_saturation(&mut v, id)?;
     }
@@ -206,7 +210,7 @@ fn verify_part(
         for slot in 0..vk.nodes[id].outputs.len() {
             let val = ValueId::new(id, slot);
             let Some(cs) = v.claims.remove(&val) else { continue };
-            if let Kind::Range(q) = &kind {
+            if let Kind::Range(q) | Kind::Relu(q) = &kind {
                 for c in cs {
                     ops::lookup::verify_range_claim(&mut v, id, q, c)?;
                 }
@@ -228,6 +232,7 @@ fn verify_part(
                 | Kind::Table(_)
                 | Kind::LogTable(_)
                 | Kind::Range(_)
+                | Kind::Relu(_)
                 | Kind::Max { .. } => Err(Error::Internal(format!("claim on {val} was not routed"))),
             }
             .map_err(at)?;

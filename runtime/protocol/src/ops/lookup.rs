@@ -5,7 +5,7 @@
 //! (see [`crate::columns`]) and the relation is proven in three parts:
 //!
 //! 1. **requantization**: `x·mult + h·real = 2^s·y + rem` as polynomials,
-//!    with `rem ∈ [0, 2^s)` by 16-bit range checks. Both sides are below
+//!    with `rem ∈ [0, 2^s)` by range checks. Both sides are below
 //!    `2^62 < p/2` in absolute value (the IR bounds `x·mult`), so the field
 //!    identity is the integer one, and `y` is exactly the rounded quotient.
 //!    The identity is used *backwards*: at a random point `ρ` the claim
@@ -30,8 +30,16 @@
 //!    `x(ρ) = Σ_y eq(ρ, y)(m p + r)(y)` into openings. Requires
 //!    `mantissa + max_exp ≤ 62`, so no field wraparound.
 //!
-//! All range checks of the proof share one logUp-GKR argument into the
-//! table `[0, 2^16)`.
+//! 5. **ReLU** at its domain's scale (`z = max(y, 0)`, the quantizer's
+//!    choice for ReLU): `y = pos − neg` with `pos, neg ∈ [0, 2^(b−1))`
+//!    range-checked and the zerocheck `Σ_x eq(τ, x)·pos(x)·neg(x) = 0`,
+//!    so one of the two is zero everywhere and `pos = max(y, 0)`. A claim
+//!    `z(r) = e` is checked as `pos(r) = e` and gives `y(r) = e − neg(r)`,
+//!    then the claim on `x` as for a plain requantization. No table: a
+//!    16-bit ReLU table costs as much as a million weights.
+//!
+//! All range checks of a partition share one logUp-GKR argument into the
+//! table `[0, 2^c)` (`c` from [`crate::columns::ColumnPlan::new`]).
 
 use crate::columns::{Chunks, ColumnPlan, NodeCols, requant_params};
 use crate::layout::{Layout, index_eval};
@@ -83,10 +91,10 @@ fn rem_cols(cols: &ColumnPlan, id: usize) -> (Vec<usize>, usize, usize) {
 }
 
 /// `y_true = y + up − down` and the remainder, from `[rem…, up…, down…]`.
-fn split_requant(ev: &[EF], nr: usize, ns: usize) -> (EF, EF) {
-    let rem = Chunks::combine(&ev[..nr]);
+fn split_requant(cols: &ColumnPlan, ev: &[EF], nr: usize, ns: usize) -> (EF, EF) {
+    let rem = cols.combine(&ev[..nr]);
     let over = if ns > 0 {
-        Chunks::combine(&ev[nr..nr + ns]) - Chunks::combine(&ev[nr + ns..nr + 2 * ns])
+        cols.combine(&ev[nr..nr + ns]) - cols.combine(&ev[nr + ns..nr + 2 * ns])
     } else {
         EF::ZERO
     };
@@ -124,7 +132,7 @@ pub(crate) fn prove_tables(p: &mut Prover<'_>) -> Result<()> {
             match crate::ops::classify(&p.pk.vk, id)? {
                 Kind::Table(q) => {
                     let real = p.cols.layouts[lk[0]].real_eval(&rho);
-                    let (over, r) = split_requant(&ev[2..], nr, ns);
+                    let (over, r) = split_requant(&p.cols, &ev[2..], nr, ns);
                     p.claim(x, Claim { value: input_claim(&q, ev[0] + over, r, real), point: rho })?;
                 }
                 _ => prove_log_input(p, id, rho)?,
@@ -176,7 +184,7 @@ pub(crate) fn verify_tables(v: &mut Verifier<'_>) -> Result<()> {
             let x = v.vk.nodes[id].inputs[0];
             match crate::ops::classify(v.vk, id)? {
                 Kind::Table(q) => {
-                    let (over, r) = split_requant(&ev[2..], nr, ns);
+                    let (over, r) = split_requant(&v.cols, &ev[2..], nr, ns);
                     v.claim(x, Claim { value: input_claim(&q, ev[0] + over, r, real), point: ri })?;
                 }
                 _ => verify_log_input(v, id, ri)?,
@@ -212,7 +220,7 @@ fn prove_log_input(p: &mut Prover<'_>, id: usize, rho: Vec<EF>) -> Result<()> {
     let x = p.pk.vk.nodes[id].inputs[0];
     let value = evaluate(&p.padded(x)?, &rho);
     p.sink.evals(&mut p.t, vec![value]);
-    let rt = r.table(p.col_data, p.col_data[m].len());
+    let rt = p.cols.chunk_table(&r, p.col_data, p.col_data[m].len());
     let tables = vec![
         Table::Ext(eq_table(&rho)),
         Table::Base(p.col_data[m].clone()),
@@ -241,8 +249,8 @@ fn verify_log_input(v: &mut Verifier<'_>, id: usize, rho: Vec<EF>) -> Result<()>
     let (er, eu) = ev.split_at(r.cols.len());
     let real = v.layout(x).real_eval(&out.point);
     if out.evals[0] != eq_eval(&rho, &out.point)
-        || out.evals[3] != Chunks::combine(er)
-        || Chunks::combine(eu) != out.evals[2] - real - out.evals[3]
+        || out.evals[3] != v.cols.combine(er)
+        || v.cols.combine(eu) != out.evals[2] - real - out.evals[3]
     {
         return Err(Error::Reject(format!("floating-point lookup at node {id}: decomposition mismatch")));
     }
@@ -275,7 +283,7 @@ pub(crate) fn prove_range(p: &mut Prover<'_>) -> Result<()> {
             *dst = src + add;
         }
     }
-    let table: Vec<F> = (0..1u64 << crate::columns::CHUNK).map(F::from_u64).collect();
+    let table: Vec<F> = (0..1u64 << p.cols.chunk).map(F::from_u64).collect();
     let (proof, claims) = logup::prove(&[&cat], &[&table], &p.col_data[mc], &mut p.t)?;
     p.sink.logup(proof);
     p.col_claims.push((mc, Claim { point: claims.table_point.clone(), value: claims.multiplicity_eval }));
@@ -293,7 +301,7 @@ pub(crate) fn verify_range(v: &mut Verifier<'_>) -> Result<()> {
     let Some(mc) = v.cols.range_mult else { return Ok(()) };
     let rp = v.cols.range_packing.clone();
     let proof = v.src.logup("the range checks")?;
-    let claims = logup::verify(rp.vars, crate::columns::CHUNK as usize, 1, proof, &mut v.t)
+    let claims = logup::verify(rp.vars, v.cols.chunk as usize, 1, proof, &mut v.t)
         .map_err(|e| Error::Reject(format!("range checks: {e}")))?;
     if claims.table_evals != [index_eval(&claims.table_point)] {
         return Err(Error::Reject("range checks: table evaluation is wrong".into()));
@@ -320,67 +328,152 @@ pub(crate) fn verify_range(v: &mut Verifier<'_>) -> Result<()> {
     Ok(())
 }
 
-fn range_node(cols: &ColumnPlan, id: usize) -> Result<(Chunks, Chunks, Chunks)> {
-    match cols.nodes.get(&id) {
-        Some(NodeCols::Range { lo, hi, rem, sat }) => {
-            // The remainder's chunks, then the overflow's (up, down).
-            let mut rem = rem.clone();
-            if let Some(s) = sat {
-                rem.cols.extend(&s.up.cols);
-                rem.cols.extend(&s.down.cols);
-            }
-            Ok((lo.clone(), hi.clone(), rem))
-        }
-        _ => Err(Error::Internal(format!("node {id} has no range columns"))),
+/// The columns a requantization's output claim opens.
+struct ReqCols {
+    /// Plain requantization: `lo = y + m`, `hi = m − y`; ReLU: `pos`, `neg`.
+    a: Chunks,
+    b: Chunks,
+    /// The remainder's chunks, then the overflow's (up, down).
+    rem: Chunks,
+    nr: usize,
+    ns: usize,
+    relu: bool,
+}
+
+fn req_node(cols: &ColumnPlan, id: usize) -> Result<ReqCols> {
+    let (a, b, rem, sat, relu) = match cols.nodes.get(&id) {
+        Some(NodeCols::Range { lo, hi, rem, sat }) => (lo, hi, rem, sat, false),
+        Some(NodeCols::Relu { pos, neg, rem, sat }) => (pos, neg, rem, sat, true),
+        _ => return Err(Error::Internal(format!("node {id} has no requantization columns"))),
+    };
+    let mut all = rem.clone();
+    if let Some(s) = sat {
+        all.cols.extend(&s.up.cols);
+        all.cols.extend(&s.down.cols);
+    }
+    Ok(ReqCols {
+        a: a.clone(),
+        b: b.clone(),
+        rem: all,
+        nr: rem.cols.len(),
+        ns: sat.as_ref().map_or(0, |s| s.up.cols.len()),
+        relu,
+    })
+}
+
+impl ReqCols {
+    fn opened(&self) -> impl Iterator<Item = &usize> {
+        self.a.cols.iter().chain(&self.b.cols).chain(&self.rem.cols)
     }
 }
 
+/// A claim `z(r) = e` on a plain requantization or a ReLU: the value's
+/// chunks, remainder and overflow are opened at `r`; `y(r)` follows (`e`
+/// itself, or `e − neg(r)` for a ReLU) and becomes the claim on `x`.
 pub(crate) fn prove_range_claim(p: &mut Prover<'_>, id: usize, q: &LookupQuant, c: Claim) -> Result<()> {
-    let (lo, hi, rem) = range_node(&p.cols, id)?;
-    let mut ev = vec![];
-    for &col in lo.cols.iter().chain(&hi.cols).chain(&rem.cols) {
-        ev.push(p.open_col(col, &c.point));
-    }
+    let rc = req_node(&p.cols, id)?;
+    let ev: Vec<EF> = rc.opened().map(|&col| p.open_col(col, &c.point)).collect();
     p.sink.evals(&mut p.t, ev.clone());
     let x = p.pk.vk.nodes[id].inputs[0];
     let real = Layout::new(&crate::columns::shape_of(&p.pk.vk, x)).real_eval(&c.point);
-    let (nr, ns) = range_split(&p.cols, id);
-    let (over, r) = split_requant(&ev[lo.cols.len() + hi.cols.len()..], nr, ns);
-    p.claim(x, Claim { value: input_claim(q, c.value + over, r, real), point: c.point })?;
+    let (na, nb) = (rc.a.cols.len(), rc.b.cols.len());
+    let y = if rc.relu { c.value - p.cols.combine(&ev[na..na + nb]) } else { c.value };
+    let (over, r) = split_requant(&p.cols, &ev[na + nb..], rc.nr, rc.ns);
+    p.claim(x, Claim { value: input_claim(q, y + over, r, real), point: c.point })?;
     Ok(())
 }
 
 pub(crate) fn verify_range_claim(v: &mut Verifier<'_>, id: usize, q: &LookupQuant, c: Claim) -> Result<()> {
-    let (lo, hi, rem) = range_node(&v.cols, id)?;
-    let n = lo.cols.len() + hi.cols.len() + rem.cols.len();
-    let ev = v.src.evals(&mut v.t, n, "a requantization's chunks")?;
-    for (&col, &e) in lo.cols.iter().chain(&hi.cols).chain(&rem.cols).zip(&ev) {
+    let rc = req_node(&v.cols, id)?;
+    let cols: Vec<usize> = rc.opened().copied().collect();
+    let ev = v.src.evals(&mut v.t, cols.len(), "a requantization's chunks")?;
+    for (&col, &e) in cols.iter().zip(&ev) {
         v.open_col(col, &c.point, e);
     }
     let x: ValueId = v.vk.nodes[id].inputs[0];
     let real = Layout::new(&crate::columns::shape_of(v.vk, x)).real_eval(&c.point);
-    let (_, _, _, m) = requant_params(q);
-    let m = EF::from(embed_i64(m)) * real;
-    let (el, rest) = ev.split_at(lo.cols.len());
-    let (eh, er) = rest.split_at(hi.cols.len());
-    if Chunks::combine(el) - m != c.value || Chunks::combine(eh) != m - c.value {
-        return Err(Error::Reject(format!(
-            "requantization at node {id}: value outside its range or inconsistent"
-        )));
-    }
-    let (nr, ns) = range_split(&v.cols, id);
-    let (over, r) = split_requant(er, nr, ns);
-    v.claim(x, Claim { value: input_claim(q, c.value + over, r, real), point: c.point })
+    let (ea, rest) = ev.split_at(rc.a.cols.len());
+    let (eb, er) = rest.split_at(rc.b.cols.len());
+    let (a, b) = (v.cols.combine(ea), v.cols.combine(eb));
+    let y = if rc.relu {
+        // z = pos; y = pos − neg (pos·neg = 0 is the zerocheck's job).
+        if a != c.value {
+            return Err(Error::Reject(format!(
+                "ReLU at node {id}: output disagrees with its committed chunks"
+            )));
+        }
+        a - b
+    } else {
+        let (_, _, _, m) = requant_params(q);
+        let m = EF::from(embed_i64(m)) * real;
+        if a - m != c.value || b != m - c.value {
+            return Err(Error::Reject(format!(
+                "requantization at node {id}: value outside its range or inconsistent"
+            )));
+        }
+        c.value
+    };
+    let (over, r) = split_requant(&v.cols, er, rc.nr, rc.ns);
+    v.claim(x, Claim { value: input_claim(q, y + over, r, real), point: c.point })
 }
 
-/// `(remainder chunks, overflow chunks per side)` of a range node.
-fn range_split(cols: &ColumnPlan, id: usize) -> (usize, usize) {
+/// The ReLU nodes of a partition, increasing.
+pub(crate) fn relu_nodes(cols: &ColumnPlan) -> Vec<usize> {
+    cols.nodes.iter().filter(|(_, c)| matches!(c, NodeCols::Relu { .. })).map(|(&id, _)| id).collect()
+}
+
+fn relu_cols(v: &crate::vk::VerifyingKey, cols: &ColumnPlan, id: usize) -> Result<(Chunks, Chunks, Layout)> {
     match cols.nodes.get(&id) {
-        Some(NodeCols::Range { rem, sat, .. }) => {
-            (rem.cols.len(), sat.as_ref().map_or(0, |s| s.up.cols.len()))
+        Some(NodeCols::Relu { pos, neg, .. }) => {
+            Ok((pos.clone(), neg.clone(), Layout::new(&crate::columns::shape_of(v, v.nodes[id].inputs[0]))))
         }
-        _ => (0, 0),
+        _ => Err(Error::Internal(format!("node {id} has no ReLU columns"))),
     }
+}
+
+/// `eq·pos·neg` over tables `[eq, pos, neg]`.
+fn relu_terms() -> Vec<Term> {
+    vec![Term { coeff: EF::ONE, factors: vec![0, 1, 2] }]
+}
+
+/// ReLU complementarity: the zerocheck `Σ_x eq(τ, x)·pos(x)·neg(x) = 0`
+/// at a random `τ`. With `pos, neg` range-checked (non-negative, far below
+/// `p`), `pos·neg = 0` entrywise says one of them is zero, so
+/// `pos = max(pos − neg, 0) = max(y, 0)`.
+pub(crate) fn prove_relu(p: &mut Prover<'_>, id: usize) -> Result<()> {
+    let (pos, neg, layout) = relu_cols(&p.pk.vk, &p.cols, id)?;
+    let n = layout.padded_len();
+    p.t.label(b"relu");
+    let tau = p.t.challenges_ext(layout.vars());
+    let tables = vec![
+        Table::Ext(eq_table(&tau)),
+        Table::Base(p.cols.chunk_table(&pos, p.col_data, n)),
+        Table::Base(p.cols.chunk_table(&neg, p.col_data, n)),
+    ];
+    let (proof, out) = sumcheck::prove(tables, &relu_terms(), EF::ZERO, &mut p.t)?;
+    p.sink.sumcheck(proof);
+    let ev: Vec<EF> = pos.cols.iter().chain(&neg.cols).map(|&c| p.open_col(c, &out.point)).collect();
+    p.sink.evals(&mut p.t, ev);
+    Ok(())
+}
+
+pub(crate) fn verify_relu(v: &mut Verifier<'_>, id: usize) -> Result<()> {
+    let (pos, neg, layout) = relu_cols(v.vk, &v.cols, id)?;
+    v.t.label(b"relu");
+    let tau = v.t.challenges_ext(layout.vars());
+    let proof = v.src.sumcheck("ReLU complementarity")?;
+    let out = sumcheck::verify(layout.vars(), 3, &relu_terms(), EF::ZERO, proof, &mut v.t)
+        .map_err(|e| Error::Reject(format!("ReLU at node {id}: {e}")))?;
+    let cols: Vec<usize> = pos.cols.iter().chain(&neg.cols).copied().collect();
+    let ev = v.src.evals(&mut v.t, cols.len(), "ReLU openings")?;
+    let (ep, en) = ev.split_at(pos.cols.len());
+    if out.evals != [eq_eval(&tau, &out.point), v.cols.combine(ep), v.cols.combine(en)] {
+        return Err(Error::Reject(format!("ReLU at node {id}: openings disagree with the zerocheck")));
+    }
+    for (&c, &e) in cols.iter().zip(&ev) {
+        v.open_col(c, &out.point, e);
+    }
+    Ok(())
 }
 
 /// `up·(m·real − y) + λ·down·(m·real + y)` over `[eq, up, A, down, B]`.
@@ -388,13 +481,20 @@ fn sat_terms(lambda: EF) -> Vec<Term> {
     vec![Term { coeff: EF::ONE, factors: vec![0, 1, 2] }, Term { coeff: lambda, factors: vec![0, 3, 4] }]
 }
 
+/// How a saturating node represents its clamped value `y`.
+enum YCols {
+    /// Table nodes: `y` committed.
+    Col(usize),
+    /// Plain requantization: `lo = y + m`, `hi = m − y`.
+    LoHi(Chunks, Chunks),
+    /// ReLU: `y = pos − neg`.
+    PosNeg(Chunks, Chunks),
+}
+
 struct SatCols {
     up: Chunks,
     down: Chunks,
-    /// Table nodes: the committed `y`; range nodes: `lo`, `hi` chunks.
-    y: Option<usize>,
-    lo: Chunks,
-    hi: Chunks,
+    y: YCols,
     m: i64,
     layout: Layout,
 }
@@ -402,40 +502,31 @@ struct SatCols {
 impl SatCols {
     /// Columns opened at the zerocheck's point, in message order.
     fn opened(&self) -> Vec<usize> {
-        let lohi = self.lo.cols.iter().chain(&self.hi.cols);
-        self.up.cols.iter().chain(&self.down.cols).chain(self.y.iter()).chain(lohi).copied().collect()
+        let mut out: Vec<usize> = self.up.cols.iter().chain(&self.down.cols).copied().collect();
+        match &self.y {
+            YCols::Col(y) => out.push(*y),
+            YCols::LoHi(a, b) | YCols::PosNeg(a, b) => out.extend(a.cols.iter().chain(&b.cols)),
+        }
+        out
     }
 }
 
 fn sat_cols(v: &crate::vk::VerifyingKey, cols: &ColumnPlan, id: usize) -> Result<SatCols> {
     let q = match crate::ops::classify(v, id)? {
-        Kind::Table(q) | Kind::Range(q) => q,
+        Kind::Table(q) | Kind::Range(q) | Kind::Relu(q) => q,
         _ => return Err(Error::Internal(format!("node {id} is not a lookup"))),
     };
     let (_, _, _, m) = requant_params(&q);
     let layout = Layout::new(&crate::columns::shape_of(v, v.nodes[id].inputs[0]));
-    let none = Chunks { cols: vec![], widths: vec![] };
-    match cols.nodes.get(&id) {
-        Some(NodeCols::Table { y, sat: Some(s), .. }) => Ok(SatCols {
-            up: s.up.clone(),
-            down: s.down.clone(),
-            y: Some(*y),
-            lo: none.clone(),
-            hi: none,
-            m,
-            layout,
-        }),
-        Some(NodeCols::Range { lo, hi, sat: Some(s), .. }) => Ok(SatCols {
-            up: s.up.clone(),
-            down: s.down.clone(),
-            y: None,
-            lo: lo.clone(),
-            hi: hi.clone(),
-            m,
-            layout,
-        }),
-        _ => Err(Error::Reject(format!("node {id} is marked saturating but has no overflow columns"))),
-    }
+    let (s, y) = match cols.nodes.get(&id) {
+        Some(NodeCols::Table { y, sat: Some(s), .. }) => (s, YCols::Col(*y)),
+        Some(NodeCols::Range { lo, hi, sat: Some(s), .. }) => (s, YCols::LoHi(lo.clone(), hi.clone())),
+        Some(NodeCols::Relu { pos, neg, sat: Some(s), .. }) => (s, YCols::PosNeg(pos.clone(), neg.clone())),
+        _ => {
+            return Err(Error::Reject(format!("node {id} is marked saturating but has no overflow columns")));
+        }
+    };
+    Ok(SatCols { up: s.up.clone(), down: s.down.clone(), y, m, layout })
 }
 
 /// Saturation of node `id`: the zerocheck
@@ -447,24 +538,34 @@ pub(crate) fn prove_saturation(p: &mut Prover<'_>, id: usize) -> Result<()> {
     let n = sc.layout.padded_len();
     let real: Vec<F> = sc.layout.real_mask().iter().map(|&b| F::from_bool(b)).collect();
     let mreal: Vec<F> = real.iter().map(|&r| r * embed_i64(sc.m)).collect();
-    let (a, b): (Vec<F>, Vec<F>) = match sc.y {
-        Some(y) => {
-            let y = &p.col_data[y];
-            (
-                mreal.iter().zip(y).map(|(&m, &y)| m - y).collect(),
-                mreal.iter().zip(y).map(|(&m, &y)| m + y).collect(),
-            )
+    let around = |y: &[F]| -> (Vec<F>, Vec<F>) {
+        (
+            mreal.iter().zip(y).map(|(&m, &y)| m - y).collect(),
+            mreal.iter().zip(y).map(|(&m, &y)| m + y).collect(),
+        )
+    };
+    let (a, b): (Vec<F>, Vec<F>) = match &sc.y {
+        YCols::Col(y) => around(&p.col_data[*y]),
+        YCols::LoHi(lo, hi) => (p.cols.chunk_table(hi, p.col_data, n), p.cols.chunk_table(lo, p.col_data, n)),
+        YCols::PosNeg(pos, neg) => {
+            let y: Vec<F> = p
+                .cols
+                .chunk_table(pos, p.col_data, n)
+                .into_iter()
+                .zip(p.cols.chunk_table(neg, p.col_data, n))
+                .map(|(a, b)| a - b)
+                .collect();
+            around(&y)
         }
-        None => (sc.hi.table(p.col_data, n), sc.lo.table(p.col_data, n)),
     };
     p.t.label(b"saturation");
     let tau = p.t.challenges_ext(sc.layout.vars());
     let lambda = p.t.challenge_ext();
     let tables = vec![
         Table::Ext(eq_table(&tau)),
-        Table::Base(sc.up.table(p.col_data, n)),
+        Table::Base(p.cols.chunk_table(&sc.up, p.col_data, n)),
         Table::Base(a),
-        Table::Base(sc.down.table(p.col_data, n)),
+        Table::Base(p.cols.chunk_table(&sc.down, p.col_data, n)),
         Table::Base(b),
     ];
     let (proof, out) = sumcheck::prove(tables, &sat_terms(lambda), EF::ZERO, &mut p.t)?;
@@ -486,17 +587,20 @@ pub(crate) fn verify_saturation(v: &mut Verifier<'_>, id: usize) -> Result<()> {
     let cols = sc.opened();
     let ev = v.src.evals(&mut v.t, cols.len(), "saturation openings")?;
     let (nu, nd) = (sc.up.cols.len(), sc.down.cols.len());
-    let up = Chunks::combine(&ev[..nu]);
-    let down = Chunks::combine(&ev[nu..nu + nd]);
+    let up = v.cols.combine(&ev[..nu]);
+    let down = v.cols.combine(&ev[nu..nu + nd]);
     let rest = &ev[nu + nd..];
-    let (a, b) = match sc.y {
-        Some(_) => {
-            let mreal = EF::from(embed_i64(sc.m)) * sc.layout.real_eval(&out.point);
-            (mreal - rest[0], mreal + rest[0])
+    let mreal = EF::from(embed_i64(sc.m)) * sc.layout.real_eval(&out.point);
+    let (a, b) = match &sc.y {
+        YCols::Col(_) => (mreal - rest[0], mreal + rest[0]),
+        YCols::LoHi(lo, _) => {
+            let (lo, hi) = rest.split_at(lo.cols.len());
+            (v.cols.combine(hi), v.cols.combine(lo))
         }
-        None => {
-            let (lo, hi) = rest.split_at(sc.lo.cols.len());
-            (Chunks::combine(hi), Chunks::combine(lo))
+        YCols::PosNeg(pos, _) => {
+            let (ep, en) = rest.split_at(pos.cols.len());
+            let y = v.cols.combine(ep) - v.cols.combine(en);
+            (mreal - y, mreal + y)
         }
     };
     if out.evals[0] != eq_eval(&tau, &out.point) || out.evals[1..] != [up, a, down, b] {

@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | [`einsum`] | `einsum` (any rank, 1–3 operands), `reduce_sum` | one sumcheck over batch and contracted axes |
 //! | [`elementwise`] | `add`, `sub` (linear), `mul` (sumcheck) | with numpy broadcasting |
-//! | [`lookup`] | `lookup` (table or plain requantization) | logUp-GKR + range checks, requantization folded in |
+//! | [`lookup`] | `lookup` (table, plain requantization, ReLU) | logUp-GKR + range checks, requantization folded in |
 //! | [`reduce`] | `reduce_max` | committed differences, range checks, product zerocheck |
 //! | [`embed`] | `gather` of a constant table by public ids | one claim per distinct id, no sumcheck |
 //! | [`movement`] | reshape, transpose, slice, concat, split, pad, expand, im2col | sparse linear map, one sumcheck per input |
@@ -100,6 +100,9 @@ pub enum Kind {
     LogTable(LookupQuant),
     /// A plain requantization (identity table), range-checked.
     Range(LookupQuant),
+    /// `max(requant(x), 0)` at the domain's own scale: range checks and a
+    /// complementarity zerocheck, no table.
+    Relu(LookupQuant),
     /// `reduce_max` over `axes` of inputs of `bits` bits.
     Max {
         axes: Vec<usize>,
@@ -180,6 +183,13 @@ pub fn classify(vk: &VerifyingKey, id: usize) -> Result<Kind> {
                         && d.scale.to_bits() == q.table.out.scale.to_bits() =>
                 {
                     Kind::Range(q)
+                }
+                Domain::Linear(d)
+                    if l.func == LookupFn::Relu
+                        && d.bits == q.table.out.bits
+                        && d.scale.to_bits() == q.table.out.scale.to_bits() =>
+                {
+                    Kind::Relu(q)
                 }
                 Domain::Linear(d) if d.bits <= 16 => Kind::Table(q),
                 Domain::Linear(_) => return Err(unsupported("a non-identity table wider than 16 bits")),

@@ -112,7 +112,7 @@ pub(crate) fn prove_max(p: &mut Prover<'_>, id: usize) -> Result<()> {
     let g = geometry(&p.pk.vk, id, &axes_of(&p.pk.vk, id)?);
     let (out_col, diff) = max_cols(&p.cols, id)?;
     // d on x's padded layout.
-    let d = diff.table(p.col_data, g.xl.padded_len());
+    let d = p.cols.chunk_table(&diff, p.col_data, g.xl.padded_len());
     // One table per window position, over the output's padded layout.
     let ol_idx = g.ol.padded_indices();
     let mut tables = vec![];
@@ -147,7 +147,7 @@ pub(crate) fn prove_max(p: &mut Prover<'_>, id: usize) -> Result<()> {
     }
     p.sink.evals(&mut p.t, ev.clone());
     let (_, sel) = g.kept_point(&rho);
-    p.claim(g.x, Claim { value: ev[0] * sel - Chunks::combine(&ev[1..]), point: rho })?;
+    p.claim(g.x, Claim { value: ev[0] * sel - p.cols.combine(&ev[1..]), point: rho })?;
     Ok(())
 }
 
@@ -187,7 +187,7 @@ pub(crate) fn verify_max(v: &mut Verifier<'_>, id: usize) -> Result<()> {
         for (&c, &e) in diff.cols.iter().zip(chunk) {
             v.open_col(c, &pt, e);
         }
-        if Chunks::combine(chunk) != out.evals[1 + wi] {
+        if v.cols.combine(chunk) != out.evals[1 + wi] {
             return Err(Error::Reject(format!(
                 "max at node {id}: window differences disagree with the zerocheck"
             )));
@@ -201,5 +201,5 @@ pub(crate) fn verify_max(v: &mut Verifier<'_>, id: usize) -> Result<()> {
     for (&c, &e) in diff.cols.iter().zip(&ev[1..]) {
         v.open_col(c, &rho, e);
     }
-    v.claim(g.x, Claim { value: ev[0] * sel - Chunks::combine(&ev[1..]), point: rho })
+    v.claim(g.x, Claim { value: ev[0] * sel - v.cols.combine(&ev[1..]), point: rho })
 }

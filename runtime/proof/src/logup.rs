@@ -10,23 +10,27 @@
 //! Σ_i 1 / (α − a_i)  −  Σ_j m_j / (α − t_j)  =  0.
 //! ```
 //!
-//! **Fraction tree.** Leaves are fractions `p/q`: side A holds the `N`
-//! lookups (`1 / (α − a_i)`) padded to `S = max(N, T)` with `0/1`; side B the
-//! table (`−m_j / (α − t_j)`) padded likewise; leaf index `x = (side, x')`.
-//! Each layer adds pairs `(x0 = 0, x) + (x0 = 1, x)`:
-//! `p' = p_L q_R + p_R q_L`, `q' = q_L q_R`. The prover sends the top two
-//! fractions; the verifier checks their sum is `0/q` with `q ≠ 0`.
+//! **Fraction trees.** Leaves are fractions `p/q`, in two trees: tree A
+//! holds the `N` lookups (`1 / (α − a_i)`), tree B the table
+//! (`−m_j / (α − t_j)`); a tree of one leaf gets a second, `0/1`. Each layer
+//! adds pairs `(x0 = 0, x) + (x0 = 1, x)`: `p' = p_L q_R + p_R q_L`,
+//! `q' = q_L q_R`. The prover sends each tree's top two fractions; the
+//! verifier checks that the four add up to `0/q` with `q ≠ 0`. Two trees
+//! rather than one over `(side, x)` with both sides padded to
+//! `max(N, T)`: with `N ≫ T` (range checks, small tables) that padding
+//! doubled the prover's work.
 //!
 //! **GKR.** A claim `(p̃', q̃')(r) = (v_p, v_q)` on a layer reduces to one on
 //! the layer below by the degree-3 sumcheck of
 //! `Σ_x eq(r, x)·[p_L q_R + p_R q_L + λ q_L q_R](x) = v_p + λ v_q`, after which
 //! the verifier checks `eq(r, r')` itself, draws `ρ`, and continues with the
-//! point `(ρ, r')` and values `(1−ρ)·f_L(r') + ρ·f_R(r')`.
+//! point `(ρ, r')` and values `(1−ρ)·f_L(r') + ρ·f_R(r')`. Tree A is
+//! reduced first, then tree B, on one transcript.
 //!
-//! **Leaves.** At the leaf point `(s, r')` the verifier recomputes `p̃, q̃`
-//! from claimed evaluations of the looked-up columns, the table columns and
-//! the multiplicities, using the padding indicator
-//! `Z(r') = Π_{high bits} (1 − r'_k)`. Those claimed evaluations are the
+//! **Leaves.** At each tree's leaf point the verifier recomputes `p̃, q̃`
+//! from claimed evaluations of the looked-up columns (tree A), the table
+//! columns and the multiplicities (tree B), using the padding indicator
+//! `Z(r) = 1 − r_0` of a one-leaf tree. Those claimed evaluations are the
 //! output: the caller must check them (PCS openings, the previous layer, or
 //! the verifier's own table evaluation). Unchecked, they prove nothing.
 //!
@@ -68,10 +72,14 @@ pub enum LookupError {
 /// The prover's messages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogUpProof {
-    /// Top fractions `(p_0, q_0, p_1, q_1)`.
+    /// Top fractions `(p_0, q_0, p_1, q_1)` of the lookup tree.
     pub top: [EF; 4],
-    /// One sumcheck per layer below the top, top-down.
+    /// Top fractions of the table tree.
+    pub table_top: [EF; 4],
+    /// One sumcheck per layer below the top of the lookup tree, top-down.
     pub layers: Vec<SumcheckProof>,
+    /// The same for the table tree.
+    pub table_layers: Vec<SumcheckProof>,
     /// Claimed evaluations of the looked-up columns at [`LookupClaims::lookup_point`].
     pub column_evals: Vec<EF>,
     /// Claimed evaluations of the table columns at [`LookupClaims::table_point`].
@@ -157,24 +165,49 @@ pub fn prove<T: Transcript>(
         return Err(LookupError::Shape("one multiplicity per table row".into()));
     }
     let (alpha, gamma) = challenges(t, n, tb, columns.len());
-    let s = n.max(tb);
-    let size = 1usize << s;
-    // Leaves: side A (lookups) then side B (table), each padded to 2^s.
-    let mut p = vec![EF::ZERO; 2 * size];
-    let mut q = vec![EF::ONE; 2 * size];
-    let (pa, pb) = p.split_at_mut(size);
-    let (qa, qb) = q.split_at_mut(size);
-    let n_rows = columns[0].len();
-    pa[..n_rows].par_iter_mut().zip(qa[..n_rows].par_iter_mut()).enumerate().for_each(|(i, (pi, qi))| {
-        *pi = EF::ONE;
-        *qi = alpha - combine(gamma, columns.len(), |c| EF::from(columns[c][i]));
-    });
-    let t_rows = table[0].len();
-    pb[..t_rows].par_iter_mut().zip(qb[..t_rows].par_iter_mut()).enumerate().for_each(|(j, (pj, qj))| {
-        *pj = -EF::from(mult[j]);
-        *qj = alpha - combine(gamma, table.len(), |c| EF::from(table[c][j]));
-    });
-    // layers[0] = leaves; each next layer halves.
+    let (ka, kb) = (n.max(1), tb.max(1));
+    // Tree A: the lookups, `1/(α − a_i)`; tree B: the table, `−m_j/(α − t_j)`.
+    // A one-leaf tree gets a `0/1` second leaf.
+    let leaves = |k: usize, rows: usize, cols: &[&[F]], num: &(dyn Fn(usize) -> EF + Sync)| {
+        let mut p = vec![EF::ZERO; 1 << k];
+        let mut q = vec![EF::ONE; 1 << k];
+        p[..rows].par_iter_mut().zip(q[..rows].par_iter_mut()).enumerate().for_each(|(i, (pi, qi))| {
+            *pi = num(i);
+            *qi = alpha - combine(gamma, cols.len(), |c| EF::from(cols[c][i]));
+        });
+        fraction_layers(p, q)
+    };
+    let mut tree_a = leaves(ka, columns[0].len(), columns, &|_| EF::ONE);
+    let mut tree_b = leaves(kb, table[0].len(), table, &|j| -EF::from(mult[j]));
+    let top = tree_top(&mut tree_a);
+    let table_top = tree_top(&mut tree_b);
+    t.absorb_ext(&top);
+    t.absorb_ext(&table_top);
+    let (layers, point_a) = prove_tree(tree_a, &top, t);
+    let (table_layers, point_b) = prove_tree(tree_b, &table_top, t);
+    // A one-leaf tree's leaf point has one padding variable in front.
+    let lookup_point = point_a[ka - n..].to_vec();
+    let table_point = point_b[kb - tb..].to_vec();
+    let column_evals: Vec<EF> = columns.iter().map(|c| crate::mle::evaluate(c, &lookup_point)).collect();
+    let table_evals: Vec<EF> = table.iter().map(|c| crate::mle::evaluate(c, &table_point)).collect();
+    let multiplicity_eval = crate::mle::evaluate(mult, &table_point);
+    t.absorb_ext(&column_evals);
+    t.absorb_ext(&table_evals);
+    t.absorb_ext(&[multiplicity_eval]);
+    let proof = LogUpProof {
+        top,
+        table_top,
+        layers,
+        table_layers,
+        column_evals: column_evals.clone(),
+        table_evals: table_evals.clone(),
+        multiplicity_eval,
+    };
+    Ok((proof, LookupClaims { lookup_point, column_evals, table_point, table_evals, multiplicity_eval }))
+}
+
+/// The layers of a fraction tree, leaves first, down to two fractions.
+fn fraction_layers(p: Vec<EF>, q: Vec<EF>) -> Vec<(Vec<EF>, Vec<EF>)> {
     let mut layers = vec![(p, q)];
     while layers.last().map(|l| l.0.len()).unwrap_or(0) > 2 {
         let (p, q) = layers.last().expect("non-empty");
@@ -183,15 +216,28 @@ pub fn prove<T: Transcript>(
         let nq: Vec<EF> = (0..h).into_par_iter().map(|i| q[i] * q[h + i]).collect();
         layers.push((np, nq));
     }
-    let (tp, tq) = layers.pop().expect("non-empty");
-    let top = [tp[0], tq[0], tp[1], tq[1]];
-    t.absorb_ext(&top);
+    layers
+}
+
+/// Removes the top layer (two fractions): `(p_0, q_0, p_1, q_1)`.
+fn tree_top(layers: &mut Vec<(Vec<EF>, Vec<EF>)>) -> [EF; 4] {
+    let (tp, tq) = layers.pop().expect("a tree has a top");
+    [tp[0], tq[0], tp[1], tq[1]]
+}
+
+/// GKR down one tree from its top: one layer sumcheck per remaining layer
+/// (consumed top-down, each folded in place); returns the proofs and the
+/// leaf point.
+fn prove_tree<T: Transcript>(
+    mut layers: Vec<(Vec<EF>, Vec<EF>)>,
+    top: &[EF; 4],
+    t: &mut T,
+) -> (Vec<SumcheckProof>, Vec<EF>) {
     let rho = t.challenge_ext();
     let mut point = vec![rho];
     let mut claim_p = (EF::ONE - rho) * top[0] + rho * top[2];
     let mut claim_q = (EF::ONE - rho) * top[1] + rho * top[3];
     let mut proofs = Vec::new();
-    // Layers are consumed top-down; each is folded in place by its sumcheck.
     while let Some((p, q)) = layers.pop() {
         let lambda = t.challenge_ext();
         let claim = claim_p + lambda * claim_q;
@@ -203,24 +249,7 @@ pub fn prove<T: Transcript>(
         point = std::iter::once(rho).chain(out.point).collect();
         proofs.push(proof);
     }
-    // Leaf point = (side, r'); r' splits into high padding bits and low bits.
-    let r = &point[1..];
-    let lookup_point = r[s - n..].to_vec();
-    let table_point = r[s - tb..].to_vec();
-    let column_evals: Vec<EF> = columns.iter().map(|c| crate::mle::evaluate(c, &lookup_point)).collect();
-    let table_evals: Vec<EF> = table.iter().map(|c| crate::mle::evaluate(c, &table_point)).collect();
-    let multiplicity_eval = crate::mle::evaluate(mult, &table_point);
-    t.absorb_ext(&column_evals);
-    t.absorb_ext(&table_evals);
-    t.absorb_ext(&[multiplicity_eval]);
-    let proof = LogUpProof {
-        top,
-        layers: proofs,
-        column_evals: column_evals.clone(),
-        table_evals: table_evals.clone(),
-        multiplicity_eval,
-    };
-    Ok((proof, LookupClaims { lookup_point, column_evals, table_point, table_evals, multiplicity_eval }))
+    (proofs, point)
 }
 
 /// Prover of one GKR layer: the sumcheck of
@@ -343,6 +372,39 @@ fn layer_terms(lambda: EF) -> [Term; 3] {
     ]
 }
 
+/// GKR down one tree of `2^k` leaves from its top (layer numbers in errors
+/// start at `first`): the leaf point and the claimed leaf values `(p̃, q̃)`.
+fn verify_tree<T: Transcript>(
+    top: &[EF; 4],
+    layers: &[SumcheckProof],
+    k: usize,
+    first: usize,
+    t: &mut T,
+) -> Result<(Vec<EF>, EF, EF), LookupError> {
+    if layers.len() != k - 1 {
+        return Err(LookupError::LayerCount { expected: k - 1, got: layers.len() });
+    }
+    let rho = t.challenge_ext();
+    let mut point = vec![rho];
+    let mut claim_p = (EF::ONE - rho) * top[0] + rho * top[2];
+    let mut claim_q = (EF::ONE - rho) * top[1] + rho * top[3];
+    for (i, lp) in layers.iter().enumerate() {
+        let layer = first + i;
+        let lambda = t.challenge_ext();
+        let claim = claim_p + lambda * claim_q;
+        let out = sumcheck::verify(point.len(), 5, &layer_terms(lambda), claim, lp, t)
+            .map_err(|source| LookupError::Layer { layer, source })?;
+        if out.evals[0] != eq_eval(&point, &out.point) {
+            return Err(LookupError::EqMismatch { layer });
+        }
+        let rho = t.challenge_ext();
+        claim_p = (EF::ONE - rho) * out.evals[1] + rho * out.evals[2];
+        claim_q = (EF::ONE - rho) * out.evals[3] + rho * out.evals[4];
+        point = std::iter::once(rho).chain(out.point).collect();
+    }
+    Ok((point, claim_p, claim_q))
+}
+
 /// Verifies a lookup of `2^log_n` rows of `cols` columns into a table of
 /// `2^log_t` rows; returns the claims the caller must check.
 pub fn verify<T: Transcript>(
@@ -356,58 +418,42 @@ pub fn verify<T: Transcript>(
         return Err(LookupError::Shape("wrong number of claimed column evaluations".into()));
     }
     let (alpha, gamma) = challenges(t, log_n, log_t, cols);
-    let s = log_n.max(log_t);
+    let (ka, kb) = (log_n.max(1), log_t.max(1));
     let [p0, q0, p1, q1] = proof.top;
-    if q0 * q1 == EF::ZERO {
+    let [pt0, qt0, pt1, qt1] = proof.table_top;
+    let (qa, qb) = (q0 * q1, qt0 * qt1);
+    if qa * qb == EF::ZERO {
         return Err(LookupError::ZeroDenominator);
     }
-    if p0 * q1 + p1 * q0 != EF::ZERO {
+    // p0/q0 + p1/q1 + pt0/qt0 + pt1/qt1 = 0.
+    if (p0 * q1 + p1 * q0) * qb + (pt0 * qt1 + pt1 * qt0) * qa != EF::ZERO {
         return Err(LookupError::NonZeroSum);
     }
     t.absorb_ext(&proof.top);
-    if proof.layers.len() != s {
-        return Err(LookupError::LayerCount { expected: s, got: proof.layers.len() });
-    }
-    let rho = t.challenge_ext();
-    let mut point = vec![rho];
-    let mut claim_p = (EF::ONE - rho) * p0 + rho * p1;
-    let mut claim_q = (EF::ONE - rho) * q0 + rho * q1;
-    for (layer, lp) in proof.layers.iter().enumerate() {
-        let lambda = t.challenge_ext();
-        let claim = claim_p + lambda * claim_q;
-        let out = sumcheck::verify(point.len(), 5, &layer_terms(lambda), claim, lp, t)
-            .map_err(|source| LookupError::Layer { layer, source })?;
-        if out.evals[0] != eq_eval(&point, &out.point) {
-            return Err(LookupError::EqMismatch { layer });
-        }
-        let rho = t.challenge_ext();
-        claim_p = (EF::ONE - rho) * out.evals[1] + rho * out.evals[2];
-        claim_q = (EF::ONE - rho) * out.evals[3] + rho * out.evals[4];
-        point = std::iter::once(rho).chain(out.point).collect();
-    }
-    // Recompute the leaf claims from the claimed evaluations.
-    let side = point[0];
-    let r = &point[1..];
-    let padding = |bits: usize| r[..s - bits].iter().map(|&x| EF::ONE - x).product::<EF>();
-    let (za, zb) = (padding(log_n), padding(log_t));
+    t.absorb_ext(&proof.table_top);
+    let (point_a, pa, qa) = verify_tree(&proof.top, &proof.layers, ka, 0, t)?;
+    let (point_b, pb, qb) = verify_tree(&proof.table_top, &proof.table_layers, kb, ka - 1, t)?;
+    // Recompute the leaf claims from the claimed evaluations; a one-leaf
+    // tree's real leaf is the one at r_0 = 0.
+    let z =
+        |point: &[EF], k: usize, bits: usize| point[..k - bits].iter().map(|&x| EF::ONE - x).product::<EF>();
+    let (za, zb) = (z(&point_a, ka, log_n), z(&point_b, kb, log_t));
     let a = combine(gamma, cols, |c| proof.column_evals[c]);
     let tv = combine(gamma, cols, |c| proof.table_evals[c]);
-    let p_a = za;
-    let q_a = za * (alpha - a) + (EF::ONE - za);
-    let p_b = -zb * proof.multiplicity_eval;
-    let q_b = zb * (alpha - tv) + (EF::ONE - zb);
-    let p_leaf = (EF::ONE - side) * p_a + side * p_b;
-    let q_leaf = (EF::ONE - side) * q_a + side * q_b;
-    if p_leaf != claim_p || q_leaf != claim_q {
+    if pa != za
+        || qa != za * (alpha - a) + (EF::ONE - za)
+        || pb != -zb * proof.multiplicity_eval
+        || qb != zb * (alpha - tv) + (EF::ONE - zb)
+    {
         return Err(LookupError::LeafMismatch);
     }
     t.absorb_ext(&proof.column_evals);
     t.absorb_ext(&proof.table_evals);
     t.absorb_ext(&[proof.multiplicity_eval]);
     Ok(LookupClaims {
-        lookup_point: r[s - log_n..].to_vec(),
+        lookup_point: point_a[ka - log_n..].to_vec(),
         column_evals: proof.column_evals.clone(),
-        table_point: r[s - log_t..].to_vec(),
+        table_point: point_b[kb - log_t..].to_vec(),
         table_evals: proof.table_evals.clone(),
         multiplicity_eval: proof.multiplicity_eval,
     })

@@ -144,8 +144,8 @@ fn thousands_of_message_mutations_are_all_rejected() {
         for _ in 0..250 {
             let mut bad = proof.clone();
             let delta = EF::from(F::from_u64(rng.random_range(1..u64::MAX / 2)));
-            let mut slots: Vec<&mut EF> = bad.top.iter_mut().collect();
-            for l in bad.layers.iter_mut() {
+            let mut slots: Vec<&mut EF> = bad.top.iter_mut().chain(bad.table_top.iter_mut()).collect();
+            for l in bad.layers.iter_mut().chain(bad.table_layers.iter_mut()) {
                 slots.extend(l.rounds.iter_mut().flatten());
                 slots.extend(l.evals.iter_mut());
             }
@@ -175,9 +175,34 @@ fn malformed_proofs_are_errors() {
     let mut p = proof.clone();
     p.column_evals.push(EF::ONE);
     assert!(matches!(verify(&columns, &mult, 4, 3, &p), Err(LookupError::Shape(_))));
-    let mut p = proof;
+    let mut p = proof.clone();
+    p.table_layers.pop();
+    assert!(matches!(verify(&columns, &mult, 4, 3, &p), Err(LookupError::LayerCount { .. })));
+    let mut p = proof.clone();
     p.top[1] = EF::ZERO;
     assert!(matches!(verify(&columns, &mult, 4, 3, &p), Err(LookupError::ZeroDenominator)));
+    let mut p = proof;
+    p.table_top[3] = EF::ZERO;
+    assert!(matches!(verify(&columns, &mult, 4, 3, &p), Err(LookupError::ZeroDenominator)));
+}
+
+/// The two trees' tops must cancel: moving value from one tree's top to
+/// the other's keeps each tree's GKR intact only if the prover can also
+/// re-derive the layers, which it cannot (the top is absorbed first).
+#[test]
+fn swapping_fraction_mass_between_trees_is_rejected() {
+    let (columns, table) = instance(5, 3, 1, 9);
+    let mult = logup::multiplicities(&refs(&columns), &refs(&table)).unwrap();
+    let (proof, _) = prove(&columns, &table, &mult);
+    // Same total (p/q unchanged overall): lookup top scaled, table top
+    // compensated.
+    let mut p = proof.clone();
+    let [p0, q0, p1, q1] = p.top;
+    let extra = EF::ONE;
+    p.top = [p0 + extra * q0, q0, p1, q1];
+    let [pt0, qt0, pt1, qt1] = p.table_top;
+    p.table_top = [pt0 - extra * qt0, qt0, pt1, qt1];
+    assert!(verify(&columns, &mult, 5, 3, &p).is_err());
 }
 
 mod props {

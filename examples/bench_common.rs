@@ -1,4 +1,10 @@
-//! Timing helpers shared by the benchmark examples.
+//! Timing helpers shared by the benchmark examples, and their allocator.
+
+/// The allocator `zkrt` uses, so the benchmarks measure what the tool
+/// does; each benchmark's `main` calls
+/// [`zkml_runtime::alloc::keep_freed_memory`] as `zkrt` does.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The median of `v` (upper median for an even count).
 pub fn median(mut v: Vec<f64>) -> f64 {

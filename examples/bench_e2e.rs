@@ -52,6 +52,7 @@ fn rss_field(field: &str) -> u64 {
 }
 
 fn main() {
+    assert!(zkml_runtime::alloc::keep_freed_memory(), "mimalloc option not set");
     let args = Args::parse();
     let opts = FrontendOptions::default();
     for path in &args.models {

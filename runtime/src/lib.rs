@@ -9,6 +9,7 @@
 //! {"input_data": [[...one flattened list per model input...]]}
 //! ```
 
+pub mod alloc;
 pub mod exec;
 
 pub use exec::Executor;

@@ -134,7 +134,12 @@ fn proving_key(p: &Plan, quiet: bool) -> Result<zkml_protocol::ProvingKey> {
     }
 }
 
+/// mimalloc, keeping freed memory for reuse: see [`zkml_runtime::alloc`].
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
+    zkml_runtime::alloc::keep_freed_memory();
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -59,8 +59,8 @@ mod erased {
 }
 
 #[path = "bench_common.rs"]
+#[allow(dead_code)] // shared with bench_e2e, which also uses its `time`
 mod bench_common;
-use bench_common::time;
 
 fn main() {
     assert!(zkml_runtime::alloc::keep_freed_memory(), "mimalloc option not set");
@@ -203,21 +203,33 @@ fn main() {
         return;
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut rows = vec![];
-    for (workers, threads) in [(1, args.threads_per_worker), (2, args.threads_per_worker), (1, cores)] {
-        let cfg = EngineConfig { threads_per_worker: threads, ..EngineConfig::local(workers) };
-        let (ms, (proof, stats)) = time(args.reps, || {
-            zkml_engine::prove(graph.clone(), pk.clone(), Some(values.clone()), &cfg).unwrap().unwrap()
-        });
-        zkml_protocol::verify(&pk.vk, &ins, &outs, &proof).unwrap();
-        println!(
-            "    (last run: slices routed at {:.1} ms, commitments known at {:.1} ms, proofs in at {:.1} ms)",
-            stats.route.as_secs_f64() * 1e3,
-            stats.commit.as_secs_f64() * 1e3,
-            stats.prove.as_secs_f64() * 1e3
-        );
-        rows.push((workers, threads, ms));
+    // The configurations run interleaved, one proof each per round, so the
+    // machine's speed drift (up to 2× over a day here) hits them alike;
+    // each row is the median over rounds, after one warm-up round.
+    let configs = [(1, args.threads_per_worker), (2, args.threads_per_worker), (1, cores)];
+    let mut times: Vec<Vec<f64>> = vec![vec![]; configs.len()];
+    for round in 0..=args.reps.max(1) {
+        for (k, &(workers, threads)) in configs.iter().enumerate() {
+            let cfg = EngineConfig { threads_per_worker: threads, ..EngineConfig::local(workers) };
+            let t = Instant::now();
+            let (proof, stats) =
+                zkml_engine::prove(graph.clone(), pk.clone(), Some(values.clone()), &cfg).unwrap().unwrap();
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            if round == 0 {
+                zkml_protocol::verify(&pk.vk, &ins, &outs, &proof).unwrap();
+                println!(
+                    "    ({workers} x {threads}: slices routed at {:.1} ms, commitments known at {:.1} ms, proofs in at {:.1} ms)",
+                    stats.route.as_secs_f64() * 1e3,
+                    stats.commit.as_secs_f64() * 1e3,
+                    stats.prove.as_secs_f64() * 1e3
+                );
+            } else {
+                times[k].push(ms);
+            }
+        }
     }
+    let rows: Vec<(usize, usize, f64)> =
+        configs.iter().zip(times).map(|(&(w, t), ts)| (w, t, bench_common::median(ts))).collect();
     let base = rows[0].2;
     for (w, t, ms) in &rows {
         println!(

@@ -109,11 +109,7 @@ pub fn node_costs(g: &Graph, id: usize) -> (u64, u64) {
                     }
                     // `max(y, 0)` at the domain's scale: `pos`, `neg` chunks,
                     // no table (`zkml-protocol`'s ReLU columns).
-                    Domain::Linear(d)
-                        if l.func == LookupFn::Relu
-                            && d.bits == q.table.out.bits
-                            && d.scale.to_bits() == q.table.out.scale.to_bits() =>
-                    {
+                    Domain::Linear(d) if l.func == LookupFn::Relu && q.table.output_is_domain() => {
                         (2 * chunks(usize::from(d.bits) - 1) + shift, 0)
                     }
                     Domain::Linear(_) => (2 + shift, q.table.rows()),

@@ -250,6 +250,15 @@ pub struct TableSpec {
 }
 
 impl TableSpec {
+    /// Whether the output has the linear domain's own type (bits and scale,
+    /// bit for bit): an identity table is then a plain requantization and
+    /// a ReLU table is `max(y, 0)` exactly, both provable without a table.
+    pub fn output_is_domain(&self) -> bool {
+        match self.domain {
+            Domain::Linear(d) => d.bits == self.out.bits && d.scale.to_bits() == self.out.scale.to_bits(),
+            Domain::Log(_) => false,
+        }
+    }
     /// Number of rows.
     pub fn rows(&self) -> usize {
         match self.domain {

@@ -177,20 +177,10 @@ pub fn classify(vk: &VerifyingKey, id: usize) -> Result<Kind> {
         Op::Lookup(l) => {
             let Some(q) = l.quant else { return Err(unsupported("an unquantized lookup (float plan)")) };
             match q.table.domain {
-                Domain::Linear(d)
-                    if l.func == LookupFn::Identity
-                        && d.bits == q.table.out.bits
-                        && d.scale.to_bits() == q.table.out.scale.to_bits() =>
-                {
+                Domain::Linear(_) if l.func == LookupFn::Identity && q.table.output_is_domain() => {
                     Kind::Range(q)
                 }
-                Domain::Linear(d)
-                    if l.func == LookupFn::Relu
-                        && d.bits == q.table.out.bits
-                        && d.scale.to_bits() == q.table.out.scale.to_bits() =>
-                {
-                    Kind::Relu(q)
-                }
+                Domain::Linear(_) if l.func == LookupFn::Relu && q.table.output_is_domain() => Kind::Relu(q),
                 Domain::Linear(d) if d.bits <= 16 => Kind::Table(q),
                 Domain::Linear(_) => return Err(unsupported("a non-identity table wider than 16 bits")),
                 Domain::Log(d) if u32::from(d.mantissa) + u32::from(d.max_exp) <= 62 => Kind::LogTable(q),

@@ -99,8 +99,7 @@ fn main() {
         let t = Instant::now();
         let plan = zkml_ir::Plan::open(&plan_path).unwrap();
         let sec = plan.prover.clone().unwrap();
-        let pk = zkml_protocol::setup_stored(&plan.graph, &plan.partitions, "bench", &sec.bytes, sec.start)
-            .unwrap();
+        let pk = zkml_protocol::setup_stored(&plan.graph, &plan.partitions, "bench", &sec).unwrap();
         let load_ms = t.elapsed().as_secs_f64() * 1e3;
         let q = plan.graph;
         let exec = Executor::new(&q);

@@ -321,17 +321,10 @@ fn slice_axis(
         out
     }
     let len = shape[axis];
-    let t = match t.data() {
-        zkml_ir::TensorData::I64(v) => {
-            zkml_ir::Tensor::from_i64(new_shape, take(v, outer, len, inner, lo, hi))
-        }
-        zkml_ir::TensorData::F32(v) => {
-            zkml_ir::Tensor::from_f32(new_shape, take(v, outer, len, inner, lo, hi))
-        }
-        zkml_ir::TensorData::Bool(v) => {
-            zkml_ir::Tensor::new(new_shape, zkml_ir::TensorData::Bool(take(v, outer, len, inner, lo, hi)))
-        }
-    };
+    let t = zkml_ir::Tensor::new(
+        new_shape,
+        zkml_ir::map_data!(t.data(), v => take(v, outer, len, inner, lo, hi)),
+    );
     t.map_err(|e| PartitionError::Ir(zkml_ir::IrError::Partition(e.to_string())))
 }
 

@@ -99,8 +99,7 @@ fn compile_writes_a_plan_zkrt_can_read() {
     // Setup ran: the plan carries the weights' prover data, and the key read
     // back from it (as `zkrt run --proof` does) is the one in plan.vk.
     let sec = p.prover.as_ref().expect("prover section");
-    let pk =
-        zkml_protocol::setup_stored(&p.graph, &p.partitions, &p.producer, &sec.bytes, sec.start).unwrap();
+    let pk = zkml_protocol::setup_stored(&p.graph, &p.partitions, &p.producer, sec).unwrap();
     let vk =
         zkml_protocol::VerifyingKey::from_bytes(&std::fs::read(plan.with_extension("vk")).unwrap()).unwrap();
     assert_eq!(pk.vk.digest().unwrap(), vk.digest().unwrap());

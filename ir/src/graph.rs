@@ -260,7 +260,7 @@ impl Graph {
                 vec![t.clone()]
             } else {
                 let args: Vec<&Tensor> = node.inputs.iter().map(|v| &values[v.node][v.slot]).collect();
-                let out = node.op.def().eval(&args).map_err(|error| IrError::Node {
+                let out = node.op.eval(&args).map_err(|error| IrError::Node {
                     id,
                     name: node.name.clone(),
                     op: node.op.to_string(),

@@ -36,8 +36,13 @@ pub fn check_range(t: &Tensor, fact: &Fact) -> Result<(), OpError> {
     if t.dtype() != fact.dtype.storage() {
         bail_op!("computed {} data, the fact says {}", t.dtype(), fact.dtype);
     }
-    if let (DType::Q(q), TensorData::I64(v)) = (fact.dtype, t.data())
-        && let Some((i, x)) = v.iter().enumerate().find(|(_, x)| !q.contains(**x))
+    // Checked in the storage width (no widened copy of a weight tensor).
+    let overflow = |q: QType| {
+        with_ints!(t.data(), v => v.iter().map(|&x| i64::from(x)).enumerate().find(|&(_, x)| !q.contains(x)))
+            .flatten()
+    };
+    if let DType::Q(q) = fact.dtype
+        && let Some((i, x)) = overflow(q)
     {
         bail_op!("value {x} at flat index {i} overflows the declared {} bits of {}", q.bits, fact.dtype);
     }

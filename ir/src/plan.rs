@@ -13,11 +13,13 @@
 //!               only), its colored partitions and the prover section's
 //!               place and BLAKE3 hash
 //!      B     L  blob: every constant's raw little-endian data, each block
-//!               starting at a 64-byte aligned offset (mmap-friendly)
+//!               starting at a 64-byte aligned offset (mmap-friendly);
+//!               quantized integers at the narrowest width of their bit
+//!               range (`Tensor::blob_width`), and read back at that width
 //!      S     P  optional prover section (S = B + L rounded up to 64): bytes
 //!               this crate does not interpret — the weights' committed
 //!               codeword and Merkle tree, written by `zkc compile` so that
-//!               `zkrt run --proof` maps them instead of recomputing them
+//!               `zkrt run --proof` reads them instead of recomputing them
 //! ```
 //!
 //! The file ends at B + L, or at S + P with a prover section. The main hash
@@ -28,9 +30,9 @@
 //! file length, content hash, header decoding, the prover section's hash,
 //! blob references, and finally full graph validation (shape inference of
 //! every node). Any failure is a typed [`PlanError`]; no input makes the
-//! reader panic. [`Plan::open`] keeps the file mapped for the prover
-//! section and hashes that section by reading the file, not the mapping,
-//! so its pages become resident only when a proof touches them.
+//! reader panic. [`Plan::open`] reads the header and blob, and leaves the
+//! prover section in the file (hashed by streaming it; the prover reads it
+//! at offsets), so a plan costs resident memory for its weights alone.
 
 use crate::codec;
 use crate::graph::{Node, ValueId};
@@ -42,7 +44,7 @@ use std::sync::Arc;
 
 pub const MAGIC: &[u8; 8] = b"ZKMLPLAN";
 /// Bump on any change of the layout or of the serialized IR.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 const FIXED: usize = 72;
 const ALIGN: usize = 64;
 
@@ -68,12 +70,33 @@ struct SectionRef {
 /// Bytes shared with their owner: a memory map or a vector.
 pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
 
+/// Where a prover section's bytes are.
+#[derive(Clone)]
+pub enum SectionBytes {
+    /// In memory.
+    Memory(SharedBytes),
+    /// In the plan file, read at offsets as a proof needs them: the pages
+    /// go through the page cache, never into the prover's resident memory
+    /// (a 4M-weight codeword is 134 MB, of which a proof reads a few
+    /// hundred leaves and, once, the 34 MB message part).
+    File(Arc<std::fs::File>),
+}
+
 /// The prover section: `len` bytes at `start` of `bytes`.
 #[derive(Clone)]
 pub struct ProverSection {
-    pub bytes: SharedBytes,
+    pub bytes: SectionBytes,
     pub start: usize,
     pub len: usize,
+}
+
+impl std::fmt::Debug for SectionBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SectionBytes::Memory(b) => write!(f, "Memory({} bytes)", (**b).as_ref().len()),
+            SectionBytes::File(_) => write!(f, "File"),
+        }
+    }
 }
 
 impl std::fmt::Debug for ProverSection {
@@ -86,10 +109,20 @@ impl ProverSection {
     /// A section owning `bytes`.
     pub fn owned(bytes: Vec<u8>) -> ProverSection {
         let len = bytes.len();
-        ProverSection { bytes: Arc::new(bytes), start: 0, len }
+        ProverSection { bytes: SectionBytes::Memory(Arc::new(bytes)), start: 0, len }
     }
-    pub fn as_bytes(&self) -> &[u8] {
-        &(*self.bytes).as_ref()[self.start..self.start + self.len]
+    /// The section's bytes (read from the file for a file-backed section).
+    pub fn as_bytes(&self) -> Result<std::borrow::Cow<'_, [u8]>, PlanError> {
+        match &self.bytes {
+            SectionBytes::Memory(b) => {
+                Ok(std::borrow::Cow::Borrowed(&(**b).as_ref()[self.start..self.start + self.len]))
+            }
+            SectionBytes::File(f) => {
+                let mut buf = vec![0u8; self.len];
+                std::os::unix::fs::FileExt::read_exact_at(&**f, &mut buf, self.start as u64)?;
+                Ok(std::borrow::Cow::Owned(buf))
+            }
+        }
     }
 }
 
@@ -128,7 +161,7 @@ impl Plan {
     pub fn to_bytes(&self) -> Result<Vec<u8>, PlanError> {
         let mut out = self.head_bytes()?;
         if let Some(p) = &self.prover {
-            out.extend_from_slice(p.as_bytes());
+            out.extend_from_slice(&p.as_bytes()?);
         }
         Ok(out)
     }
@@ -138,7 +171,13 @@ impl Plan {
         let section = self
             .prover
             .as_ref()
-            .map(|p| SectionRef { len: p.len as u64, blake3: *blake3::hash(p.as_bytes()).as_bytes() });
+            .map(|p| {
+                Ok::<_, PlanError>(SectionRef {
+                    len: p.len as u64,
+                    blake3: *blake3::hash(&p.as_bytes()?).as_bytes(),
+                })
+            })
+            .transpose()?;
         self.head_with(section)
     }
 
@@ -148,7 +187,10 @@ impl Plan {
         let mut nodes = Vec::with_capacity(self.graph.len());
         for (id, n) in self.graph.nodes() {
             if let Op::Const(c) = &n.op {
-                let bytes = c.value.to_le_bytes();
+                let bytes = c
+                    .value
+                    .to_blob_bytes(&c.fact)
+                    .map_err(|e| PlanError::Corrupt(format!("constant {id}: {e}")))?;
                 blob.resize(align(blob.len()), 0);
                 blobs.push(BlobRef { node: id, offset: blob.len() as u64, len: bytes.len() as u64 });
                 blob.extend_from_slice(&bytes);
@@ -190,7 +232,7 @@ impl Plan {
         let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
         f.write_all(&self.head_bytes()?)?;
         if let Some(p) = &self.prover {
-            f.write_all(p.as_bytes())?;
+            f.write_all(&p.as_bytes()?)?;
         }
         f.flush()?;
         Ok(())
@@ -221,17 +263,20 @@ impl Plan {
 
     /// Reads and fully validates a plan from bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Plan, PlanError> {
-        let shared: Option<SharedBytes> = None;
-        Plan::parse(bytes, shared, |range| Ok(*blake3::hash(&bytes[range]).as_bytes()))
+        Plan::parse(bytes, bytes.len(), |start, len| {
+            let sec = ProverSection::owned(bytes[start..start + len].to_vec());
+            Ok((*blake3::hash(&bytes[start..start + len]).as_bytes(), sec))
+        })
     }
 
-    /// Parses `bytes`; `section_hash` hashes a byte range of the file (the
-    /// prover section), `shared` is the owner to keep for that section
-    /// (else it is copied).
+    /// Parses a plan of `total` bytes from `bytes`, its first bytes (at
+    /// least through the blob: the whole file, or what [`Plan::open`]
+    /// reads); `section(start, len)` hashes the prover section and returns
+    /// it.
     fn parse(
         bytes: &[u8],
-        shared: Option<SharedBytes>,
-        section_hash: impl FnOnce(std::ops::Range<usize>) -> Result<[u8; 32], PlanError>,
+        total: usize,
+        section: impl FnOnce(usize, usize) -> Result<([u8; 32], ProverSection), PlanError>,
     ) -> Result<Plan, PlanError> {
         if bytes.len() < 8 || &bytes[..8] != MAGIC {
             return Err(if bytes.len() < 8 && MAGIC.starts_with(bytes) {
@@ -252,8 +297,8 @@ impl Plan {
         let (h_len, b_off, b_len) = (u64_at(16), u64_at(24), u64_at(32));
         let end =
             b_off.checked_add(b_len).ok_or_else(|| PlanError::Corrupt("blob length overflows".into()))?;
-        if (bytes.len() as u64) < end {
-            return Err(PlanError::Truncated(format!("file has {} bytes, header says {end}", bytes.len())));
+        if (total as u64) < end || (bytes.len() as u64) < end {
+            return Err(PlanError::Truncated(format!("file has {total} bytes, header says {end}")));
         }
         if (FIXED as u64).saturating_add(h_len) > b_off || b_off % ALIGN as u64 != 0 {
             return Err(PlanError::Corrupt("section lengths are inconsistent".into()));
@@ -269,20 +314,18 @@ impl Plan {
         let header: Header = codec::decode(&bytes[FIXED..FIXED + h_len as usize])
             .map_err(|e| PlanError::Corrupt(format!("header: {e}")))?;
         let prover = match header.prover {
-            None if bytes.len() == end => None,
+            None if total == end => None,
             None => return Err(PlanError::Corrupt("bytes after the blob".into())),
             Some(r) => {
                 let (start, len) = (align(end), r.len as usize);
-                if start.checked_add(len) != Some(bytes.len()) {
+                if start.checked_add(len) != Some(total) {
                     return Err(PlanError::Corrupt("prover section is misplaced or truncated".into()));
                 }
-                if section_hash(start..start + len)? != r.blake3 {
+                let (hash, sec) = section(start, len)?;
+                if hash != r.blake3 {
                     return Err(PlanError::Corrupt("prover section does not match its hash".into()));
                 }
-                Some(match shared {
-                    Some(bytes) => ProverSection { bytes, start, len },
-                    None => ProverSection::owned(bytes[start..start + len].to_vec()),
-                })
+                Some(sec)
             }
         };
         let blob = &bytes[b_off as usize..end];
@@ -299,7 +342,7 @@ impl Plan {
             let Some(e) = range else {
                 return Err(PlanError::Corrupt(format!("blob of node {} out of range", r.node)));
             };
-            let t = Tensor::from_le_bytes(&c.fact, &blob[r.offset as usize..e as usize])
+            let t = Tensor::from_blob_bytes(&c.fact, &blob[r.offset as usize..e as usize])
                 .map_err(|e| PlanError::Corrupt(format!("constant {}: {e}", r.node)))?;
             c.value = Arc::new(t);
             filled[r.node] = true;
@@ -314,25 +357,29 @@ impl Plan {
         Ok(Plan { graph, producer: header.producer, partitions: header.partitions, prover })
     }
 
-    /// Maps the file and reads it. Weights are copied out; the mapping is
-    /// kept for the prover section, whose hash is checked by reading the
-    /// file (so the check does not make the section resident).
+    /// Reads a plan file: the header and blob into memory (the weights are
+    /// decoded from it, then it is dropped); the prover section stays in
+    /// the file, hashed by streaming it and read at offsets by the prover
+    /// ([`SectionBytes::File`]).
     pub fn open(path: &Path) -> Result<Plan, PlanError> {
-        let file = std::fs::File::open(path)?;
-        let map: Arc<memmap2::Mmap> = Arc::new(map_file(&file)?);
-        let shared: SharedBytes = map.clone();
-        Plan::parse(&map, Some(shared), |range| hash_file_range(&file, range))
+        use std::os::unix::fs::FileExt;
+        let file = Arc::new(std::fs::File::open(path)?);
+        let total = usize::try_from(file.metadata()?.len())
+            .map_err(|_| PlanError::Corrupt("file too large for this machine".into()))?;
+        // The fixed header says where the blob ends; parse checks every field.
+        let mut head = vec![0u8; total.min(FIXED)];
+        file.read_exact_at(&mut head, 0)?;
+        if head.len() == FIXED {
+            let u64_at = |o: usize| u64::from_le_bytes(head[o..o + 8].try_into().expect("8 bytes"));
+            let end = u64_at(24).saturating_add(u64_at(32)).min(total as u64) as usize;
+            head.resize(end.max(FIXED), 0);
+            file.read_exact_at(&mut head[FIXED..], FIXED as u64)?;
+        }
+        Plan::parse(&head, total, |start, len| {
+            let hash = hash_file_range(&file, start..start + len)?;
+            Ok((hash, ProverSection { bytes: SectionBytes::File(file.clone()), start, len }))
+        })
     }
-}
-
-#[allow(unsafe_code)]
-fn map_file(file: &std::fs::File) -> Result<memmap2::Mmap, PlanError> {
-    // SAFETY: the map is read-only; `Plan::open` hashes every byte before
-    // trusting any, and keeps the map only for the prover section. A
-    // concurrent writer truncating the file could still fault the process;
-    // plans are written once by `zkc`, and callers that cannot rule this out
-    // can use `Plan::from_bytes(&std::fs::read(path)?)`.
-    Ok(unsafe { memmap2::Mmap::map(file)? })
 }
 
 fn hash_file_range(file: &std::fs::File, range: std::ops::Range<usize>) -> Result<[u8; 32], PlanError> {

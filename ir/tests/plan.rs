@@ -157,23 +157,23 @@ fn with_prover_section() -> Plan {
 }
 
 #[test]
-fn prover_section_round_trips_in_memory_and_mapped() {
+fn prover_section_round_trips_in_memory_and_from_a_file() {
     let p = with_prover_section();
     let bytes = p.to_bytes().unwrap();
     let back = Plan::from_bytes(&bytes).unwrap();
-    let want = p.prover.as_ref().unwrap().as_bytes();
-    assert_eq!(back.prover.as_ref().unwrap().as_bytes(), want);
+    let want = p.prover.as_ref().unwrap().as_bytes().unwrap();
+    assert_eq!(back.prover.as_ref().unwrap().as_bytes().unwrap(), want);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plan.bin");
     p.write(&path).unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
-    let mapped = Plan::open(&path).unwrap();
-    let sec = mapped.prover.as_ref().unwrap();
-    assert_eq!(sec.as_bytes(), want);
-    // The section starts 64-byte aligned in the file (the mapping's
-    // offsets are the file's).
+    let opened = Plan::open(&path).unwrap();
+    let sec = opened.prover.as_ref().unwrap();
+    assert!(matches!(sec.bytes, zkml_ir::plan::SectionBytes::File(_)), "{sec:?}");
+    assert_eq!(sec.as_bytes().unwrap(), want);
+    // The section starts 64-byte aligned in the file.
     assert_eq!(sec.start % 64, 0);
-    assert_eq!(mapped.graph.to_text(), sample_graph().to_text());
+    assert_eq!(opened.graph.to_text(), sample_graph().to_text());
     // A plan without the section has none.
     assert!(Plan::from_bytes(&Plan::new(sample_graph()).to_bytes().unwrap()).unwrap().prover.is_none());
 }
@@ -206,7 +206,7 @@ fn damaged_prover_section_is_rejected() {
 #[test]
 fn streamed_prover_section_is_the_same_file() {
     let p = with_prover_section();
-    let section = p.prover.as_ref().unwrap().as_bytes().to_vec();
+    let section = p.prover.as_ref().unwrap().as_bytes().unwrap().to_vec();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plan.bin");
     Plan::new(sample_graph())
@@ -224,4 +224,101 @@ fn streamed_prover_section_is_the_same_file() {
         Ok(calls.get())
     });
     assert!(r.is_err());
+}
+
+/// A quantized graph whose constants span every storage width: 8-bit
+/// weights, a 12-bit weight, a 24-bit bias, a 40-bit constant, an 8-bit
+/// embedding table read through a gather.
+fn quantized_graph() -> Graph {
+    use zkml_ir::ops::source::Const;
+    use zkml_ir::{DType, QType};
+    let q = |bits| QType::new(bits, 1.0);
+    let ints = |shape: &[usize], bits: u8, seed: i64| {
+        let n: usize = shape.iter().product();
+        let m = q(bits).max_abs();
+        Tensor::from_i64(shape, (0..n as i64).map(|i| ((i * 7919 + seed) % (2 * m + 1)) - m).collect())
+            .unwrap()
+    };
+    let mut g = Graph::new();
+    let x = g.add_node("x", Input { index: 0, fact: Fact::new(DType::Q(q(8)), vec![2, 3]) }, &[]).unwrap();
+    let konst = |g: &mut Graph, name: &str, shape: &[usize], bits: u8, seed: i64| {
+        ValueId::new(
+            g.add_node(name, Const::quantized(ints(shape, bits, seed), q(bits)).unwrap(), &[]).unwrap(),
+            0,
+        )
+    };
+    let w8 = konst(&mut g, "w8", &[3, 4], 8, 1);
+    let w12 = konst(&mut g, "w12", &[4, 5], 12, 2);
+    let b24 = konst(&mut g, "b24", &[5], 24, 3);
+    let c40 = konst(&mut g, "c40", &[5], 40, 4);
+    let emb = konst(&mut g, "emb", &[6, 3], 8, 5);
+    let ids = g.add_const("ids", Tensor::from_i64([2], vec![4, 1]).unwrap()).unwrap();
+    let e = g.add_node("embed", zkml_ir::ops::layout::Gather { axis: 0 }, &[emb, ids]).unwrap();
+    let xe =
+        g.add_node("xe", Binary { op: BinaryOp::Add }, &[ValueId::new(x, 0), ValueId::new(e, 0)]).unwrap();
+    let h = g.add_node("h", Einsum::new("mk,kn->mn").unwrap(), &[ValueId::new(xe, 0), w8]).unwrap();
+    let y = g.add_node("y", Einsum::new("mk,kn->mn").unwrap(), &[ValueId::new(h, 0), w12]).unwrap();
+    let z = g.add_node("z", Binary { op: BinaryOp::Add }, &[ValueId::new(y, 0), b24]).unwrap();
+    let o = g.add_node("o", Binary { op: BinaryOp::Add }, &[ValueId::new(z, 0), c40]).unwrap();
+    g.set_outputs(vec![ValueId::new(o, 0)]);
+    g
+}
+
+fn const_data<'a>(g: &'a Graph, name: &str) -> &'a zkml_ir::TensorData {
+    let (_, n) = g.nodes().find(|(_, n)| n.name == name).unwrap();
+    let zkml_ir::Op::Const(c) = &n.op else { panic!("{name} is not a constant") };
+    c.value.data()
+}
+
+/// Quantized constants are stored at the narrowest width of their bit
+/// range, read back at that width, and evaluate exactly as the `i64`
+/// originals (ops that compute see `i64`; the gather keeps the narrow rows).
+#[test]
+fn quantized_constants_are_stored_narrow_and_evaluate_identically() {
+    use zkml_ir::TensorData;
+    let g = quantized_graph();
+    let x = vec![Tensor::from_i64([2, 3], vec![1, -2, 3, 127, -127, 0]).unwrap()];
+    let bytes = Plan::new(g.clone()).to_bytes().unwrap();
+    let back = Plan::from_bytes(&bytes).unwrap();
+    assert!(matches!(const_data(&back.graph, "w8"), TensorData::I8(_)));
+    assert!(matches!(const_data(&back.graph, "w12"), TensorData::I16(_)));
+    assert!(matches!(const_data(&back.graph, "b24"), TensorData::I32(_)));
+    assert!(matches!(const_data(&back.graph, "c40"), TensorData::I64(_)));
+    assert!(matches!(const_data(&back.graph, "emb"), TensorData::I8(_)));
+    assert!(matches!(const_data(&back.graph, "ids"), TensorData::I64(_)));
+    let all = back.graph.eval_all(&x).unwrap();
+    let embed = back.graph.nodes().position(|(_, n)| n.name == "embed").unwrap();
+    assert!(matches!(all[embed][0].data(), TensorData::I8(_)), "a gather moves narrow data as it is");
+    assert_eq!(back.graph.eval(&x).unwrap(), g.eval(&x).unwrap());
+    // Same values, same digests: the text form (digests of the constants'
+    // canonical i64 bytes) does not depend on the storage width.
+    assert_eq!(back.graph.to_text(), g.to_text());
+    // The blob holds 1 + 2 + 4 + 8 + 1 bytes per element of the five
+    // quantized constants (12 + 40 + 20 + 40 + 18 bytes), not 8 each.
+    let blob_len = u64::from_le_bytes(bytes[32..40].try_into().unwrap());
+    assert!(blob_len < 8 * (12 + 20 + 5 + 5 + 18), "blob of {blob_len} bytes");
+    assert_eq!(Plan::new(back.graph).to_bytes().unwrap(), bytes);
+}
+
+/// A stored value inside its storage width but outside its fact's bit
+/// range (a 12-bit weight of 2047 + 1, held in 16 bits) is refused at
+/// load, even with the file's hash recomputed to match.
+#[test]
+fn narrow_value_outside_its_bit_range_is_rejected() {
+    let bytes = Plan::new(quantized_graph()).to_bytes().unwrap();
+    let back = Plan::from_bytes(&bytes).unwrap();
+    let zkml_ir::TensorData::I16(w) = const_data(&back.graph, "w12") else { panic!("w12 not 16-bit") };
+    let (b_off, b_len) = (
+        u64::from_le_bytes(bytes[24..32].try_into().unwrap()) as usize,
+        u64::from_le_bytes(bytes[32..40].try_into().unwrap()) as usize,
+    );
+    let blob = &bytes[b_off..b_off + b_len];
+    let needle: Vec<u8> = w.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let at = b_off + blob.windows(needle.len()).position(|s| s == needle).unwrap();
+    let mut bad = bytes.clone();
+    bad[at..at + 2].copy_from_slice(&2048i16.to_le_bytes());
+    let hash = blake3::hash(&bad[72..b_off + b_len]);
+    bad[40..72].copy_from_slice(hash.as_bytes());
+    let err = Plan::from_bytes(&bad).unwrap_err();
+    assert!(err.to_string().contains("overflows"), "{err}");
 }

@@ -101,6 +101,41 @@ proptest! {
     }
 
     #[test]
+    fn matmul_bt_cpu_matches_reference(batch in 1usize..3, m in 1usize..9, k in 0usize..9, n in 1usize..9, a in values(512), b in values(512)) {
+        let a = &a[..batch * m * k];
+        let b = &b[..batch * n * k];
+        let got: Vec<f32> = cpu::matmul_bt(a, b, batch, m, k, n);
+        let want = reference::matmul_bt(a, b, batch, m, k, n);
+        let tol = 1e-5 * 16.0 * k.max(1) as f32;
+        prop_assert!(got.len() == want.len() && got.iter().zip(&want).all(|(x, y)| (x - y).abs() <= tol));
+    }
+
+    /// Narrow operands (16- and 8-bit, as a plan stores weights) give
+    /// exactly the `i64` result, on every equation shape, including the
+    /// transposed-weight layout `einsum2` reads in place.
+    #[test]
+    fn einsum2_narrow_operands_are_exact((eq, sizes) in equation(), seed in any::<u32>()) {
+        let spec = EinsumSpec::parse(&eq).unwrap();
+        let shape_of = |t: &[char]| t.iter().map(|&c| sizes[(c as u8 - b'a') as usize]).collect::<Vec<_>>();
+        let (sa, sb) = (shape_of(&spec.inputs[0]), shape_of(&spec.inputs[1]));
+        let fill = |n: usize, s: u32| (0..n).map(|i| (((i as u32).wrapping_mul(2654435761) ^ s) >> 11) as i64 - (1 << 20)).collect::<Vec<i64>>();
+        let a = fill(sa.iter().product(), seed);
+        let b16: Vec<i16> = fill(sb.iter().product(), seed.rotate_left(7)).iter().map(|&x| (x >> 6) as i16).collect();
+        let b8: Vec<i8> = b16.iter().map(|&x| (x >> 8) as i8).collect();
+        for b in [b16.iter().map(|&x| x as i64).collect::<Vec<_>>(), b8.iter().map(|&x| x as i64).collect()] {
+            let want: Vec<i64> = reference::einsum_exact(&spec, &[&a, &b], &[&sa, &sb]).into_iter().map(|x| i64::try_from(x).unwrap()).collect();
+            if b.iter().all(|&x| i8::try_from(x).is_ok()) {
+                let b8: Vec<i8> = b.iter().map(|&x| x as i8).collect();
+                prop_assert_eq!(cpu::einsum2::<i64, _, _>(&spec, &a, &b8, &[&sa, &sb]), want.clone());
+            }
+            let b16: Vec<i16> = b.iter().map(|&x| x as i16).collect();
+            prop_assert_eq!(cpu::einsum2::<i64, _, _>(&spec, &a, &b16, &[&sa, &sb]), want.clone());
+            let a32: Vec<i32> = a.iter().map(|&x| x as i32).collect();
+            prop_assert_eq!(cpu::einsum2::<i64, _, _>(&spec, &a32, &b16, &[&sa, &sb]), want);
+        }
+    }
+
+    #[test]
     fn transpose_cpu_matches_reference(shape in proptest::collection::vec(1usize..5, 1..5), seed in any::<u64>()) {
         let n: usize = shape.iter().product();
         let data: Vec<u32> = (0..n as u32).collect();

@@ -25,7 +25,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use zkml_ir::ops::lookup::{LookupQuant, MAX_ROWS, TableSpec};
-use zkml_ir::{Graph, IrError, Op, OpError, Tensor, TensorData};
+use zkml_ir::{DType, Graph, IrError, Op, OpError, Tensor, with_ints};
 
 /// A materialised table: `rows[r]` is `T[r]`.
 #[derive(Debug)]
@@ -133,12 +133,24 @@ impl<'g> Executor<'g> {
 
     fn eval_node(&self, id: usize, op: &Op, args: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
         match op {
-            Op::Einsum(e) if args.iter().all(|t| matches!(t.data(), TensorData::I64(_))) => {
+            Op::Einsum(e) if args.iter().all(|t| t.dtype() == DType::I64) => {
                 let spec = e.spec()?;
                 let shapes: Vec<&[usize]> = args.iter().map(|t| t.shape()).collect();
                 let out_shape = spec.output_shape(&shapes).map_err(|e| OpError::new(e.to_string()))?;
-                let data = args.iter().map(|t| t.as_i64()).collect::<Result<Vec<_>, _>>()?;
-                Ok(vec![Tensor::from_i64(out_shape, zkml_kernels::cpu::einsum(&spec, &data, &shapes))?])
+                let out = if let [a, b] = args {
+                    // Each operand in its own storage width (a 16-bit weight
+                    // is widened as it is multiplied, never copied).
+                    with_ints!(a.data(), x => with_ints!(b.data(), y => {
+                        zkml_kernels::cpu::einsum2::<i64, _, _>(&spec, &x[..], &y[..], &shapes)
+                    }))
+                    .flatten()
+                    .ok_or_else(|| OpError::new("einsum operands are not integers"))?
+                } else {
+                    let data = args.iter().map(|t| t.as_i64()).collect::<Result<Vec<_>, _>>()?;
+                    let data: Vec<&[i64]> = data.iter().map(|d| &**d).collect();
+                    zkml_kernels::cpu::einsum(&spec, &data, &shapes)
+                };
+                Ok(vec![Tensor::from_i64(out_shape, out)?])
             }
             Op::Lookup(l) if l.quant.is_some() => {
                 let (Some(q), Some(t)) = (&l.quant, self.node_table[id]) else {
@@ -146,7 +158,7 @@ impl<'g> Executor<'g> {
                 };
                 Ok(vec![lookup(q, &self.tables[t], args[0])?])
             }
-            _ => op.def().eval(args),
+            _ => op.eval(args),
         }
     }
 }

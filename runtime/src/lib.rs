@@ -127,11 +127,12 @@ impl OutputData {
             .zip(graph.outputs())
             .map(|(t, v)| {
                 let q = graph.fact(*v).and_then(|f| f.dtype.q());
-                match (t.data(), q) {
-                    (zkml_ir::TensorData::I64(v), Some(q)) => v.iter().map(|&x| q.dequantize(x)).collect(),
-                    (zkml_ir::TensorData::F32(v), _) => v.iter().map(|&x| x as f64).collect(),
-                    (zkml_ir::TensorData::I64(v), None) => v.iter().map(|&x| x as f64).collect(),
-                    (zkml_ir::TensorData::Bool(v), _) => v.iter().map(|&x| x as u8 as f64).collect(),
+                match (t.data(), t.as_i64(), q) {
+                    (zkml_ir::TensorData::F32(v), _, _) => v.iter().map(|&x| x as f64).collect(),
+                    (zkml_ir::TensorData::Bool(v), _, _) => v.iter().map(|&x| x as u8 as f64).collect(),
+                    (_, Ok(v), Some(q)) => v.iter().map(|&x| q.dequantize(x)).collect(),
+                    (_, Ok(v), None) => v.iter().map(|&x| x as f64).collect(),
+                    (_, Err(_), _) => unreachable!("every tensor holds floats, bools or integers"),
                 }
             })
             .collect();

@@ -54,8 +54,8 @@ pub fn random_inputs(facts: &[&Fact], seed: u64, id_bound: i64) -> Vec<Tensor> {
 fn to_tract(t: &Tensor) -> TractResult<TValue> {
     Ok(match t.data() {
         TensorData::F32(v) => tract_onnx::prelude::Tensor::from_shape(t.shape(), v)?.into(),
-        TensorData::I64(v) => tract_onnx::prelude::Tensor::from_shape(t.shape(), v)?.into(),
         TensorData::Bool(v) => tract_onnx::prelude::Tensor::from_shape(t.shape(), v)?.into(),
+        _ => tract_onnx::prelude::Tensor::from_shape(t.shape(), &t.as_i64()?)?.into(),
     })
 }
 
@@ -96,8 +96,8 @@ pub fn ours_run(graph: &Graph, inputs: &[Tensor]) -> Vec<Vec<f32>> {
         .iter()
         .map(|t| match t.data() {
             TensorData::F32(v) => v.clone(),
-            TensorData::I64(v) => v.iter().map(|&x| x as f32).collect(),
             TensorData::Bool(v) => v.iter().map(|&x| x as u8 as f32).collect(),
+            _ => t.as_i64().expect("integer data").iter().map(|&x| x as f32).collect(),
         })
         .collect()
 }

@@ -59,9 +59,9 @@ fn prove_and_verify(name: &str) {
 #[test]
 fn stored_prover_data_gives_the_same_key_and_proof() {
     let c = Case::new("cnn.onnx", 3);
-    let bytes: zkml_proof::store::Shared = std::sync::Arc::new(c.pk.prover_bytes());
+    let bytes = zkml_ir::plan::ProverSection::owned(c.pk.prover_bytes());
     let stored =
-        zkml_protocol::setup_stored(&c.graph, &zkml_ir::Partitioning::single(&c.graph), "test", &bytes, 0)
+        zkml_protocol::setup_stored(&c.graph, &zkml_ir::Partitioning::single(&c.graph), "test", &bytes)
             .unwrap();
     assert_eq!(stored.digest, c.pk.digest);
     let (p1, _) = zkml_protocol::prove(&c.pk, &c.values).unwrap();
@@ -69,9 +69,9 @@ fn stored_prover_data_gives_the_same_key_and_proof() {
     assert_eq!(p1.to_bytes().unwrap(), p2.to_bytes().unwrap());
     // Prover data of another model does not fit.
     let other = Case::new("mlp.onnx", 3);
-    let wrong: zkml_proof::store::Shared = std::sync::Arc::new(other.pk.prover_bytes());
+    let wrong = zkml_ir::plan::ProverSection::owned(other.pk.prover_bytes());
     assert!(
-        zkml_protocol::setup_stored(&c.graph, &zkml_ir::Partitioning::single(&c.graph), "test", &wrong, 0)
+        zkml_protocol::setup_stored(&c.graph, &zkml_ir::Partitioning::single(&c.graph), "test", &wrong)
             .is_err()
     );
 }

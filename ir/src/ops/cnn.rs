@@ -373,8 +373,8 @@ impl OpDef for Im2Col {
         }
         let data = match x.data() {
             crate::TensorData::F32(v) => crate::TensorData::F32(gather(v, spatial, &taps, k)),
-            crate::TensorData::I64(v) => crate::TensorData::I64(gather(v, spatial, &taps, k)),
             crate::TensorData::Bool(_) => bail_op!("im2col of bool data"),
+            _ => crate::TensorData::I64(gather(&x.as_i64()?, spatial, &taps, k)),
         };
         let mut shape = xs[..2].to_vec();
         shape.extend(&self.window.kernel);

@@ -2,7 +2,7 @@
 //! [`zkml_kernels::EinsumSpec`] for the semantics and invariants).
 
 use super::{OpDef, expect_f32};
-use crate::{DType, Fact, OpError, QType, Tensor, TensorData, bail_op};
+use crate::{DType, Fact, OpError, QType, Tensor, bail_op};
 use serde::{Deserialize, Serialize};
 use zkml_kernels::EinsumSpec;
 
@@ -71,10 +71,11 @@ impl OpDef for Einsum {
         let spec = self.spec()?;
         let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape()).collect();
         let out_shape = spec.output_shape(&shapes).map_err(|e| OpError::new(e.to_string()))?;
-        if let TensorData::I64(_) = inputs[0].data() {
+        if inputs[0].dtype() == DType::I64 {
             // The naive exact definition (the optimised i64 kernel lives in
             // the runtime's executor and is tested against this).
             let data = inputs.iter().map(|t| t.as_i64()).collect::<Result<Vec<_>, _>>()?;
+            let data: Vec<&[i64]> = data.iter().map(|d| &**d).collect();
             let exact = zkml_kernels::reference::einsum_exact(&spec, &data, &shapes);
             let out = exact
                 .into_iter()

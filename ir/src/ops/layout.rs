@@ -224,13 +224,15 @@ impl OpDef for Concat {
                     .collect::<Result<Vec<_>, _>>()?
                     .concat(),
             ),
-            TensorData::I64(_) => TensorData::I64(
-                inputs
-                    .iter()
-                    .map(|t| t.as_i64().map(|v| v.to_vec()))
-                    .collect::<Result<Vec<_>, _>>()?
-                    .concat(),
-            ),
+            TensorData::I64(_) | TensorData::I8(_) | TensorData::I16(_) | TensorData::I32(_) => {
+                TensorData::I64(
+                    inputs
+                        .iter()
+                        .map(|t| t.as_i64().map(|v| v.to_vec()))
+                        .collect::<Result<Vec<_>, _>>()?
+                        .concat(),
+                )
+            }
             TensorData::Bool(_) => TensorData::Bool(
                 inputs
                     .iter()
@@ -319,7 +321,7 @@ impl OpDef for Gather {
         let inner: usize = s[self.axis + 1..].iter().product();
         let mut idx = Vec::with_capacity(outer * ind.len() * inner);
         for o in 0..outer {
-            for &k in ind {
+            for &k in ind.iter() {
                 let k = if k < 0 { k + dim } else { k };
                 if k < 0 || k >= dim {
                     bail_op!("gather index {k} out of range for axis of {dim}");
@@ -394,7 +396,8 @@ impl OpDef for Pad {
             TensorData::F32(v) => {
                 TensorData::F32(src.iter().map(|o| o.map_or(self.value, |i| v[i])).collect())
             }
-            TensorData::I64(v) => {
+            TensorData::I64(_) | TensorData::I8(_) | TensorData::I16(_) | TensorData::I32(_) => {
+                let v = x.as_i64()?;
                 TensorData::I64(src.iter().map(|o| o.map_or(self.value as i64, |i| v[i])).collect())
             }
             TensorData::Bool(v) => {

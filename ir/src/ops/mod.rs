@@ -88,6 +88,27 @@ op_table! {
     Im2Col(cnn::Im2Col),
 }
 
+impl Op {
+    /// Evaluates with integer inputs of any storage width (see
+    /// [`TensorData`](crate::TensorData)): ops that only move data take
+    /// narrow storage as it is and keep it (a gathered embedding row stays
+    /// 16-bit); every other op sees `i64`. Callers evaluating graphs use
+    /// this, not [`OpDef::eval`].
+    pub fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
+        let moves = matches!(
+            self,
+            Op::Reshape(_) | Op::Transpose(_) | Op::Slice(_) | Op::Split(_) | Op::Gather(_) | Op::Expand(_)
+        );
+        let narrow =
+            |t: &Tensor| t.dtype() == crate::DType::I64 && !matches!(t.data(), crate::TensorData::I64(_));
+        if moves || !inputs.iter().any(|t| narrow(t)) {
+            return self.def().eval(inputs);
+        }
+        let wide: Vec<Tensor> = inputs.iter().map(|t| t.widened()).collect();
+        self.def().eval(&wide.iter().collect::<Vec<_>>())
+    }
+}
+
 impl std::fmt::Display for Op {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let d = self.def();

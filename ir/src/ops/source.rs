@@ -70,8 +70,8 @@ impl OpDef for Const {
         if self.fact.len() <= 4 {
             let v = match self.value.data() {
                 crate::TensorData::F32(v) => super::list(v),
-                crate::TensorData::I64(v) => super::list(v),
                 crate::TensorData::Bool(v) => super::list(v),
+                _ => super::list(&self.value.as_i64().unwrap_or_default()),
             };
             vec![("value", v)]
         } else {

@@ -5,6 +5,6 @@ mod einsum;
 mod matmul;
 mod transpose;
 
-pub use einsum::einsum;
-pub use matmul::matmul;
+pub use einsum::{einsum, einsum2};
+pub use matmul::{matmul, matmul_bt};
 pub use transpose::transpose;

@@ -15,3 +15,21 @@ pub fn matmul(a: &[f32], b: &[f32], batch: usize, m: usize, k: usize, n: usize) 
     }
     c
 }
+
+/// Batched product with the second operand transposed: `c[b] = a[b] ·
+/// b[b]ᵀ` with `a: [batch, m, k]`, `b: [batch, n, k]`, f64 accumulation.
+pub fn matmul_bt(a: &[f32], b: &[f32], batch: usize, m: usize, k: usize, n: usize) -> Vec<f32> {
+    let mut c = vec![0f32; batch * m * n];
+    for bi in 0..batch {
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = 0f64;
+                for l in 0..k {
+                    acc += a[(bi * m + i) * k + l] as f64 * b[(bi * n + j) * k + l] as f64;
+                }
+                c[(bi * m + i) * n + j] = acc as f32;
+            }
+        }
+    }
+    c
+}

@@ -7,5 +7,5 @@ mod matmul;
 mod transpose;
 
 pub use einsum::{einsum, einsum_exact};
-pub use matmul::matmul;
+pub use matmul::{matmul, matmul_bt};
 pub use transpose::transpose;

@@ -286,7 +286,7 @@ mod tests {
         let mut bytes = vec![];
         tree.nodes().write(&mut bytes);
         let shared: crate::store::Shared = std::sync::Arc::new(bytes.clone());
-        let mapped = crate::store::Mapped::new(shared, 0, bytes.len()).unwrap();
+        let mapped = crate::store::Mapped::new(crate::store::Source::Memory(shared), 0, bytes.len()).unwrap();
         let back = MerkleTree::from_stored(h, Digests::Mapped(mapped)).unwrap();
         assert_eq!(back.root(), tree.root());
         assert_eq!(back.open(&[3, 17]).unwrap(), tree.open(&[3, 17]).unwrap());

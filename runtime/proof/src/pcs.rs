@@ -28,7 +28,7 @@
 
 use crate::merkle::{self, MerkleError, MerkleTree, MultiPath, Root};
 use crate::mle::eq_table;
-use crate::store::{Digests, Mapped, Shared, Words};
+use crate::store::{Digests, Mapped, Source, Words};
 use crate::{EF, F, Transcript};
 use p3_dft::{Radix2DitParallel, TwoAdicSubgroupDft};
 use p3_field::{BasedVectorSpace, PrimeCharacteristicRing, PrimeField64};
@@ -160,12 +160,24 @@ impl ProverData {
     /// the message part are read once): `k` vectors of `2^c` entries.
     fn combine_rows(&self, w: &[EF]) -> Vec<Vec<EF>> {
         let (rows, cols, width, b) = (1usize << self.log_rows, self.cols(), self.width(), self.log_blowup);
-        let per_col: Vec<Vec<EF>> = (0..cols)
+        let combine = |leaf: &[F]| -> Vec<EF> {
+            leaf.chunks(rows).map(|m| w.iter().zip(m).map(|(&e, &x)| e * x).sum()).collect()
+        };
+        // Stored leaves are grouped, so the message leaves are one run: read
+        // it in blocks of about 1 MB (one read each from a file), not leaf
+        // by leaf.
+        let block = if self.grouped { ((1 << 17) / width).clamp(1, cols) } else { 1 };
+        let per_col: Vec<Vec<EF>> = (0..cols.div_ceil(block))
             .into_par_iter()
-            .map(|col| {
-                self.codeword.with_range(self.leaf_at(col << b), width, |leaf| {
-                    leaf.chunks(rows).map(|m| w.iter().zip(m).map(|(&e, &x)| e * x).sum()).collect()
-                })
+            .flat_map_iter(|i| {
+                let (c0, n) = (i * block, block.min(cols - i * block));
+                if block == 1 {
+                    vec![self.codeword.with_range(self.leaf_at(c0 << b), width, combine)]
+                } else {
+                    self.codeword.with_range(self.leaf_at(c0 << b), n * width, |run| {
+                        run.chunks(width).map(combine).collect::<Vec<_>>()
+                    })
+                }
             })
             .collect();
         (0..self.num_polys).map(|p| per_col.iter().map(|c| c[p]).collect()).collect()
@@ -220,9 +232,12 @@ impl ProverData {
     /// `bytes` (without copying the codeword or the tree); returns it and
     /// the offset just past it. Sizes are checked; contents are trusted
     /// (the caller hashes the file).
-    pub fn read(bytes: &Shared, start: usize) -> Result<(ProverData, usize), PcsError> {
-        let all = (**bytes).as_ref();
-        let head = all.get(start..start + 32).ok_or_else(|| PcsError::Stored("truncated header".into()))?;
+    pub fn read(src: &Source, start: usize) -> Result<(ProverData, usize), PcsError> {
+        let total = src.byte_len().map_err(|e| PcsError::Stored(e.to_string()))?;
+        let mut head = [0u8; 32];
+        if start.checked_add(32).is_none_or(|e| e > total) || src.read_at(start, &mut head).is_err() {
+            return Err(PcsError::Stored("truncated header".into()));
+        }
         let u = |i: usize| {
             let mut w = [0u8; 8];
             w.copy_from_slice(&head[i * 8..i * 8 + 8]);
@@ -241,11 +256,11 @@ impl ProverData {
         let tree_at = code_at + (words * 8).div_ceil(64) * 64;
         let end = tree_at + (digests * 32).div_ceil(64) * 64;
         let map = |at: usize, len: usize| {
-            Mapped::new(bytes.clone(), at, len).ok_or_else(|| PcsError::Stored("truncated data".into()))
+            Mapped::new(src.clone(), at, len).ok_or_else(|| PcsError::Stored("truncated data".into()))
         };
         let codeword = Words::Mapped(map(code_at, words * 8)?);
         let tree = MerkleTree::from_stored(log_height, Digests::Mapped(map(tree_at, digests * 32)?))?;
-        if end > all.len() {
+        if end > total {
             return Err(PcsError::Stored("truncated data".into()));
         }
         Ok((ProverData { num_vars, num_polys, log_rows, log_blowup, codeword, grouped: true, tree }, end))

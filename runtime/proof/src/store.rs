@@ -2,11 +2,12 @@
 //!
 //! The weights' prover data (their Reed–Solomon codeword and Merkle tree)
 //! is computed once by `zkc compile` and stored in `plan.bin`; `zkrt run`
-//! maps the file and reads only the rows a proof touches (the opened
-//! columns, their Merkle paths), so the codeword costs neither setup time
-//! nor resident memory per proof. [`Words`] and [`Digests`] give the same
-//! read interface over an owned vector (witness commitments, made per
-//! proof) and over bytes shared with a mapping.
+//! reads only what a proof touches (the message part once, the opened
+//! columns and their Merkle paths) at offsets of the file, so the codeword
+//! costs neither setup time nor resident memory per proof. [`Words`] and
+//! [`Digests`] give the same read interface over an owned vector (witness
+//! commitments, made per proof) and over stored bytes ([`Source`]: shared
+//! memory or the file).
 //!
 //! Stored layout: little-endian `u64` words (canonical field elements) and
 //! raw 32-byte digests, each array starting at a 64-byte aligned offset of
@@ -16,15 +17,59 @@
 use crate::F;
 use p3_field::PrimeCharacteristicRing;
 use std::fmt;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
 /// Bytes shared with their owner (a memory map, or a vector read from disk).
 pub type Shared = Arc<dyn AsRef<[u8]> + Send + Sync>;
 
-/// A byte range of a [`Shared`] buffer.
+/// Where stored bytes are: shared memory, or a file read at offsets
+/// (`pread`; its pages stay in the page cache, out of the process's
+/// resident set).
+#[derive(Clone)]
+pub enum Source {
+    Memory(Shared),
+    File(Arc<File>),
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Memory(b) => write!(f, "Memory({} bytes)", (**b).as_ref().len()),
+            Source::File(_) => write!(f, "File"),
+        }
+    }
+}
+
+impl Source {
+    /// Total length in bytes.
+    pub fn byte_len(&self) -> std::io::Result<usize> {
+        match self {
+            Source::Memory(b) => Ok((**b).as_ref().len()),
+            Source::File(f) => Ok(f.metadata()?.len() as usize),
+        }
+    }
+    /// Fills `buf` from offset `at`.
+    pub fn read_at(&self, at: usize, buf: &mut [u8]) -> std::io::Result<()> {
+        match self {
+            Source::Memory(b) => {
+                let src = (**b)
+                    .as_ref()
+                    .get(at..at + buf.len())
+                    .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
+                buf.copy_from_slice(src);
+                Ok(())
+            }
+            Source::File(f) => f.read_exact_at(buf, at as u64),
+        }
+    }
+}
+
+/// A byte range of a [`Source`].
 #[derive(Clone)]
 pub struct Mapped {
-    bytes: Shared,
+    src: Source,
     start: usize,
     len: usize,
 }
@@ -36,13 +81,28 @@ impl fmt::Debug for Mapped {
 }
 
 impl Mapped {
-    /// The range `start..start+len` of `bytes`, if it lies inside.
-    pub fn new(bytes: Shared, start: usize, len: usize) -> Option<Mapped> {
+    /// The range `start..start+len` of `src`, if it lies inside.
+    pub fn new(src: Source, start: usize, len: usize) -> Option<Mapped> {
         let end = start.checked_add(len)?;
-        (end <= (*bytes).as_ref().len()).then_some(Mapped { bytes, start, len })
+        (end <= src.byte_len().ok()?).then_some(Mapped { src, start, len })
     }
-    pub fn as_bytes(&self) -> &[u8] {
-        &(*self.bytes).as_ref()[self.start..self.start + self.len]
+    /// Calls `f` with bytes `at..at+n` of the range: borrowed from memory,
+    /// or read from the file into a scratch buffer. The range was checked
+    /// against the source's length when it was made; a file shortened since
+    /// then is an I/O failure, reported as a panic with its cause (the
+    /// prover cannot go on without its committed data).
+    fn with_bytes<R>(&self, at: usize, n: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+        assert!(at + n <= self.len, "read past the stored range");
+        match &self.src {
+            Source::Memory(b) => f(&(**b).as_ref()[self.start + at..self.start + at + n]),
+            Source::File(_) => {
+                let mut buf = vec![0u8; n];
+                if let Err(e) = self.src.read_at(self.start + at, &mut buf) {
+                    panic!("reading the plan's prover section failed (was the file changed?): {e}");
+                }
+                f(&buf)
+            }
+        }
     }
 }
 
@@ -65,15 +125,14 @@ impl Words {
     }
 
     /// Calls `f` with elements `start..start+n` (decoded into a scratch
-    /// buffer when mapped; rows are a few KB).
+    /// buffer when stored).
     pub fn with_range<R>(&self, start: usize, n: usize, f: impl FnOnce(&[F]) -> R) -> R {
         match self {
             Words::Owned(v) => f(&v[start..start + n]),
-            Words::Mapped(m) => {
-                let b = &m.as_bytes()[start * 8..(start + n) * 8];
+            Words::Mapped(m) => m.with_bytes(start * 8, n * 8, |b| {
                 let row: Vec<F> = b.chunks_exact(8).map(decode).collect();
                 f(&row)
-            }
+            }),
         }
     }
 
@@ -109,17 +168,17 @@ impl Digests {
     pub fn get(&self, i: usize) -> [u8; 32] {
         match self {
             Digests::Owned(v) => v[i],
-            Digests::Mapped(m) => {
+            Digests::Mapped(m) => m.with_bytes(i * 32, 32, |b| {
                 let mut d = [0u8; 32];
-                d.copy_from_slice(&m.as_bytes()[i * 32..i * 32 + 32]);
+                d.copy_from_slice(b);
                 d
-            }
+            }),
         }
     }
     pub fn write(&self, out: &mut Vec<u8>) {
         match self {
             Digests::Owned(v) => v.iter().for_each(|d| out.extend_from_slice(d)),
-            Digests::Mapped(m) => out.extend_from_slice(m.as_bytes()),
+            Digests::Mapped(m) => m.with_bytes(0, m.len, |b| out.extend_from_slice(b)),
         }
     }
 }

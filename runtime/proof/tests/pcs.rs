@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 use zkml_proof::pcs::{
     Commitment, MultilinearPcs, OpeningClaim, OpeningProof, PcsError, ProverData, TensorPcs,
 };
+use zkml_proof::store::Source;
 use zkml_proof::{EF, F, Poseidon2Transcript, mle};
 
 fn rand_ext(rng: &mut StdRng) -> EF {
@@ -63,8 +64,9 @@ fn completeness(pcs: TensorPcs) {
     }
 }
 
-/// Prover data written out and read back from shared bytes (as `zkrt`
-/// reads it from a mapped plan) opens exactly like the original.
+/// Prover data written out and read back, from memory and from a file at
+/// offsets (as `zkrt` reads it from a plan), opens exactly like the
+/// original.
 #[test]
 fn stored_prover_data_opens_identically() {
     for pcs in [TensorPcs::default(), TensorPcs::for_random_points()] {
@@ -74,27 +76,35 @@ fn stored_prover_data_opens_identically() {
             data.write(&mut bytes);
             bytes.extend_from_slice(&[1, 2, 3]);
             let end_expected = bytes.len() - 3;
-            let shared: zkml_proof::store::Shared = std::sync::Arc::new(bytes.clone());
-            let (back, end) = ProverData::read(&shared, 64).unwrap();
-            assert_eq!(end, end_expected);
-            assert_eq!(back.root(), comm);
+            let mut file = tempfile::tempfile().unwrap();
+            std::io::Write::write_all(&mut file, &bytes).unwrap();
+            let sources =
+                [Source::Memory(std::sync::Arc::new(bytes.clone())), Source::File(std::sync::Arc::new(file))];
             let mut rng = StdRng::seed_from_u64(3);
             let point: Vec<EF> = (0..n).map(|_| rand_ext(&mut rng)).collect();
             let (v1, p1) = open(&pcs, &comm, &data, &point);
-            let (v2, p2) = open(&pcs, &comm, &back, &point);
-            assert_eq!(v1, v2);
-            assert_eq!(
-                zkml_proof::encoding::encode(&p1).unwrap(),
-                zkml_proof::encoding::encode(&p2).unwrap()
-            );
+            let mut back = None;
+            for src in &sources {
+                let (b, end) = ProverData::read(src, 64).unwrap();
+                assert_eq!(end, end_expected);
+                assert_eq!(b.root(), comm);
+                let (v2, p2) = open(&pcs, &comm, &b, &point);
+                assert_eq!(v1, v2);
+                assert_eq!(
+                    zkml_proof::encoding::encode(&p1).unwrap(),
+                    zkml_proof::encoding::encode(&p2).unwrap()
+                );
+                back = Some(b);
+            }
+            let back = back.unwrap();
             // Truncated or inconsistent stored data is an error, not a panic.
-            for cut in [65, 64 + 40, end - 1] {
-                let short: zkml_proof::store::Shared = std::sync::Arc::new(bytes[..cut].to_vec());
+            for cut in [65, 64 + 40, end_expected - 1] {
+                let short = Source::Memory(std::sync::Arc::new(bytes[..cut].to_vec()));
                 assert!(ProverData::read(&short, 64).is_err(), "cut at {cut}");
             }
             let mut bad = bytes.clone();
             bad[64 + 8] = 0; // zero polynomials
-            let bad: zkml_proof::store::Shared = std::sync::Arc::new(bad);
+            let bad = Source::Memory(std::sync::Arc::new(bad));
             assert!(ProverData::read(&bad, 64).is_err());
             // Opening with other parameters than the data was committed with.
             let other = TensorPcs { log_blowup: pcs.log_blowup + 1, ..pcs };

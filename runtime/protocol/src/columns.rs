@@ -445,7 +445,7 @@ impl ColumnPlan {
     /// Computes every column from the executor's values (`values[node][slot]`).
     pub fn fill(&self, vk: &VerifyingKey, values: &[Vec<Tensor>]) -> Result<Vec<Vec<F>>> {
         let mut cols: Vec<Vec<F>> = vec![vec![]; self.layouts.len()];
-        let ints = |v: ValueId| -> Result<&[i64]> {
+        let ints = |v: ValueId| -> Result<std::borrow::Cow<'_, [i64]>> {
             values
                 .get(v.node)
                 .and_then(|n| n.get(v.slot))
@@ -454,7 +454,7 @@ impl ColumnPlan {
                 .map_err(|e| Error::Internal(format!("witness {v}: {e}")))
         };
         for (&v, &col) in self.boundary_in.iter().chain(&self.boundary_out) {
-            cols[col] = self.layouts[col].pad_i64(ints(v)?);
+            cols[col] = self.layouts[col].pad_i64(&ints(v)?);
         }
         let mut table_rows: Vec<Vec<u64>> = self.tables.iter().map(|t| vec![0u64; 1 << t.bits]).collect();
         for (&id, nc) in &self.nodes {
@@ -477,7 +477,7 @@ impl ColumnPlan {
                     let mut ys = Vec::with_capacity(x.len());
                     let mut rems = Vec::with_capacity(x.len());
                     let (mut ups, mut downs) = (vec![], vec![]);
-                    for &xv in x {
+                    for &xv in x.iter() {
                         let t = xv as i128 * mult as i128 + h;
                         let y_true = t >> s;
                         let y = y_true.clamp(-(m as i128), m as i128);
@@ -502,7 +502,7 @@ impl ColumnPlan {
                                 table_rows[*table][(yv + m) as usize] += 1;
                             }
                             cols[*y] = layout.pad_i64(&ys);
-                            cols[*z] = layout.pad_i64(zs);
+                            cols[*z] = layout.pad_i64(&zs);
                             self.fill_chunks(&mut cols, rem, layout, &rems);
                         }
                         NodeCols::Range { lo, hi, rem, .. } => {
@@ -535,7 +535,7 @@ impl ColumnPlan {
                     let layout = &Layout::new(&shape_of(vk, node.inputs[0]));
                     let d = u32::from(l.mantissa);
                     let (mut ms, mut ps, mut rs, mut us) = (vec![], vec![], vec![], vec![]);
-                    for &xv in x {
+                    for &xv in x.iter() {
                         if xv < 0 {
                             return Err(witness_err(format!(
                                 "input {xv} is negative: a floating-point table domain is for non-negative inputs"
@@ -557,7 +557,7 @@ impl ColumnPlan {
                     }
                     cols[*m] = layout.pad_i64(&ms);
                     cols[*p] = layout.pad_i64(&ps);
-                    cols[*z] = layout.pad_i64(ints(ValueId::new(id, 0))?);
+                    cols[*z] = layout.pad_i64(&ints(ValueId::new(id, 0))?);
                     self.fill_chunks(&mut cols, r, layout, &rs);
                     self.fill_chunks(&mut cols, u, layout, &us);
                 }
@@ -572,7 +572,7 @@ impl ColumnPlan {
                     let offsets = zkml_ir::shape::broadcast_offsets(&[&kept], &xs).remove(0);
                     let d: Vec<u64> = x.iter().zip(&offsets).map(|(&xv, &o)| (os[o] - xv) as u64).collect();
                     let xl = Layout::new(&xs);
-                    cols[*out] = self.layouts[*out].pad_i64(os);
+                    cols[*out] = self.layouts[*out].pad_i64(&os);
                     self.fill_chunks(&mut cols, diff, &xl, &d);
                 }
             }

@@ -107,17 +107,29 @@ impl Layout {
 
     /// Padded field table of signed integers.
     pub fn pad_i64(&self, data: &[i64]) -> Vec<F> {
+        self.pad_ints(data)
+    }
+
+    /// Padded field table of signed integers of any width.
+    pub fn pad_ints<T: Copy + Into<i64>>(&self, data: &[T]) -> Vec<F> {
         let mut out = vec![F::ZERO; self.padded_len()];
         if self.is_dense() {
             for (o, &v) in out.iter_mut().zip(data) {
-                *o = embed_i64(v);
+                *o = embed_i64(v.into());
             }
             return out;
         }
         for (&p, &v) in self.padded_indices().iter().zip(data) {
-            out[p] = embed_i64(v);
+            out[p] = embed_i64(v.into());
         }
         out
+    }
+
+    /// Padded field table of an integer tensor in whatever storage width it
+    /// has (a 16-bit weight is embedded without an `i64` copy); `None` for
+    /// float or bool data.
+    pub fn pad_data(&self, data: &zkml_ir::TensorData) -> Option<Vec<F>> {
+        zkml_ir::with_ints!(data, v => self.pad_ints(v))
     }
 
     /// Splits a point on this layout into one slice per axis.

@@ -47,7 +47,7 @@ use zkml_proof::mle::{eq_eval, eq_table};
 use zkml_proof::pcs::{
     Commitment, MultiOpeningProof, MultilinearPcs, OpeningClaim, OpeningProof, ProverData, TensorPcs,
 };
-use zkml_proof::store::Shared;
+use zkml_proof::store::Source;
 use zkml_proof::sumcheck::{self, SumcheckProof, Table, Term};
 use zkml_proof::{EF, F, Transcript};
 
@@ -312,7 +312,7 @@ impl Committed {
     /// [`weight_pcs`], read from their stored form
     /// at `start` of `bytes` (see [`Committed::to_bytes`]); returns where
     /// the stored data ends.
-    pub fn stored(layouts: Vec<Layout>, bytes: &Shared, start: usize) -> Result<(Committed, usize)> {
+    pub fn stored(layouts: Vec<Layout>, bytes: &Source, start: usize) -> Result<(Committed, usize)> {
         let groups = Groups::new(&layouts.iter().map(|l| l.vars()).collect::<Vec<_>>());
         let mut parts = vec![];
         let mut at = start;

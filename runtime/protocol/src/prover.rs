@@ -8,6 +8,7 @@ use crate::stream::{PartProof, Proof, Sink};
 use crate::vk::{ProvingKey, VerifyingKey};
 use crate::{Error, Result};
 use p3_field::PrimeCharacteristicRing;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use zkml_ir::{Tensor, ValueId};
@@ -46,13 +47,16 @@ impl std::fmt::Debug for Prover<'_> {
 }
 
 impl<'a> Prover<'a> {
-    pub fn ints(&self, v: ValueId) -> Result<&'a [i64]> {
+    fn tensor(&self, v: ValueId) -> Result<&'a Tensor> {
         self.values
             .get(v.node)
             .and_then(|n| n.get(v.slot))
-            .ok_or_else(|| Error::Internal(format!("witness lacks {v}")))?
-            .as_i64()
-            .map_err(|e| Error::Internal(format!("witness {v}: {e}")))
+            .ok_or_else(|| Error::Internal(format!("witness lacks {v}")))
+    }
+
+    /// A value's integers (borrowed unless stored narrow).
+    pub fn ints(&self, v: ValueId) -> Result<Cow<'a, [i64]>> {
+        self.tensor(v)?.as_i64().map_err(|e| Error::Internal(format!("witness {v}: {e}")))
     }
 
     pub fn layout(&self, v: ValueId) -> Layout {
@@ -61,7 +65,9 @@ impl<'a> Prover<'a> {
 
     /// The padded field table of a value.
     pub fn padded(&self, v: ValueId) -> Result<Vec<F>> {
-        Ok(self.layout(v).pad_i64(self.ints(v)?))
+        self.layout(v)
+            .pad_data(self.tensor(v)?.data())
+            .ok_or_else(|| Error::Internal(format!("witness {v} holds no integers")))
     }
 
     /// Evaluates committed column `col` at `point` and records the claim.

@@ -57,7 +57,7 @@ impl Verifier<'_> {
             Route::Input(index) => {
                 let t = self.inputs.get(index).ok_or_else(|| Error::Public("missing input".into()))?;
                 let ints = t.as_i64().map_err(|e| Error::Public(e.to_string()))?;
-                public(ints, format!("public input {index}"), self)?;
+                public(&ints, format!("public input {index}"), self)?;
             }
             Route::Inline => {
                 let ints = self.vk.inline.get(&v.node).map(|x| x.as_slice()).unwrap_or(&[]);

@@ -19,9 +19,10 @@ use crate::packing::{Committed, Groups};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use zkml_ir::{Fact, Graph, Node, Op, Partitioning, TensorData, ValueId};
+use zkml_ir::plan::{ProverSection, SectionBytes};
+use zkml_ir::{Fact, Graph, Node, Op, Partitioning, ValueId};
 use zkml_proof::pcs::Commitment;
-use zkml_proof::store::Shared;
+use zkml_proof::store::Source;
 
 pub const VK_MAGIC: &[u8; 8] = b"ZKMLVK01";
 /// Bump on any change of the key's content or of the protocol.
@@ -67,11 +68,11 @@ pub struct ProvingKey {
 }
 
 /// Integers of a constant (quantized or integer data).
-pub(crate) fn const_data(node: usize, n: &Node) -> Result<&[i64]> {
+pub(crate) fn const_data(node: usize, n: &Node) -> Result<std::borrow::Cow<'_, [i64]>> {
     let Op::Const(c) = &n.op else { return Err(Error::Internal(format!("node {node} is not a constant"))) };
-    match c.value.data() {
-        TensorData::I64(v) => Ok(v),
-        _ => Err(Error::Unsupported {
+    match c.value.as_i64() {
+        Ok(v) => Ok(v),
+        Err(_) => Err(Error::Unsupported {
             node,
             name: n.name.clone(),
             op: "const".into(),
@@ -102,13 +103,14 @@ pub fn setup_partitioned(graph: &Graph, partitions: &Partitioning, producer: &st
             None
         } else {
             let layouts = layouts(graph, &ids);
-            let data: Vec<&[i64]> =
-                ids.iter().map(|&id| const_data(id, graph.node(id))).collect::<Result<_>>()?;
+            let data: Vec<_> = ids.iter().map(|&id| const_data(id, graph.node(id))).collect::<Result<_>>()?;
             Some(Committed::with(layouts.clone(), crate::packing::weight_pcs, |i, dst| {
                 if layouts[i].is_dense() {
-                    dst.iter_mut().zip(data[i]).for_each(|(d, &v)| *d = zkml_proof::field::embed_i64(v));
+                    dst.iter_mut()
+                        .zip(data[i].iter())
+                        .for_each(|(d, &v)| *d = zkml_proof::field::embed_i64(v));
                 } else {
-                    for (&p, &v) in layouts[i].padded_indices().iter().zip(data[i]) {
+                    for (&p, &v) in layouts[i].padded_indices().iter().zip(data[i].iter()) {
                         dst[p] = zkml_proof::field::embed_i64(v);
                     }
                 }
@@ -120,19 +122,22 @@ pub fn setup_partitioned(graph: &Graph, partitions: &Partitioning, producer: &st
 
 /// The proving key of a plan whose weights were committed by
 /// [`setup_partitioned`] and stored with [`ProvingKey::prover_bytes`] (in
-/// `plan.bin`): nothing is recomputed and the codewords stay where `bytes`
-/// keeps them (a mapped file). Fails if the stored data does not fit the
-/// graph's weights.
+/// `plan.bin`): nothing is recomputed and the codewords stay where the
+/// section keeps them (the plan file, read at offsets). Fails if the stored
+/// data does not fit the graph's weights.
 pub fn setup_stored(
     graph: &Graph,
     partitions: &Partitioning,
     producer: &str,
-    bytes: &Shared,
-    start: usize,
+    section: &ProverSection,
 ) -> Result<ProvingKey> {
+    let bytes = &match &section.bytes {
+        SectionBytes::Memory(b) => Source::Memory(b.clone()),
+        SectionBytes::File(f) => Source::File(f.clone()),
+    };
     let vk = structure(graph, partitions, producer)?;
     let mut weights = vec![];
-    let mut at = start;
+    let mut at = section.start;
     for color in 0..partitions.len() {
         let ids = weight_nodes(&vk, color);
         weights.push(if ids.is_empty() {

@@ -122,7 +122,7 @@ impl EngineArgs {
 /// computed when the plan has none.
 fn proving_key(p: &Plan, quiet: bool) -> Result<zkml_protocol::ProvingKey> {
     match &p.prover {
-        Some(sec) => zkml_protocol::setup_stored(&p.graph, &p.partitions, &p.producer, &sec.bytes, sec.start)
+        Some(sec) => zkml_protocol::setup_stored(&p.graph, &p.partitions, &p.producer, sec)
             .context("reading the plan's prover data"),
         None => {
             let pb = spinner(quiet, "setup: committing the weights (plan has no prover data)");

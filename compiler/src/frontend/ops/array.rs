@@ -126,8 +126,8 @@ fn pad(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>
     let c = super::ir_tensor(c).map_err(|m| fail(node, m))?;
     let value = match c.data() {
         zkml_ir::TensorData::F32(v) => v.first().copied().unwrap_or(0.0),
-        zkml_ir::TensorData::I64(v) => v.first().copied().unwrap_or(0) as f32,
         zkml_ir::TensorData::Bool(v) => v.first().copied().unwrap_or(false) as u8 as f32,
+        _ => c.as_i64().map_err(|m| fail(node, m.to_string()))?.first().copied().unwrap_or(0) as f32,
     };
     Ok(vec![ctx.add(&node.name, layout::Pad { pads: op.pads.clone(), value }, args)?])
 }

@@ -97,8 +97,8 @@ pub(crate) fn prove_mul(p: &mut Prover<'_>, id: usize, c: Claim) -> Result<()> {
     }
     let tables = vec![
         Table::Ext(eq_table(&c.point)),
-        Table::Base(broadcast(&out, &sa, p.ints(a)?)),
-        Table::Base(broadcast(&out, &sb, p.ints(b)?)),
+        Table::Base(broadcast(&out, &sa, &p.ints(a)?)),
+        Table::Base(broadcast(&out, &sb, &p.ints(b)?)),
     ];
     let (proof, res) = sumcheck::prove(tables, &mul_terms(), c.value, &mut p.t)?;
     p.sink.sumcheck(proof);

@@ -77,9 +77,9 @@ fn check_ids(ids: &[i64], rows: usize) -> Result<()> {
 pub(crate) fn prove(p: &mut Prover<'_>, id: usize, c: Claim) -> Result<()> {
     let g = geometry(&p.pk.vk, id);
     let ids = p.ints(g.indices)?;
-    check_ids(ids, g.dl.dims[0])?;
+    check_ids(&ids, g.dl.dims[0])?;
     let rj = &c.point[g.il.vars()..];
-    let (tokens, _) = distinct(ids);
+    let (tokens, _) = distinct(&ids);
     let data = p.padded(g.data)?;
     let row = g.rl.padded_len();
     let ev: Vec<EF> =

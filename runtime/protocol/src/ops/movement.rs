@@ -46,7 +46,7 @@ fn index_map(vk: &VerifyingKey, id: usize, slot: usize) -> Result<Vec<(usize, us
         tensors.push(Tensor::from_i64(l.dims.clone(), vals).map_err(|e| Error::Internal(e.to_string()))?);
     }
     let refs: Vec<&Tensor> = tensors.iter().collect();
-    let mut outs = node.op.def().eval(&refs).map_err(|e| Error::Internal(format!("node {id}: {e}")))?;
+    let mut outs = node.op.eval(&refs).map_err(|e| Error::Internal(format!("node {id}: {e}")))?;
     if slot >= outs.len() {
         return Err(Error::Internal(format!("node {id} has no output {slot}")));
     }
@@ -57,7 +57,7 @@ fn index_map(vk: &VerifyingKey, id: usize, slot: usize) -> Result<Vec<(usize, us
     Ok(ol
         .padded_indices()
         .iter()
-        .zip(vals)
+        .zip(vals.iter())
         .filter(|(_, v)| **v != 0)
         .map(|(&py, &v)| (py, (v >> INPUT_SHIFT) as usize, ((v & mask) - 1) as usize))
         .collect())

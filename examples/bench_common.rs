@@ -2,7 +2,7 @@
 
 /// The allocator `zkrt` uses, so the benchmarks measure what the tool
 /// does; each benchmark's `main` calls
-/// [`zkml_runtime::alloc::keep_freed_memory`] as `zkrt` does.
+/// [`zkml_runtime::alloc::configure`] as `zkrt` does.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -52,7 +52,7 @@ fn rss_field(field: &str) -> u64 {
 }
 
 fn main() {
-    assert!(zkml_runtime::alloc::keep_freed_memory(), "mimalloc option not set");
+    assert!(zkml_runtime::alloc::configure(), "allocator settings not applied");
     let args = Args::parse();
     let opts = FrontendOptions::default();
     for path in &args.models {
@@ -144,7 +144,7 @@ fn main() {
             println!("  tract f32 inference  {tract_ms:9.2} ms");
             println!("  compile / setup      {compile_ms:9.1} / {setup_ms:.1} ms");
             println!(
-                "  plan.bin             {:9.1} MB  (open + map prover data {load_ms:.1} ms)",
+                "  plan.bin             {:9.1} MB  (open + read prover data {load_ms:.1} ms)",
                 plan_bytes as f64 / 1e6
             );
             println!("  witness (executor)   {witness_ms:9.2} ms");

@@ -63,7 +63,7 @@ mod erased {
 mod bench_common;
 
 fn main() {
-    assert!(zkml_runtime::alloc::keep_freed_memory(), "mimalloc option not set");
+    assert!(zkml_runtime::alloc::configure(), "allocator settings not applied");
     let args = Args::parse();
     let g = load_onnx(&args.model, &FrontendOptions::default()).unwrap();
     let samples = pipeline::default_calibration(&g);

@@ -139,7 +139,7 @@ fn proving_key(p: &Plan, quiet: bool) -> Result<zkml_protocol::ProvingKey> {
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    zkml_runtime::alloc::keep_freed_memory();
+    zkml_runtime::alloc::configure();
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -14,7 +14,9 @@
 //! **Run cost.** A partition's cost is not the sum of its nodes': its
 //! committed witness entries (its lookups' columns, copies of the tensors
 //! crossing its two ends, the range table) are packed into power-of-two
-//! groups as the prover packs them ([`packed_entries`]), then weighted;
+//! groups as the prover packs them ([`packed_entries`]), at the
+//! range-check chunk width the prover will choose for the partition, then
+//! weighted;
 //! everything else adds up.
 //!
 //! **Objective.** First the smallest achievable largest-partition cost
@@ -62,7 +64,7 @@ pub enum PartitionError {
 /// | op | cost |
 /// |---|---|
 /// | einsum | inputs + output elements, weights counted 3× (the sumcheck reads them once, the opening twice) |
-/// | lookup (incl. requantization) | [`ENTRY_COST`] × the witness entries it commits: per element its columns (index, output, 16-bit chunks of the remainder and bounds, as `zkml-protocol`'s column plan), plus a table's rows (multiplicities, the table side of logUp); plain requantizations and ReLUs need no table |
+/// | lookup (incl. requantization) | [`ENTRY_COST`] × the witness entries it commits: per element its columns (index, output, `c`-bit chunks of the remainder and bounds, `c` the partition's chunk width ([`node_costs_at`]), as `zkml-protocol`'s column plan), plus a table's rows (multiplicities, the table side of logUp); plain requantizations and ReLUs need no table |
 /// | max reduction | [`ENTRY_COST`] × (output + difference chunks per input element) |
 /// | mul | 3 × (inputs + output): a degree-3 sumcheck |
 /// | gather (embedding) | output elements: only the picked rows are touched |
@@ -71,6 +73,9 @@ pub enum PartitionError {
 /// The ratio was measured (`examples/bench_workers.rs`, one thread): on
 /// SmolLM2 and the 4 × 1024² MLP a committed witness entry (committed,
 /// looked up, opened) costs 1–2 µs and an einsum operand element 3–10 ns.
+/// Whole-graph figures (heavy-einsum splitting, `--colors auto`) count
+/// 16-bit chunks; a partition's run counts the chunks of the width the
+/// prover will pick for it ([`RunCost`]).
 pub fn node_cost(g: &Graph, id: usize) -> u64 {
     let (base, entries) = node_costs(g, id);
     base + ENTRY_COST as u64 * entries
@@ -81,6 +86,11 @@ pub fn node_cost(g: &Graph, id: usize) -> u64 {
 /// committed, so the partitioner rounds their sum as the prover does
 /// ([`packed_entries`]) instead of adding node costs.
 pub fn node_costs(g: &Graph, id: usize) -> (u64, u64) {
+    node_costs_at(g, id, 16)
+}
+
+/// [`node_costs`] with range-check chunks of `chunk` bits.
+pub fn node_costs_at(g: &Graph, id: usize, chunk: u32) -> (u64, u64) {
     let n = g.node(id);
     let out: usize = n.outputs.iter().map(|v| padded(&v.fact)).sum();
     let input_len = |i: usize| n.inputs.get(i).and_then(|v| g.fact(*v)).map_or(0, padded);
@@ -93,7 +103,7 @@ pub fn node_costs(g: &Graph, id: usize) -> (u64, u64) {
             })
             .sum()
     };
-    let chunks = |bits: usize| bits.div_ceil(16);
+    let chunks = |bits: usize| bits.div_ceil(chunk as usize);
     let entries = |e: usize| (0u64, e as u64);
     let base = |c: usize| (c as u64, 0u64);
     match &n.op {
@@ -131,53 +141,86 @@ pub fn node_costs(g: &Graph, id: usize) -> (u64, u64) {
     }
 }
 
-/// Entries after packing `entries` into at most two power-of-two groups
-/// (`zkml-protocol`'s `Groups`: the largest power of two that fits, then
-/// the rest rounded up).
+/// Entries after packing `entries` as `zkml-protocol`'s `Groups` does: up
+/// to `MAX_GROUPS` power-of-two groups, each the largest power of two that
+/// fits what is left, the last one rounded up.
 pub fn packed_entries(entries: u64) -> u64 {
-    if entries == 0 {
-        return 0;
+    let (mut left, mut packed) = (entries, 0u64);
+    for g in 0..zkml_protocol::packing::MAX_GROUPS {
+        if left == 0 {
+            break;
+        }
+        let group = if g + 1 == zkml_protocol::packing::MAX_GROUPS {
+            left.next_power_of_two()
+        } else {
+            1u64 << (63 - left.leading_zeros())
+        };
+        packed += group;
+        left = left.saturating_sub(group);
     }
-    let first = 1u64 << (63 - entries.leading_zeros());
-    let rest = entries - first;
-    first + if rest == 0 { 0 } else { rest.next_power_of_two() }
+    packed
 }
 
 /// Cost of a run of positions `[s, i)`: base costs add up; witness entries
 /// (the run's own plus copies of the tensors crossing its two ends, plus
-/// the 2^16-row range table's multiplicities) are packed, then weighted.
+/// the range table's multiplicities) are packed, then weighted — at the
+/// range-check chunk width that minimises them, as the prover's column plan
+/// picks its width per partition (`zkml_protocol::columns::ColumnPlan`): a
+/// transformer block checks 12-bit chunks, more of them than 16-bit ones,
+/// and where the packed total crosses a power of two decides a partition's
+/// commitment time.
 struct RunCost {
     base: Vec<u64>,
-    entries: Vec<u64>,
+    /// Prefix sums of the entries, one row per width of [`CHUNK_WIDTHS`].
+    entries: Vec<Vec<u64>>,
     crossing: Vec<u64>,
 }
 
 impl RunCost {
-    fn new(costs: &[(u64, u64)], crossing: Vec<u64>) -> RunCost {
+    /// `costs[i] = (base, entries at each chunk width)` of position `i`.
+    fn new(costs: &[(u64, Vec<u64>)], crossing: Vec<u64>) -> RunCost {
         let mut base = vec![0u64; costs.len() + 1];
-        let mut entries = vec![0u64; costs.len() + 1];
-        for (i, &(b, e)) in costs.iter().enumerate() {
+        let mut entries = vec![vec![0u64; costs.len() + 1]; CHUNK_WIDTHS.count()];
+        for (i, (b, e)) in costs.iter().enumerate() {
             base[i + 1] = base[i] + b;
-            entries[i + 1] = entries[i] + e;
+            for (w, row) in entries.iter_mut().enumerate() {
+                row[i + 1] = row[i] + e[w];
+            }
         }
         RunCost { base, entries, crossing }
     }
     fn len(&self) -> usize {
         self.base.len() - 1
     }
+    /// Weighted witness entries of `[s, i)` plus `extra`, at the best width.
+    fn witness(&self, s: usize, i: usize, extra: u64) -> u64 {
+        let best = CHUNK_WIDTHS
+            .zip(&self.entries)
+            .map(|(c, row)| packed_entries(row[i] - row[s] + extra + (1u64 << c)))
+            .min()
+            .unwrap_or(0);
+        ENTRY_COST as u64 * best
+    }
     /// The part of the cost that only grows as the run extends left.
     fn monotone(&self, s: usize, i: usize) -> u64 {
-        let e = self.entries[i] - self.entries[s];
-        self.base[i] - self.base[s] + ENTRY_COST as u64 * packed_entries(e + RANGE_ROWS)
+        self.base[i] - self.base[s] + self.witness(s, i, 0)
     }
     fn run(&self, s: usize, i: usize) -> u64 {
-        let e = self.entries[i] - self.entries[s] + self.crossing[s] + self.crossing[i];
-        self.base[i] - self.base[s] + ENTRY_COST as u64 * packed_entries(e + RANGE_ROWS)
+        self.base[i] - self.base[s] + self.witness(s, i, self.crossing[s] + self.crossing[i])
     }
 }
 
-/// Rows of the range table every partition with range checks carries.
-const RANGE_ROWS: u64 = 1 << 16;
+/// The range-check chunk widths the prover picks from.
+const CHUNK_WIDTHS: std::ops::RangeInclusive<u32> = zkml_protocol::columns::CHUNK_WIDTHS;
+
+/// What `id` costs as a partition of its own (no crossing tensors): its
+/// witness packed at its best chunk width with that width's range table.
+/// A partition can never cost less than its largest node's this.
+pub fn node_cost_alone(g: &Graph, id: usize) -> u64 {
+    let (b, _) = node_costs(g, id);
+    let rc = RunCost::new(&[(b, CHUNK_WIDTHS.map(|c| node_costs_at(g, id, c).1).collect())], vec![0, 0]);
+    rc.run(0, 1)
+}
 
 /// Entries of a tensor as the prover stores it: every axis padded to a
 /// power of two (`zkml-protocol`'s layout), so a 576-wide activation costs
@@ -350,11 +393,11 @@ pub fn partition(g: &Graph, k: usize) -> Result<Partitioning, PartitionError> {
     if k > n.max(1) {
         return Err(PartitionError::TooMany { colors: k, nodes: n });
     }
-    let costs: Vec<(u64, u64)> = order
+    let costs: Vec<(u64, Vec<u64>)> = order
         .iter()
         .map(|&i| {
-            let (b, e) = node_costs(g, i);
-            (b.max(1), e)
+            let b = node_costs(g, i).0;
+            (b.max(1), CHUNK_WIDTHS.map(|c| node_costs_at(g, i, c).1).collect())
         })
         .collect();
     let rc = RunCost::new(&costs, crossing_elements(g, &order));
@@ -366,7 +409,17 @@ pub fn partition(g: &Graph, k: usize) -> Result<Partitioning, PartitionError> {
         return Ok(p);
     }
     let best = min_max_cost(&rc, k);
-    let even = costs.iter().map(|&(b, e)| b + ENTRY_COST as u64 * e).sum::<u64>() as f64 / k as f64;
+    // The even share counts entries unpacked at 16-bit chunks (the fewest):
+    // packing the whole graph's witness at once would round it up to a
+    // power of two no partition pays, and loosen the bound.
+    let even = order
+        .iter()
+        .map(|&i| {
+            let (b, e) = node_costs(g, i);
+            b.max(1) + ENTRY_COST as u64 * e
+        })
+        .sum::<u64>() as f64
+        / k as f64;
     let bound = best.max((even * (1.0 + BALANCE)).floor() as u64);
     let cuts = min_crossing_cuts(&rc, k, bound)
         .or_else(|| min_crossing_cuts(&rc, k, best))
@@ -506,10 +559,11 @@ mod tests {
     /// Base costs only (no witness entries): runs add up exactly, apart
     /// from the range table every run carries.
     fn plain(costs: &[u64], crossing: Vec<u64>) -> RunCost {
-        let c: Vec<(u64, u64)> = costs.iter().map(|&b| (b, 0)).collect();
+        let c: Vec<(u64, Vec<u64>)> = costs.iter().map(|&b| (b, vec![0; CHUNK_WIDTHS.count()])).collect();
         RunCost::new(&c, crossing)
     }
-    const R: u64 = ENTRY_COST as u64 * RANGE_ROWS;
+    /// The narrowest range table, which a run without entries is charged.
+    const R: u64 = ENTRY_COST as u64 * (1 << *CHUNK_WIDTHS.start());
 
     #[test]
     fn min_max_is_exact_on_small_cases() {
@@ -533,6 +587,7 @@ mod tests {
         assert_eq!(packed_entries(0), 0);
         assert_eq!(packed_entries(1 << 20), 1 << 20);
         assert_eq!(packed_entries((1 << 20) + 1), (1 << 20) + 1);
-        assert_eq!(packed_entries((1 << 22) + (1 << 20) + 5), (1 << 22) + (1 << 21));
+        assert_eq!(packed_entries((1 << 22) + (1 << 20) + 5), (1 << 22) + (1 << 20) + 8);
+        assert_eq!(packed_entries((1 << 22) + (1 << 20) + (1 << 16) + 3), (1 << 22) + (1 << 20) + (1 << 17));
     }
 }

@@ -26,7 +26,7 @@
 //! [`Layout`]. Because `s` is transcript-derived after the commitment was
 //! absorbed, the PCS may use its random-point parameters.
 //!
-//! **Groups.** Tables are split into at most two packed polynomials
+//! **Groups.** Tables are split into at most [`MAX_GROUPS`] packed polynomials
 //! ([`Groups`]) so that the total is not rounded up to the next power of
 //! two; each group is committed and opened on its own.
 //!
@@ -147,11 +147,14 @@ pub struct Claim {
     pub value: EF,
 }
 
-/// Tables split into at most two packed polynomials: the largest tables
-/// fill the biggest power of two the total reaches, the rest go to a second,
-/// smaller one. One packing of the whole would round the total up to the next
-/// power of two and could double it (4 × 2^20 weights and four biases are
-/// 2^22 + 2^12, not 2^23).
+/// Tables split into at most [`MAX_GROUPS`] packed polynomials: the largest
+/// tables fill the biggest power of two the total reaches, the rest are
+/// split the same way, and the last group takes what is left (rounded up).
+/// One packing of the whole would round the total up to the next power of
+/// two and could double it (4 × 2^20 weights and four biases are 2^22 +
+/// 2^12, not 2^23); two groups still padded a 5.29M-entry witness to 2^22 +
+/// 2^21 = 6.29M, three make it 2^22 + 2^20 + 2^16 = 5.31M. Tables are powers
+/// of two sorted by size, so each group but the last is filled exactly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Groups {
     pub packings: Vec<Packing>,
@@ -159,30 +162,35 @@ pub struct Groups {
     pub place: Vec<(usize, usize)>,
 }
 
+/// Most packed polynomials per batch of tables: each is a commitment and an
+/// opening of its own (a few KB of proof), so the split stops where padding
+/// is already small.
+pub const MAX_GROUPS: usize = 3;
+
 impl Groups {
     pub fn new(vars: &[usize]) -> Groups {
-        let total: usize = vars.iter().map(|&k| 1usize << k).sum();
-        if total == 0 {
-            return Groups { packings: vec![], place: vec![] };
-        }
-        let cap = 1usize << (usize::BITS - 1 - total.leading_zeros());
-        let mut order: Vec<usize> = (0..vars.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(vars[i]));
-        let (mut first, mut rest, mut used) = (vec![], vec![], 0usize);
-        for i in order {
-            if used + (1 << vars[i]) <= cap {
-                used += 1 << vars[i];
-                first.push(i);
-            } else {
-                rest.push(i);
-            }
-        }
+        let mut left: Vec<usize> = (0..vars.len()).collect();
+        left.sort_by_key(|&i| std::cmp::Reverse(vars[i]));
         let mut place = vec![(0, 0); vars.len()];
         let mut packings = vec![];
-        for members in [first, rest] {
-            if members.is_empty() {
-                continue;
-            }
+        while !left.is_empty() {
+            let members = if packings.len() + 1 == MAX_GROUPS {
+                std::mem::take(&mut left)
+            } else {
+                let total: usize = left.iter().map(|&i| 1usize << vars[i]).sum();
+                let cap = 1usize << (usize::BITS - 1 - total.leading_zeros());
+                let (mut fill, mut rest, mut used) = (vec![], vec![], 0usize);
+                for &i in &left {
+                    if used + (1 << vars[i]) <= cap {
+                        used += 1 << vars[i];
+                        fill.push(i);
+                    } else {
+                        rest.push(i);
+                    }
+                }
+                left = rest;
+                fill
+            };
             let g = packings.len();
             for (slot, &i) in members.iter().enumerate() {
                 place[i] = (g, slot);

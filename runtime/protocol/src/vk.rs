@@ -26,7 +26,7 @@ use zkml_proof::store::Source;
 
 pub const VK_MAGIC: &[u8; 8] = b"ZKMLVK01";
 /// Bump on any change of the key's content or of the protocol.
-pub const VK_VERSION: u32 = 2;
+pub const VK_VERSION: u32 = 3;
 /// Constants up to this many entries live in the key itself.
 pub const INLINE_MAX: usize = 64;
 

@@ -92,31 +92,6 @@ impl TensorData {
             TensorData::Bool(_) => DType::Bool,
         }
     }
-    /// Bytes per element as stored.
-    pub fn elem_bytes(&self) -> usize {
-        match self {
-            TensorData::F32(_) | TensorData::I32(_) => 4,
-            TensorData::I64(_) => 8,
-            TensorData::Bool(_) | TensorData::I8(_) => 1,
-            TensorData::I16(_) => 2,
-        }
-    }
-    /// The same integers in the narrowest storage that holds `bits`-bit
-    /// signed values (an integer variant's values must fit; float and bool
-    /// data, and widths over 32 bits, are returned as they are).
-    pub fn narrowed(self, bits: u8) -> TensorData {
-        fn cast<T: TryFrom<i64>>(v: &[i64]) -> Option<Vec<T>> {
-            v.iter().map(|&x| T::try_from(x).ok()).collect()
-        }
-        let TensorData::I64(v) = &self else { return self };
-        let narrow = match bits {
-            0..=8 => cast(v).map(TensorData::I8),
-            9..=16 => cast(v).map(TensorData::I16),
-            17..=32 => cast(v).map(TensorData::I32),
-            _ => None,
-        };
-        narrow.unwrap_or(self)
-    }
 }
 
 impl Tensor {

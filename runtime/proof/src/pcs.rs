@@ -171,13 +171,9 @@ impl ProverData {
             .into_par_iter()
             .flat_map_iter(|i| {
                 let (c0, n) = (i * block, block.min(cols - i * block));
-                if block == 1 {
-                    vec![self.codeword.with_range(self.leaf_at(c0 << b), width, combine)]
-                } else {
-                    self.codeword.with_range(self.leaf_at(c0 << b), n * width, |run| {
-                        run.chunks(width).map(combine).collect::<Vec<_>>()
-                    })
-                }
+                self.codeword.with_range(self.leaf_at(c0 << b), n * width, |run| {
+                    run.chunks(width).map(combine).collect::<Vec<_>>()
+                })
             })
             .collect();
         (0..self.num_polys).map(|p| per_col.iter().map(|c| c[p]).collect()).collect()

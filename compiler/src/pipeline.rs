@@ -1,10 +1,14 @@
 //! The compiler's stages chained: frontend graph → rewrite → calibrate →
-//! quantize, plus the calibration inputs (from a file or the default).
+//! quantize → provability check ([`compile`]), then partitioning and setup
+//! ([`build`]: the finished plan and its proving key), plus the
+//! calibration inputs (from a file or the default).
 
+use crate::partition::{self, PartitionError};
 use crate::quantize::{Calibration, QuantError, QuantOptions, Quantized, quantize};
 use crate::rewrite::{RewriteError, RewriteOptions, RewriteReport, rewrite};
 use zkml_ir::ops::layout::Gather;
-use zkml_ir::{DType, Graph, Op, Tensor};
+use zkml_ir::{DType, Graph, Op, Plan, Tensor};
+use zkml_protocol::ProvingKey;
 
 /// Errors of the stages after the frontend.
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +17,69 @@ pub enum CompileError {
     Rewrite(#[from] RewriteError),
     #[error("quantization: {0}")]
     Quant(#[from] QuantError),
+    /// A quantized node no family of the prover proves (names the node,
+    /// its op and what is provable).
+    #[error("not provable: {0}")]
+    Unprovable(zkml_protocol::Error),
+    #[error("partitioning: {0}")]
+    Partition(#[from] PartitionError),
+    #[error("setup: {0}")]
+    Setup(zkml_protocol::Error),
+}
+
+/// How many colored partitions to cut the proving work into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Colors {
+    /// From the cost model, for this many workers.
+    Auto {
+        workers: usize,
+    },
+    Fixed(usize),
+}
+
+/// Everything [`build`] needs besides the graph and calibration samples.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub quant: QuantOptions,
+    pub rewrite: RewriteOptions,
+    pub colors: Colors,
+    /// The float graph as it is (no rewrite, no quantization, no key): a
+    /// plan for inference only.
+    pub float: bool,
+}
+
+/// What `zkc compile` writes: the plan (partitioned) and, for a quantized
+/// plan, the proving key (its verifying key and the weights' prover data).
+#[derive(Debug)]
+pub struct Built {
+    pub plan: Plan,
+    pub pk: Option<ProvingKey>,
+    /// The stages' results (absent for a float plan).
+    pub compiled: Option<Compiled>,
+}
+
+/// The finished plan of a frontend graph: [`compile`], then heavy einsums
+/// split and the graph cut into colored partitions, then setup (weights
+/// committed per partition).
+pub fn build(g: &Graph, samples: &[Vec<Tensor>], opts: &BuildOptions) -> Result<Built, CompileError> {
+    if opts.float {
+        return Ok(Built { plan: Plan::new(g.clone()), pk: None, compiled: None });
+    }
+    let compiled = compile(g, samples, &opts.quant, &opts.rewrite)?;
+    let (graph, partitions) = partition_graph(&compiled.quantized.graph, opts.colors)?;
+    let plan = Plan { partitions, ..Plan::new(graph) };
+    let pk = zkml_protocol::setup_partitioned(&plan.graph, &plan.partitions, &plan.producer)
+        .map_err(CompileError::Setup)?;
+    Ok(Built { plan, pk: Some(pk), compiled: Some(compiled) })
+}
+
+/// Heavy einsums split, then the graph cut into `colors` partitions.
+pub fn partition_graph(g: &Graph, colors: Colors) -> Result<(Graph, zkml_ir::Partitioning), PartitionError> {
+    let k = match colors {
+        Colors::Fixed(k) => k,
+        Colors::Auto { workers } => partition::auto_colors(g, workers),
+    };
+    partition::split_and_partition(g, k)
 }
 
 /// Everything the stages after the frontend produce.
@@ -24,7 +91,8 @@ pub struct Compiled {
     pub quantized: Quantized,
 }
 
-/// Rewrites, calibrates on `samples` and quantizes `g`.
+/// Rewrites, calibrates on `samples` and quantizes `g`, then checks that
+/// the prover proves every node of the result.
 pub fn compile(
     g: &Graph,
     samples: &[Vec<Tensor>],
@@ -34,6 +102,7 @@ pub fn compile(
     let (rewritten, report) = rewrite(g, rw)?;
     let calibration = Calibration::run(&rewritten, samples)?;
     let quantized = quantize(&rewritten, &calibration, quant)?;
+    zkml_protocol::provable::check(&quantized.graph).map_err(CompileError::Unprovable)?;
     Ok(Compiled { rewritten, report, calibration, quantized })
 }
 

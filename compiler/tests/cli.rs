@@ -149,3 +149,31 @@ fn colors_are_recorded_in_the_plan_and_drawn_by_zkc_graph() {
     let e = fails(&["compile", fixture("mlp.onnx").to_str().unwrap(), "-o", "/dev/null", "--colors", "many"]);
     assert!(e.contains("`auto`"), "{e}");
 }
+
+/// `zkc compile` fails naming the node and its op when the quantized graph
+/// holds an op no prover family proves, instead of writing a plan that
+/// cannot be proven.
+#[test]
+fn unprovable_model_is_refused_at_compile_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("p.bin");
+    let e = fails(&["compile", fixture("ops/Abs.onnx").to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(e.contains("'y'") && e.contains("abs"), "{e}");
+    assert!(!out.exists(), "a plan was written for an unprovable model");
+}
+
+/// `--per-channel` reaches the quantizer: each einsum with one constant
+/// weight gains a per-channel scale operand.
+#[test]
+fn per_channel_weights_are_used() {
+    let model = fixture("mlp.onnx");
+    let dump = |extra: &[&str]| {
+        let mut args = vec!["dump", model.to_str().unwrap(), "--stage", "quantized"];
+        args.extend_from_slice(extra);
+        let out = zkc(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert!(!dump(&[]).contains("channel_scale"));
+    assert!(dump(&["--per-channel"]).contains("channel_scale"));
+}

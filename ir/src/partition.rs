@@ -80,10 +80,12 @@ impl Nodes for [Node] {
 }
 
 impl Partitioning {
-    /// Everything in one partition (color 0).
+    /// Everything in one partition (color 0); no partition at all for a
+    /// graph without computing nodes.
     pub fn single(g: &Graph) -> Partitioning {
         let color: Vec<Option<u32>> = (0..g.len()).map(|id| is_computing(g, id).then_some(0)).collect();
-        Partitioning::from_assignment(g, &color, &[0]).expect("one color for every computing node")
+        let costs: &[u64] = if color.iter().any(Option::is_some) { &[0] } else { &[] };
+        Partitioning::from_assignment(g, &color, costs).expect("one color for every computing node")
     }
 
     /// Builds the partitions from a color per node (`None` exactly for

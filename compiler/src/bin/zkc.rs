@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
-use zkml_compiler::{FrontendOptions, frontend, partition, pipeline, quantize, rewrite};
+use zkml_compiler::{FrontendOptions, frontend, pipeline, quantize, rewrite};
 use zkml_ir::Plan;
 
 #[derive(Parser, Debug)]
@@ -73,18 +73,15 @@ struct PartitionArgs {
 }
 
 impl PartitionArgs {
-    /// The graph with heavy einsums split, and its partitions.
-    fn partition(&self, g: &zkml_ir::Graph) -> Result<(zkml_ir::Graph, zkml_ir::Partitioning)> {
-        let k = match self.colors {
-            Colors::Fixed(k) => k,
-            Colors::Auto => {
-                let workers = self
+    fn colors(&self) -> pipeline::Colors {
+        match self.colors {
+            Colors::Fixed(k) => pipeline::Colors::Fixed(k),
+            Colors::Auto => pipeline::Colors::Auto {
+                workers: self
                     .workers
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-                partition::auto_colors(g, workers)
-            }
-        };
-        partition::split_and_partition(g, k).context("partitioning")
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            },
+        }
     }
 }
 
@@ -101,26 +98,38 @@ struct QuantArgs {
     /// (values beyond a range saturate; each doubling costs one bit).
     #[arg(long, default_value_t = quantize::HEADROOM)]
     headroom: f32,
-    /// Per-output-channel weight scales (default: per tensor).
+    /// Per-output-channel weight scales (default: per tensor): an einsum
+    /// with one constant weight becomes `x · Q · C` with `Q` quantized per
+    /// output channel and `C` the channel scales.
     #[arg(long)]
     per_channel: bool,
 }
 
 impl QuantArgs {
-    fn compile(&self, graph: &zkml_ir::Graph) -> Result<pipeline::Compiled> {
-        let samples = match &self.calibration {
+    /// The calibration samples (read once), from `--calibration` or the
+    /// documented default.
+    fn samples(&self, graph: &zkml_ir::Graph) -> Result<Vec<Vec<zkml_ir::Tensor>>> {
+        Ok(match &self.calibration {
             Some(p) => {
                 let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
                 pipeline::calibration_from_json(graph, &text)
                     .with_context(|| format!("calibration data {}", p.display()))?
             }
             None => pipeline::default_calibration(graph),
-        };
-        let q = quantize::QuantOptions {
+        })
+    }
+
+    fn options(&self) -> quantize::QuantOptions {
+        quantize::QuantOptions {
             headroom: self.headroom,
+            per_channel: self.per_channel,
             ..quantize::QuantOptions::with_bits(self.bits)
-        };
-        Ok(pipeline::compile(graph, &samples, &q, &rewrite::RewriteOptions::default())?)
+        }
+    }
+
+    fn compile(&self, graph: &zkml_ir::Graph) -> Result<pipeline::Compiled> {
+        let samples = self.samples(graph)?;
+        Ok(pipeline::compile(graph, &samples, &self.options(), &rewrite::RewriteOptions::default())?)
     }
 }
 
@@ -201,47 +210,19 @@ fn run(cli: Cli) -> Result<()> {
             let opts = model.options()?;
             let graph = frontend::load_onnx(&model.model, &opts)
                 .with_context(|| format!("compiling {}", model.model.display()))?;
-            let graph = if float {
-                graph
-            } else {
-                let c =
-                    quant.compile(&graph).with_context(|| format!("compiling {}", model.model.display()))?;
-                if report == Some(Report::Accuracy) {
-                    let samples = match &quant.calibration {
-                        Some(_) => None,
-                        None => Some(pipeline::default_calibration(&graph)),
-                    };
-                    let samples = match samples {
-                        Some(s) => s,
-                        None => {
-                            let p = quant.calibration.as_ref().context("calibration path")?;
-                            pipeline::calibration_from_json(&graph, &std::fs::read_to_string(p)?)?
-                        }
-                    };
-                    print!("{}", zkml_compiler::report::accuracy(&c, &samples)?);
-                }
-                c.quantized.graph
+            let samples = if float { vec![] } else { quant.samples(&graph)? };
+            let build = pipeline::BuildOptions {
+                quant: quant.options(),
+                rewrite: rewrite::RewriteOptions::default(),
+                colors: parts.colors(),
+                float,
             };
-            let plan = if float {
-                Plan::new(graph)
-            } else {
-                let (graph, partitions) = parts.partition(&graph)?;
-                Plan { partitions, ..Plan::new(graph) }
-            };
-            // Setup: commit the weights; their prover data goes into the
-            // plan, the verifying key beside it. A plan with an op the
-            // prover does not support still runs.
-            let pk = if float {
-                None
-            } else {
-                match zkml_protocol::setup_partitioned(&plan.graph, &plan.partitions, &plan.producer) {
-                    Ok(pk) => Some(pk),
-                    Err(e) => {
-                        eprintln!("warning: the plan is not provable, no verifying key written: {e}");
-                        None
-                    }
-                }
-            };
+            let built = pipeline::build(&graph, &samples, &build)
+                .with_context(|| format!("compiling {}", model.model.display()))?;
+            if let (Some(Report::Accuracy), Some(c)) = (report, &built.compiled) {
+                print!("{}", zkml_compiler::report::accuracy(c, &samples)?);
+            }
+            let (plan, pk) = (built.plan, built.pk);
             match &pk {
                 // The weights' prover data, streamed into the plan.
                 Some(pk) => plan.write_streaming(&output, |w| pk.write_prover(w)),
@@ -343,7 +324,7 @@ fn run(cli: Cli) -> Result<()> {
                     let graph = frontend::load_onnx(&model.model, &opts)
                         .with_context(|| format!("loading {}", model.model.display()))?;
                     let g = quant.compile(&graph)?.quantized.graph;
-                    let (g, p) = parts.partition(&g)?;
+                    let (g, p) = pipeline::partition_graph(&g, parts.colors()).context("partitioning")?;
                     print!("{}", p.to_text(&g));
                 }
             }

@@ -9,12 +9,13 @@
 //! | lookup | 12 · n | logUp-GKR: commit the column and multiplicities, a fraction-tree layer per element |
 //! | mul | 4 · n | degree-3 sumcheck over the elements |
 //! | add, sub | n | linear: claims split, no sumcheck |
-//! | max/min reductions | 20 · n_in | range checks of every difference |
+//! | max reduction | 20 · n_in | range checks of every difference |
 //! | reshape | 0 | a relabelling of the same multilinear extension |
 //! | other layout ops | n | a structured linear map the verifier evaluates itself |
 //! | constant | n / 8 | its share of the weight commitment's opening |
 //! | constant holding ±∞ or \|x\| > 10^30 | 10^15 | no fixed-point form (attention masks must be rewritten away) |
-//! | anything else | 10^15 | not provable: extraction must avoid it |
+//! | `reduce_sum` | 10^15 | always an einsum (the quantizer types einsums) |
+//! | anything else | 10^15 | not provable (`zkml_protocol::provable::family`): extraction must avoid it |
 //!
 //! The cost of a graph is the sum over its distinct nodes: extraction
 //! ([`super::extract`]) is DAG-aware, counting a shared subterm once. (Tree
@@ -38,7 +39,12 @@ pub struct ProvingCost<'a> {
 }
 
 /// Own cost of `op` producing `n` elements from inputs of `in_len` elements.
+/// An op no family of the prover proves (`zkml_protocol::provable`) costs
+/// [`UNPROVABLE`].
 pub fn op_cost(op: &Op, n: f64, in_len: f64, einsum_terms: f64) -> f64 {
+    if zkml_protocol::provable::family(op).is_none() {
+        return UNPROVABLE;
+    }
     match op {
         Op::Input(_) => 0.0,
         // "Infinities" (attention masks) have no fixed-point form.
@@ -51,7 +57,7 @@ pub fn op_cost(op: &Op, n: f64, in_len: f64, einsum_terms: f64) -> f64 {
             BinaryOp::Mul => 4.0 * n,
             _ => UNPROVABLE,
         },
-        Op::Reduce(r) if matches!(r.op, ReduceOp::Max | ReduceOp::Min) => 20.0 * in_len,
+        Op::Reduce(r) if r.op == ReduceOp::Max => 20.0 * in_len,
         Op::Reshape(_) => 0.0,
         Op::Transpose(_)
         | Op::Slice(_)

@@ -24,9 +24,11 @@
 //! which together force `v < 2^w`.
 //!
 //! Saturation (an input far outside the calibrated range, so that the
-//! requantized index leaves the table's domain) is refused by the prover
-//! with an error naming the node; the verifier never accepts it (the table
-//! or the two-sided range check fails).
+//! requantized index leaves the table's domain) is part of the statement:
+//! the proof lists the saturating lookups, and each carries overflow columns
+//! (`up`, `down`, range-checked) with a zerocheck that pins `y` to `±m`
+//! wherever it overflows ([`Saturation`]). A lookup not listed proves
+//! `|y_true| ≤ m` (the table or the two-sided range check fails otherwise).
 //!
 //! The plan of columns is a function of the verifying key alone, so prover
 //! and verifier derive the same one.

@@ -19,27 +19,40 @@
 //! 2. the prover commits the *witness columns* that only lookups need
 //!    ([`columns`]): requantized indices and table outputs, range-check
 //!    chunks, multiplicities, max-pooling differences;
-//! 3. one logUp-GKR argument per distinct table and one for 16-bit range
-//!    checks reduce all lookups to evaluation claims on those columns;
+//! 3. one logUp-GKR argument per distinct table and one for the range
+//!    checks (chunks of a width chosen per partition) reduce all lookups to
+//!    evaluation claims on those columns;
 //! 4. the verifier evaluates each output's multilinear extension at a random
 //!    point, and claims flow backwards through the graph: each op reduces a
 //!    claim on its output to claims on its inputs ([`ops`]); several claims
 //!    on one tensor are merged into one; claims reaching public inputs are
 //!    checked directly, those reaching weights or committed columns are
 //!    collected;
-//! 5. all weight claims are proven by one packed opening of the weight
-//!    commitment, all column claims by one packed opening of the witness
-//!    commitment ([`packing`]), which also proves that padding is zero.
+//! 5. all weight claims are proven by one opening of the packed weight
+//!    commitments, all column claims by one opening of the packed witness
+//!    commitments (up to three power-of-two groups each, [`packing`]),
+//!    which also proves that padding is zero.
+//!
+//! Each step is written once, generic over the [`side::Side`] that runs
+//! it: the prover's side computes and sends each message, the verifier's
+//! reads and checks it (`driver.rs` is the walk, `ops/` the families), so
+//! the transcript order cannot differ between them. Partitioned proofs
+//! (colors) run steps 2–5 per partition on forked transcripts
+//! (`docs/partitions.md`). What is provable at all is defined once in
+//! [`provable`].
 //!
 //! Tensors are multilinear polynomials through the per-axis padded
 //! [`layout`]. Integers embed in Goldilocks (`F`); every challenge is in its
 //! quadratic extension (`EF`, ≈ 2^128).
 
 pub mod columns;
+mod driver;
 pub mod layout;
 pub mod ops;
 pub mod packing;
+pub mod provable;
 mod prover;
+mod side;
 mod stream;
 mod verifier;
 pub mod vk;
@@ -57,6 +70,12 @@ pub enum Error {
     /// The plan uses something the prover cannot prove (yet).
     #[error("node {node} '{name}' ({op}): {reason}")]
     Unsupported { node: usize, name: String, op: String, reason: String },
+    /// A graph without computing nodes: every output is an input or a
+    /// constant, and there is no inference to prove.
+    #[error(
+        "the model computes nothing (every output is an input or a constant): there is no inference to prove"
+    )]
+    Trivial,
     /// The witness cannot be proven as the IR defines it (e.g. a
     /// requantization that saturated).
     #[error("node {node} '{name}': {reason}")]

@@ -9,17 +9,16 @@
 //!
 //! **Opening.** Claims `P(z_j) = v_j` (any points) and the padding rule
 //! (every entry of `P` that is not a real entry of some slot's tensor is
-//! zero) are proven together by one sumcheck of degree 2,
+//! zero) are proven together by one sumcheck of degree 3,
 //!
 //! ```text
 //! Σ_x P(x) · [G(x) + γ · eq(τ, x) · Pad(x)] = Σ_j β^j v_j,   G(x) = Σ_j β^j eq(z_j, x),
 //! ```
 //!
-//! where `Pad = 1 − real` is the indicator of padding (degree 3: `eq(τ, ·)`
-//! and `Pad` stay separate factors, since the multilinear extension of their
-//! product is not the product of theirs).
-//!
-//! with `β, γ, τ` drawn after the claims are absorbed; it ends in one
+//! where `Pad = 1 − real` is the indicator of padding (`eq(τ, ·)` and
+//! `Pad` stay separate factors, since the multilinear extension of their
+//! product is not the product of theirs), with `β, γ, τ` drawn after the
+//! claims are absorbed; it ends in one
 //! evaluation of `P` at the sumcheck's random point `s`, checked with the
 //! PCS. The verifier evaluates `G(s)` itself: `eq` terms directly and
 //! `Pad(s) = 1 − Σ_i eq(prefix_i, s_pre)·real_i(s_suf)` from each slot's

@@ -1,20 +1,22 @@
 //! The prover: runs the protocol of the crate docs on the executor's values.
 
 use crate::columns::ColumnPlan;
+use crate::driver;
 use crate::layout::Layout;
-use crate::ops::{self, Kind, Route};
+use crate::ops::Route;
 use crate::packing::{self, Claim, Committed};
+use crate::side::{Accumulator, Side, Witness};
 use crate::stream::{PartProof, Proof, Sink};
 use crate::vk::{ProvingKey, VerifyingKey};
 use crate::{Error, Result};
 use p3_field::PrimeCharacteristicRing;
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use zkml_ir::{Tensor, ValueId};
+use zkml_proof::logup::{self, LookupClaims};
 use zkml_proof::mle::evaluate;
 use zkml_proof::pcs::Commitment;
-use zkml_proof::sumcheck::reduce_claims_prove;
+use zkml_proof::sumcheck::{self, Claims, Table, Term, reduce_claims_prove};
 use zkml_proof::{EF, F, Poseidon2Transcript, Transcript};
 
 /// Where proving time went.
@@ -28,64 +30,98 @@ pub struct ProveStats {
     pub witness_len: usize,
 }
 
-pub(crate) struct Prover<'a> {
-    pub pk: &'a ProvingKey,
-    pub cols: ColumnPlan,
-    pub col_data: &'a [Vec<F>],
-    pub values: &'a [Vec<Tensor>],
+/// The prover's [`Side`]: computes every message from the witness and
+/// writes it to the proof.
+pub(crate) struct ProverSide<'a> {
+    pub w: Witness<'a>,
     pub t: Poseidon2Transcript,
     pub sink: Sink,
-    pub claims: BTreeMap<ValueId, Vec<Claim>>,
-    pub col_claims: Vec<(usize, Claim)>,
-    pub weight_claims: Vec<(usize, Claim)>,
+    pub acc: Accumulator,
 }
 
-impl std::fmt::Debug for Prover<'_> {
+impl std::fmt::Debug for ProverSide<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Prover").field("claims", &self.claims.len()).finish()
+        f.debug_struct("ProverSide").field("claims", &self.acc.graph.len()).finish()
     }
 }
 
-impl<'a> Prover<'a> {
-    fn tensor(&self, v: ValueId) -> Result<&'a Tensor> {
-        self.values
-            .get(v.node)
-            .and_then(|n| n.get(v.slot))
-            .ok_or_else(|| Error::Internal(format!("witness lacks {v}")))
+impl Side for ProverSide<'_> {
+    fn vk(&self) -> &VerifyingKey {
+        self.w.vk
     }
-
-    /// A value's integers (borrowed unless stored narrow).
-    pub fn ints(&self, v: ValueId) -> Result<Cow<'a, [i64]>> {
-        self.tensor(v)?.as_i64().map_err(|e| Error::Internal(format!("witness {v}: {e}")))
+    fn cols(&self) -> &ColumnPlan {
+        self.w.cols
     }
-
-    pub fn layout(&self, v: ValueId) -> Layout {
-        Layout::new(&crate::columns::shape_of(&self.pk.vk, v))
+    fn transcript(&mut self) -> &mut Poseidon2Transcript {
+        &mut self.t
     }
-
-    /// The padded field table of a value.
-    pub fn padded(&self, v: ValueId) -> Result<Vec<F>> {
-        self.layout(v)
-            .pad_data(self.tensor(v)?.data())
-            .ok_or_else(|| Error::Internal(format!("witness {v} holds no integers")))
+    fn acc(&mut self) -> &mut Accumulator {
+        &mut self.acc
     }
-
-    /// Evaluates committed column `col` at `point` and records the claim.
-    pub fn open_col(&mut self, col: usize, point: &[EF]) -> EF {
-        let value = evaluate(&self.col_data[col], point);
-        self.col_claims.push((col, Claim { point: point.to_vec(), value }));
-        value
+    fn message(
+        &mut self,
+        n: usize,
+        what: &str,
+        compute: impl FnOnce(&Witness<'_>) -> Result<Vec<EF>>,
+    ) -> Result<Vec<EF>> {
+        let v = compute(&self.w)?;
+        self.ensure(v.len() == n, || format!("{what}: {} evaluations computed, {n} expected", v.len()))?;
+        self.sink.evals(&mut self.t, v.clone());
+        Ok(v)
     }
-
-    /// Routes a claim on a value to where it is proven.
-    pub fn claim(&mut self, v: ValueId, c: Claim) -> Result<()> {
-        match ops::route(&self.pk.vk, &self.cols, v)? {
-            Route::Input(_) | Route::Inline => {}
-            Route::Weight(t) => self.weight_claims.push((t, c)),
-            Route::Column(col) => self.col_claims.push((col, c)),
-            Route::Graph => self.claims.entry(v).or_default().push(c),
+    fn sumcheck(
+        &mut self,
+        _vars: usize,
+        _tables: usize,
+        terms: &[Term],
+        claim: EF,
+        _what: &str,
+        build: impl FnOnce(&Witness<'_>) -> Result<Vec<Table>>,
+    ) -> Result<Claims> {
+        let tables = build(&self.w)?;
+        let (proof, out) = sumcheck::prove(tables, terms, claim, &mut self.t)?;
+        self.sink.sumcheck(proof);
+        Ok(out)
+    }
+    fn logup(
+        &mut self,
+        _log_n: usize,
+        table: &[Vec<F>],
+        mult: usize,
+        _what: &str,
+        columns: impl FnOnce(&Witness<'_>) -> Result<Vec<Vec<F>>>,
+    ) -> Result<LookupClaims> {
+        let cols = columns(&self.w)?;
+        let refs: Vec<&[F]> = cols.iter().map(Vec::as_slice).collect();
+        let t_refs: Vec<&[F]> = table.iter().map(Vec::as_slice).collect();
+        let (proof, claims) = logup::prove(&refs, &t_refs, self.w.col(mult), &mut self.t)?;
+        self.sink.logup(proof);
+        Ok(claims)
+    }
+    fn merge(&mut self, v: ValueId, mut cs: Vec<Claim>) -> Result<Claim> {
+        if cs.len() == 1 {
+            return Ok(cs.remove(0));
         }
+        let table = self.w.padded(v)?;
+        let pairs: Vec<(Vec<EF>, EF)> = cs.into_iter().map(|c| (c.point, c.value)).collect();
+        let (proof, out) = reduce_claims_prove(&table, &pairs, &mut self.t)?;
+        self.sink.sumcheck(proof);
+        Ok(Claim { point: out.point, value: out.evals[0] })
+    }
+    fn check(&self, _ok: impl FnOnce() -> bool, _msg: impl FnOnce() -> String) -> Result<()> {
         Ok(())
+    }
+    fn ensure(&self, ok: bool, msg: impl FnOnce() -> String) -> Result<()> {
+        if ok { Ok(()) } else { Err(Error::Internal(msg())) }
+    }
+    fn check_public(&self, _route: Route, _v: ValueId, _c: &Claim) -> Result<()> {
+        Ok(())
+    }
+    fn output_eval(&self, o: ValueId, point: &[EF]) -> Result<EF> {
+        Ok(evaluate(&self.w.padded(o)?, point))
+    }
+    fn public_input(&self, node: usize) -> Result<Vec<i64>> {
+        Ok(self.w.ints(ValueId::new(node, 0))?.to_vec())
     }
 }
 
@@ -323,124 +359,33 @@ pub fn prove_part<'a>(
     w: &'a PartWitness,
     values: &'a [Vec<Tensor>],
 ) -> Result<(PartProof, ProveStats)> {
-    let vk = &pk.vk;
     let color = w.cols.color;
     let mut stats = ProveStats::default();
-    let mut p = Prover {
-        pk,
-        cols: w.cols.clone(),
-        col_data: &w.col_data,
-        values,
+    let mut p = ProverSide {
+        w: Witness { vk: &pk.vk, cols: &w.cols, col_data: &w.col_data, values },
         t: seed.fork(color),
         sink: Sink::new(),
-        claims: BTreeMap::new(),
-        col_claims: vec![],
-        weight_claims: vec![],
+        acc: Accumulator::default(),
     };
     p.sink.proof.witness = w.commitments();
     stats.witness_len = w.committed.as_ref().map_or(0, Committed::len);
 
-    // Boundary copies evaluated at the shared points (the verifier checks
-    // that both sides of every cut report the same value); the copy of a
-    // tensor computed here also starts its graph claim.
-    let boundary: BTreeMap<ValueId, usize> =
-        w.cols.boundary_in.iter().chain(&w.cols.boundary_out).map(|(&v, &c)| (v, c)).collect();
-    let mut evals = vec![];
-    for (&v, &col) in &boundary {
-        evals.push(evaluate(&w.col_data[col], seed.point(v)?));
-    }
-    p.t.label(b"boundary");
-    p.sink.evals(&mut p.t, evals.clone());
-    // Claims in the verifier's order (it reads the values first): each
-    // copy's opening claim, then, for a tensor computed here, its claim
-    // into the graph. The order fixes the opening's batching weights.
-    for ((&v, &col), value) in boundary.iter().zip(evals) {
-        let point = seed.point(v)?.to_vec();
-        p.col_claims.push((col, Claim { point: point.clone(), value }));
-        if w.cols.boundary_out.contains_key(&v) {
-            p.claim(v, Claim { point, value })?;
-        }
-    }
-
     let t1 = Instant::now();
-    ops::lookup::prove_tables(&mut p)?;
-    ops::lookup::prove_range(&mut p)?;
-    for id in ops::reduce::max_nodes(&p.cols) {
-        ops::reduce::prove_max(&mut p, id)?;
-    }
-    for id in ops::lookup::relu_nodes(&p.cols) {
-        ops::lookup::prove_relu(&mut p, id)?;
-    }
-    let saturating: Vec<usize> = p.cols.saturating();
-    for id in saturating {
-        ops::lookup::prove_saturation(&mut p, id)?;
-    }
+    driver::arguments(&mut p, seed)?;
     stats.lookups = t1.elapsed();
-
     let t2 = Instant::now();
-    p.t.label(b"outputs");
-    for o in part_outputs(vk, color) {
-        let table = p.padded(o)?;
-        let point = p.t.challenges_ext(p.layout(o).vars());
-        let value = evaluate(&table, &point);
-        p.claim(o, Claim { point, value })?;
-    }
-    for &id in vk.partitions.parts[color].nodes.iter().rev() {
-        let kind = ops::classify(vk, id)?;
-        for slot in 0..vk.nodes[id].outputs.len() {
-            let v = ValueId::new(id, slot);
-            let Some(cs) = p.claims.remove(&v) else { continue };
-            if let Kind::Range(q) | Kind::Relu(q) = &kind {
-                for c in cs {
-                    ops::lookup::prove_range_claim(&mut p, id, q, c)?;
-                }
-                continue;
-            }
-            let c = merge(&mut p, v, cs)?;
-            match &kind {
-                Kind::Contract { operands, output } => ops::einsum::prove(&mut p, id, operands, output, c)?,
-                Kind::Add { sub } => ops::elementwise::prove_add(&mut p, id, *sub, c)?,
-                Kind::Mul => ops::elementwise::prove_mul(&mut p, id, c)?,
-                Kind::Move => ops::movement::prove(&mut p, id, slot, c)?,
-                Kind::Embed => ops::embed::prove(&mut p, id, c)?,
-                Kind::Input
-                | Kind::Const
-                | Kind::Table(_)
-                | Kind::LogTable(_)
-                | Kind::Range(_)
-                | Kind::Relu(_)
-                | Kind::Max { .. } => {
-                    return Err(Error::Internal(format!("claim on {v} was not routed")));
-                }
-            }
-        }
-    }
-    if let Some(v) = p.claims.keys().next() {
-        return Err(Error::Internal(format!("claim on {v} left over in partition {color}")));
-    }
+    driver::graph(&mut p, color)?;
     stats.graph = t2.elapsed();
 
     let t3 = Instant::now();
     if let Some(c) = &w.committed {
-        let claims = std::mem::take(&mut p.col_claims);
+        let claims = std::mem::take(&mut p.acc.cols);
         p.sink.proof.witness_opening = Some(packing::prove(c, &claims, &mut p.t)?);
     }
     if let Some(wc) = pk.weights.get(color).and_then(|w| w.as_ref()) {
-        let claims = std::mem::take(&mut p.weight_claims);
+        let claims = std::mem::take(&mut p.acc.weights);
         p.sink.proof.weight_opening = Some(packing::prove_direct(wc, &claims, &mut p.t)?);
     }
     stats.openings = t3.elapsed();
     Ok((p.sink.proof, stats))
-}
-
-/// Several claims on one value become one (a sumcheck over the value).
-fn merge(p: &mut Prover<'_>, v: ValueId, mut cs: Vec<Claim>) -> Result<Claim> {
-    if cs.len() == 1 {
-        return Ok(cs.remove(0));
-    }
-    let table = p.padded(v)?;
-    let pairs: Vec<(Vec<EF>, EF)> = cs.into_iter().map(|c| (c.point, c.value)).collect();
-    let (proof, out) = reduce_claims_prove(&table, &pairs, &mut p.t)?;
-    p.sink.sumcheck(proof);
-    Ok(Claim { point: out.point, value: out.evals[0] })
 }

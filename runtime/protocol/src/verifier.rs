@@ -2,72 +2,135 @@
 //! key, the public input and output, and the proof.
 
 use crate::columns::ColumnPlan;
-use crate::layout::Layout;
+use crate::driver;
 use crate::ops::{self, Kind, Route};
 use crate::packing::{self, Claim};
-use crate::prover::{Seed, part_outputs, seed_from};
+use crate::prover::{Seed, seed_from};
+use crate::side::{Accumulator, Side, Witness};
 use crate::stream::{PartProof, Proof, Source};
 use crate::vk::VerifyingKey;
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 use zkml_ir::{Tensor, ValueId};
+use zkml_proof::logup::{self, LookupClaims};
 use zkml_proof::mle::evaluate;
-use zkml_proof::sumcheck::reduce_claims_verify;
-use zkml_proof::{EF, Poseidon2Transcript, Transcript};
+use zkml_proof::sumcheck::{self, Claims, Table, Term, reduce_claims_verify};
+use zkml_proof::{EF, F, Poseidon2Transcript};
 
-pub(crate) struct Verifier<'a> {
-    pub vk: &'a VerifyingKey,
-    pub cols: ColumnPlan,
-    pub inputs: &'a [Tensor],
-    pub t: Poseidon2Transcript,
-    pub src: Source<'a>,
-    pub claims: BTreeMap<ValueId, Vec<Claim>>,
-    pub col_claims: Vec<(usize, Claim)>,
-    pub weight_claims: Vec<(usize, Claim)>,
+/// The verifier's [`Side`]: reads every message from the proof and checks
+/// it.
+pub(crate) struct VerifierSide<'a> {
+    vk: &'a VerifyingKey,
+    cols: ColumnPlan,
+    inputs: &'a [Tensor],
+    outs: &'a [Vec<i64>],
+    t: Poseidon2Transcript,
+    src: Source<'a>,
+    acc: Accumulator,
 }
 
-impl std::fmt::Debug for Verifier<'_> {
+impl std::fmt::Debug for VerifierSide<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Verifier").field("claims", &self.claims.len()).finish()
+        f.debug_struct("VerifierSide").field("claims", &self.acc.graph.len()).finish()
     }
 }
 
-impl Verifier<'_> {
-    pub fn layout(&self, v: ValueId) -> Layout {
-        Layout::new(&crate::columns::shape_of(self.vk, v))
+impl Side for VerifierSide<'_> {
+    fn vk(&self) -> &VerifyingKey {
+        self.vk
     }
-
-    /// Records a claim on a committed column.
-    pub fn open_col(&mut self, col: usize, point: &[EF], value: EF) {
-        self.col_claims.push((col, Claim { point: point.to_vec(), value }));
+    fn cols(&self) -> &ColumnPlan {
+        &self.cols
     }
-
-    /// Routes a claim on a value: public inputs and inline constants are
-    /// checked at once; weights and committed columns are collected for the
-    /// final openings; anything else waits for its producer.
-    pub fn claim(&mut self, v: ValueId, c: Claim) -> Result<()> {
-        let public = |ints: &[i64], what: String, this: &Self| -> Result<()> {
-            let layout = this.layout(v);
-            if c.point.len() != layout.vars() || evaluate(&layout.pad_i64(ints), &c.point) != c.value {
-                return Err(Error::Reject(format!("claim on {what} is false")));
-            }
-            Ok(())
-        };
-        match ops::route(self.vk, &self.cols, v)? {
+    fn transcript(&mut self) -> &mut Poseidon2Transcript {
+        &mut self.t
+    }
+    fn acc(&mut self) -> &mut Accumulator {
+        &mut self.acc
+    }
+    fn message(
+        &mut self,
+        n: usize,
+        what: &str,
+        _compute: impl FnOnce(&Witness<'_>) -> Result<Vec<EF>>,
+    ) -> Result<Vec<EF>> {
+        self.src.evals(&mut self.t, n, what)
+    }
+    fn sumcheck(
+        &mut self,
+        vars: usize,
+        tables: usize,
+        terms: &[Term],
+        claim: EF,
+        what: &str,
+        _build: impl FnOnce(&Witness<'_>) -> Result<Vec<Table>>,
+    ) -> Result<Claims> {
+        let proof = self.src.sumcheck(what)?;
+        sumcheck::verify(vars, tables, terms, claim, proof, &mut self.t)
+            .map_err(|e| Error::Reject(format!("{what}: {e}")))
+    }
+    fn logup(
+        &mut self,
+        log_n: usize,
+        table: &[Vec<F>],
+        _mult: usize,
+        what: &str,
+        _columns: impl FnOnce(&Witness<'_>) -> Result<Vec<Vec<F>>>,
+    ) -> Result<LookupClaims> {
+        let proof = self.src.logup(what)?;
+        let log_t = table.first().map_or(0, |c| c.len().trailing_zeros() as usize);
+        logup::verify(log_n, log_t, table.len(), proof, &mut self.t)
+            .map_err(|e| Error::Reject(format!("{what}: {e}")))
+    }
+    fn merge(&mut self, v: ValueId, mut cs: Vec<Claim>) -> Result<Claim> {
+        if cs.len() == 1 {
+            return Ok(cs.remove(0));
+        }
+        let vars = self.layout(v).vars();
+        let pairs: Vec<(Vec<EF>, EF)> = cs.into_iter().map(|c| (c.point, c.value)).collect();
+        let proof = self.src.sumcheck("a claim merge")?;
+        let (point, value) = reduce_claims_verify(vars, &pairs, proof, &mut self.t)
+            .map_err(|e| Error::Reject(format!("claim merge on {v}: {e}")))?;
+        Ok(Claim { point, value })
+    }
+    fn check(&self, ok: impl FnOnce() -> bool, msg: impl FnOnce() -> String) -> Result<()> {
+        if ok() { Ok(()) } else { Err(Error::Reject(msg())) }
+    }
+    fn ensure(&self, ok: bool, msg: impl FnOnce() -> String) -> Result<()> {
+        self.check(|| ok, msg)
+    }
+    fn check_public(&self, route: Route, v: ValueId, c: &Claim) -> Result<()> {
+        let (ints, what) = match route {
             Route::Input(index) => {
                 let t = self.inputs.get(index).ok_or_else(|| Error::Public("missing input".into()))?;
-                let ints = t.as_i64().map_err(|e| Error::Public(e.to_string()))?;
-                public(&ints, format!("public input {index}"), self)?;
+                (t.as_i64().map_err(|e| Error::Public(e.to_string()))?, format!("public input {index}"))
             }
-            Route::Inline => {
-                let ints = self.vk.inline.get(&v.node).map(|x| x.as_slice()).unwrap_or(&[]);
-                public(ints, format!("constant '{}'", self.vk.nodes[v.node].name), self)?;
-            }
-            Route::Weight(t) => self.weight_claims.push((t, c)),
-            Route::Column(col) => self.col_claims.push((col, c)),
-            Route::Graph => self.claims.entry(v).or_default().push(c),
-        }
-        Ok(())
+            Route::Inline => (
+                std::borrow::Cow::Borrowed(self.vk.inline.get(&v.node).map(|x| x.as_slice()).unwrap_or(&[])),
+                format!("constant '{}'", self.vk.nodes[v.node].name),
+            ),
+            _ => return Ok(()),
+        };
+        let layout = self.layout(v);
+        let ok = c.point.len() == layout.vars() && evaluate(&layout.pad_i64(&ints), &c.point) == c.value;
+        self.check(|| ok, || format!("claim on {what} is false"))
+    }
+    fn public_input(&self, node: usize) -> Result<Vec<i64>> {
+        let zkml_ir::Op::Input(inp) = &self.vk.nodes[node].op else {
+            return Err(Error::Internal(format!("node {node} is not an input")));
+        };
+        Ok(self
+            .inputs
+            .get(inp.index)
+            .ok_or_else(|| Error::Public("missing input".into()))?
+            .as_i64()
+            .map_err(|e| Error::Public(e.to_string()))?
+            .to_vec())
+    }
+    fn output_eval(&self, o: ValueId, point: &[EF]) -> Result<EF> {
+        let k =
+            self.vk.outputs.iter().position(|x| *x == o).ok_or_else(|| Error::Key("output list".into()))?;
+        Ok(evaluate(&self.layout(o).pad_i64(&self.outs[k]), point))
     }
 }
 
@@ -161,90 +224,21 @@ fn verify_part(
     if proof.witness.len() != wgroups.packings.len() {
         return Err(Error::Reject("wrong number of witness commitments".into()));
     }
-    let mut v = Verifier {
+    let mut v = VerifierSide {
         vk,
         cols,
         inputs,
+        outs,
         t: seed.fork(color),
         src: Source::new(proof),
-        claims: BTreeMap::new(),
-        col_claims: vec![],
-        weight_claims: vec![],
+        acc: Accumulator::default(),
     };
-    let boundary: BTreeMap<ValueId, usize> =
-        v.cols.boundary_in.iter().chain(&v.cols.boundary_out).map(|(&x, &c)| (x, c)).collect();
-    v.t.label(b"boundary");
-    let evals = v.src.evals(&mut v.t, boundary.len(), "the boundary tensors")?;
-    let mut reported = BTreeMap::new();
-    for ((&val, &col), &e) in boundary.iter().zip(&evals) {
-        let point = seed.point(val)?.to_vec();
-        v.open_col(col, &point, e);
-        if v.cols.boundary_out.contains_key(&val) {
-            v.claim(val, Claim { point, value: e })?;
-        }
-        reported.insert(val, e);
-    }
-
-    ops::lookup::verify_tables(&mut v)?;
-    ops::lookup::verify_range(&mut v)?;
-    for id in ops::reduce::max_nodes(&v.cols) {
-        ops::reduce::verify_max(&mut v, id)?;
-    }
-    for id in ops::lookup::relu_nodes(&v.cols) {
-        ops::lookup::verify_relu(&mut v, id)?;
-    }
-    for id in v.cols.saturating() {
-        ops::lookup::verify_saturation(&mut v, id)?;
-    }
-
-    v.t.label(b"outputs");
-    for o in part_outputs(vk, color) {
-        let k = vk.outputs.iter().position(|x| *x == o).ok_or_else(|| Error::Key("output list".into()))?;
-        let layout = v.layout(o);
-        let point = v.t.challenges_ext(layout.vars());
-        let value = evaluate(&layout.pad_i64(&outs[k]), &point);
-        v.claim(o, Claim { point, value })?;
-    }
-    for &id in vk.partitions.parts[color].nodes.iter().rev() {
-        let kind = ops::classify(vk, id)?;
-        for slot in 0..vk.nodes[id].outputs.len() {
-            let val = ValueId::new(id, slot);
-            let Some(cs) = v.claims.remove(&val) else { continue };
-            if let Kind::Range(q) | Kind::Relu(q) = &kind {
-                for c in cs {
-                    ops::lookup::verify_range_claim(&mut v, id, q, c)?;
-                }
-                continue;
-            }
-            let c = merge(&mut v, val, cs)?;
-            let at = |e: Error| match e {
-                Error::Reject(m) => Error::Reject(format!("node {id} '{}': {m}", vk.nodes[id].name)),
-                e => e,
-            };
-            match &kind {
-                Kind::Contract { operands, output } => ops::einsum::verify(&mut v, id, operands, output, c),
-                Kind::Add { sub } => ops::elementwise::verify_add(&mut v, id, *sub, c),
-                Kind::Mul => ops::elementwise::verify_mul(&mut v, id, c),
-                Kind::Move => ops::movement::verify(&mut v, id, slot, c),
-                Kind::Embed => ops::embed::verify(&mut v, id, c),
-                Kind::Input
-                | Kind::Const
-                | Kind::Table(_)
-                | Kind::LogTable(_)
-                | Kind::Range(_)
-                | Kind::Relu(_)
-                | Kind::Max { .. } => Err(Error::Internal(format!("claim on {val} was not routed"))),
-            }
-            .map_err(at)?;
-        }
-    }
-    if let Some(val) = v.claims.keys().next() {
-        return Err(Error::Reject(format!("a claim on {val} is left unproven")));
-    }
+    let reported = driver::arguments(&mut v, seed)?;
+    driver::graph(&mut v, color)?;
 
     match &proof.witness_opening {
         Some(o) if !proof.witness.is_empty() => {
-            let claims = std::mem::take(&mut v.col_claims);
+            let claims = std::mem::take(&mut v.acc.cols);
             packing::verify(&proof.witness, &wgroups, &v.cols.layouts, &claims, o, &mut v.t)?;
         }
         None if proof.witness.is_empty() => {}
@@ -252,7 +246,7 @@ fn verify_part(
     }
     match (vk.weights.get(color).and_then(|w| w.as_ref()), &proof.weight_opening) {
         (Some(w), Some(o)) => {
-            let claims = std::mem::take(&mut v.weight_claims);
+            let claims = std::mem::take(&mut v.acc.weights);
             packing::verify_direct(&w.commitments, &w.groups, &claims, o, &mut v.t)?;
         }
         (None, None) => {}
@@ -260,16 +254,4 @@ fn verify_part(
     }
     v.src.finish()?;
     Ok(reported)
-}
-
-fn merge(v: &mut Verifier<'_>, val: ValueId, mut cs: Vec<Claim>) -> Result<Claim> {
-    if cs.len() == 1 {
-        return Ok(cs.remove(0));
-    }
-    let vars = v.layout(val).vars();
-    let pairs: Vec<(Vec<EF>, EF)> = cs.into_iter().map(|c| (c.point, c.value)).collect();
-    let proof = v.src.sumcheck("a claim merge")?;
-    let (point, value) = reduce_claims_verify(vars, &pairs, proof, &mut v.t)
-        .map_err(|e| Error::Reject(format!("claim merge on {val}: {e}")))?;
-    Ok(Claim { point, value })
 }

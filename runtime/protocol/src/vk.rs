@@ -170,8 +170,11 @@ pub(crate) fn weight_nodes(vk: &VerifyingKey, color: usize) -> Vec<usize> {
 }
 
 /// The key without weight commitments (checks every op is provable).
-fn structure(graph: &Graph, partitions: &Partitioning, producer: &str) -> Result<VerifyingKey> {
+pub(crate) fn structure(graph: &Graph, partitions: &Partitioning, producer: &str) -> Result<VerifyingKey> {
     partitions.validate(graph).map_err(|e| Error::Key(e.to_string()))?;
+    if partitions.is_empty() {
+        return Err(Error::Trivial);
+    }
     let nodes: Vec<Node> = graph.nodes().map(|(_, n)| n.clone()).collect();
     let mut vk = VerifyingKey {
         producer: producer.to_string(),

@@ -31,6 +31,8 @@ pub(super) fn rules() -> Vec<Rule> {
             "(mul (reshape ?s (einsum ?q ?a ?w)) ?c)" => { Compute(fold_scalar_reshaped) }),
         rule!("div-by-constant", "division by a constant is a product with its reciprocal";
             "(div ?a ?c)" => { Compute(div_const) }),
+        rule!("reduce-min-is-negated-max", "min(x) = -max(-x): the prover proves max reductions";
+            "(reduce_min ?k ?x)" => { Compute(min_as_max) }),
         rule!("neg-is-mul", "negation is a product with the constant -1";
             "(neg ?x)" => { Compute(neg) }),
         rule!("square-is-mul", "x² is a product"; "(square ?x)" => "(mul ?x ?x)"),
@@ -161,4 +163,19 @@ fn neg(eg: &mut EGraph, _: Id, s: &Subst) -> Option<Id> {
     let m = add_const(eg, Tensor::scalar_f32(-1.0));
     let mul = zkml_ir::ops::binary::Binary { op: zkml_ir::ops::binary::BinaryOp::Mul };
     Some(add_op(eg, Op::from(mul), &[x, m]))
+}
+
+/// `reduce_min(x) = −reduce_max(−x)`, the negations as products with −1
+/// (exact in fixed point: a one-magnitude constant).
+fn min_as_max(eg: &mut EGraph, _: Id, s: &Subst) -> Option<Id> {
+    let Op::Reduce(r) = op_of(eg, var(s, "?k"))? else { return None };
+    let x = var(s, "?x");
+    if r.op != ReduceOp::Min || fact(eg, x)?.dtype != zkml_ir::DType::F32 {
+        return None;
+    }
+    let m = add_const(eg, Tensor::scalar_f32(-1.0));
+    let mul = Op::from(zkml_ir::ops::binary::Binary { op: zkml_ir::ops::binary::BinaryOp::Mul });
+    let neg_x = add_op(eg, mul.clone(), &[x, m]);
+    let max = add_op(eg, Op::from(zkml_ir::ops::reduce::Reduce { op: ReduceOp::Max, ..r }), &[neg_x]);
+    Some(add_op(eg, mul, &[max, m]))
 }

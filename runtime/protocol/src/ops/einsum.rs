@@ -20,14 +20,13 @@
 
 use crate::layout::Layout;
 use crate::packing::Claim;
-use crate::prover::Prover;
-use crate::verifier::Verifier;
+use crate::side::Side;
 use crate::{Error, Result};
 use p3_field::PrimeCharacteristicRing;
 use rayon::prelude::*;
 use zkml_ir::ValueId;
 use zkml_proof::mle::{eq_eval, eq_table};
-use zkml_proof::sumcheck::{self, Table, Term};
+use zkml_proof::sumcheck::{Table, Term};
 use zkml_proof::{EF, F};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -250,63 +249,43 @@ fn eq_batch(plan: &Plan, r: &[&[EF]]) -> Vec<EF> {
     out
 }
 
-pub(crate) fn prove(
-    p: &mut Prover<'_>,
+pub(crate) fn reduce<S: Side>(
+    s: &mut S,
     id: usize,
     operands: &[Vec<char>],
     output: &[char],
     c: Claim,
 ) -> Result<()> {
-    let plan = plan(&p.pk.vk, id, operands, output)?;
-    let r = plan.out_layout.split(&c.point);
-    let mut tables = Vec::with_capacity(plan.inputs.len() + 1);
-    for (j, &v) in plan.inputs.iter().enumerate() {
-        let src = p.padded(v)?;
-        tables.push(Table::Ext(project(&plan, j, &src, &r)));
-    }
-    if plan.has_batch() {
-        tables.push(Table::Ext(eq_batch(&plan, &r)));
-    }
-    let (proof, out) = sumcheck::prove(tables, &plan.terms(), c.value, &mut p.t)?;
-    p.sink.sumcheck(proof);
-    for (j, &v) in plan.inputs.iter().enumerate() {
-        let point = plan.operand_point(j, &r, &out.point);
-        p.claim(v, Claim { point, value: out.evals[j] })?;
-    }
-    Ok(())
-}
-
-pub(crate) fn verify(
-    v: &mut Verifier<'_>,
-    id: usize,
-    operands: &[Vec<char>],
-    output: &[char],
-    c: Claim,
-) -> Result<()> {
-    let plan = plan(v.vk, id, operands, output)?;
-    if c.point.len() != plan.out_layout.vars() {
-        return Err(Error::Internal("einsum claim of the wrong arity".into()));
-    }
+    let plan = plan(s.vk(), id, operands, output)?;
+    s.ensure(c.point.len() == plan.out_layout.vars(), || "einsum claim of the wrong arity".into())?;
     let r = plan.out_layout.split(&c.point);
     let n = plan.inputs.len() + usize::from(plan.has_batch());
-    let proof = v.src.sumcheck("einsum")?;
-    let out = sumcheck::verify(plan.vars(), n, &plan.terms(), c.value, proof, &mut v.t)
-        .map_err(|e| Error::Reject(format!("einsum sumcheck: {e}")))?;
+    let out = s.sumcheck(plan.vars(), n, &plan.terms(), c.value, "einsum sumcheck", |w| {
+        let mut tables = Vec::with_capacity(n);
+        for (j, &v) in plan.inputs.iter().enumerate() {
+            tables.push(Table::Ext(project(&plan, j, &w.padded(v)?, &r)));
+        }
+        if plan.has_batch() {
+            tables.push(Table::Ext(eq_batch(&plan, &r)));
+        }
+        Ok(tables)
+    })?;
     if plan.has_batch() {
-        let mut expect = EF::ONE;
-        for k in 0..plan.sc_bits.len() {
-            if let Some(o) = plan.sc_out[k] {
-                let off = plan.offset(k);
-                expect *= eq_eval(r[o], &out.point[off..off + plan.sc_bits[k]]);
+        let expect = || {
+            let mut expect = EF::ONE;
+            for k in 0..plan.sc_bits.len() {
+                if let Some(o) = plan.sc_out[k] {
+                    let off = plan.offset(k);
+                    expect *= eq_eval(r[o], &out.point[off..off + plan.sc_bits[k]]);
+                }
             }
-        }
-        if out.evals[n - 1] != expect {
-            return Err(Error::Reject("einsum batch eq evaluation".into()));
-        }
+            expect
+        };
+        s.check(|| out.evals[n - 1] == expect(), || "einsum batch eq evaluation".into())?;
     }
-    for (j, &val) in plan.inputs.iter().enumerate() {
+    for (j, &v) in plan.inputs.iter().enumerate() {
         let point = plan.operand_point(j, &r, &out.point);
-        v.claim(val, Claim { point, value: out.evals[j] })?;
+        s.claim(v, Claim { point, value: out.evals[j] })?;
     }
     Ok(())
 }

@@ -13,15 +13,14 @@
 //! * general `mul`: the degree-3 sumcheck `Σ_y eq(r, y) a_b(y) b_b(y)`,
 //!   ending in claims on `a` and `b` at the sumcheck point.
 
+use crate::Result;
 use crate::layout::{Layout, lt_eval};
 use crate::packing::Claim;
-use crate::prover::Prover;
-use crate::verifier::Verifier;
-use crate::{Error, Result};
+use crate::side::Side;
 use p3_field::PrimeCharacteristicRing;
 use zkml_ir::ValueId;
 use zkml_proof::mle::{eq_eval, eq_table, evaluate};
-use zkml_proof::sumcheck::{self, Table, Term};
+use zkml_proof::sumcheck::{Table, Term};
 use zkml_proof::{EF, F};
 
 /// Operand point and broadcast factor at an output point.
@@ -48,33 +47,25 @@ fn shapes(vk: &crate::vk::VerifyingKey, id: usize) -> (Layout, Vec<usize>, Vec<u
     (out, crate::columns::shape_of(vk, a), crate::columns::shape_of(vk, b), a, b)
 }
 
-/// Sends `a(pa)`, `b(pb)` and hands them on as claims.
-fn send_operands(p: &mut Prover<'_>, (a, pa): (ValueId, Vec<EF>), (b, pb): (ValueId, Vec<EF>)) -> Result<()> {
-    let va = evaluate(&p.padded(a)?, &pa);
-    let vb = evaluate(&p.padded(b)?, &pb);
-    p.sink.evals(&mut p.t, vec![va, vb]);
-    p.claim(a, Claim { point: pa, value: va })?;
-    p.claim(b, Claim { point: pb, value: vb })
+/// The message `a(pa), b(pb)`, handed on as claims by the caller.
+fn operands<S: Side>(
+    s: &mut S,
+    (a, pa): (ValueId, &[EF]),
+    (b, pb): (ValueId, &[EF]),
+    what: &str,
+) -> Result<Vec<EF>> {
+    s.message(2, what, |w| Ok(vec![evaluate(&w.padded(a)?, pa), evaluate(&w.padded(b)?, pb)]))
 }
 
-pub(crate) fn prove_add(p: &mut Prover<'_>, id: usize, _sub: bool, c: Claim) -> Result<()> {
-    let (out, sa, sb, a, b) = shapes(&p.pk.vk, id);
-    let (pa, _) = project(&out, &sa, &c.point);
-    let (pb, _) = project(&out, &sb, &c.point);
-    send_operands(p, (a, pa), (b, pb))
-}
-
-pub(crate) fn verify_add(v: &mut Verifier<'_>, id: usize, sub: bool, c: Claim) -> Result<()> {
-    let (out, sa, sb, a, b) = shapes(v.vk, id);
+pub(crate) fn reduce_add<S: Side>(s: &mut S, id: usize, sub: bool, c: Claim) -> Result<()> {
+    let (out, sa, sb, a, b) = shapes(s.vk(), id);
     let (pa, sel_a) = project(&out, &sa, &c.point);
     let (pb, sel_b) = project(&out, &sb, &c.point);
-    let e = v.src.evals(&mut v.t, 2, "add")?;
+    let e = operands(s, (a, &pa), (b, &pb), "add")?;
     let rhs = if sub { e[0] * sel_a - e[1] * sel_b } else { e[0] * sel_a + e[1] * sel_b };
-    if rhs != c.value {
-        return Err(Error::Reject("add/sub: operand evaluations do not sum to the output claim".into()));
-    }
-    v.claim(a, Claim { point: pa, value: e[0] })?;
-    v.claim(b, Claim { point: pb, value: e[1] })
+    s.check(|| rhs == c.value, || "add/sub: operand evaluations do not sum to the output claim".into())?;
+    s.claim(a, Claim { point: pa, value: e[0] })?;
+    s.claim(b, Claim { point: pb, value: e[1] })
 }
 
 /// The broadcast operand on the output's padded layout.
@@ -88,53 +79,41 @@ fn mul_terms() -> Vec<Term> {
     vec![Term { coeff: EF::ONE, factors: vec![0, 1, 2] }]
 }
 
-pub(crate) fn prove_mul(p: &mut Prover<'_>, id: usize, c: Claim) -> Result<()> {
-    let (out, sa, sb, a, b) = shapes(&p.pk.vk, id);
-    let (pa, _) = project(&out, &sa, &c.point);
-    let (pb, _) = project(&out, &sb, &c.point);
-    if pa.is_empty() || pb.is_empty() {
-        return send_operands(p, (a, pa), (b, pb));
-    }
-    let tables = vec![
-        Table::Ext(eq_table(&c.point)),
-        Table::Base(broadcast(&out, &sa, &p.ints(a)?)),
-        Table::Base(broadcast(&out, &sb, &p.ints(b)?)),
-    ];
-    let (proof, res) = sumcheck::prove(tables, &mul_terms(), c.value, &mut p.t)?;
-    p.sink.sumcheck(proof);
-    let (pa, _) = project(&out, &sa, &res.point);
-    let (pb, _) = project(&out, &sb, &res.point);
-    send_operands(p, (a, pa), (b, pb))
-}
-
-pub(crate) fn verify_mul(v: &mut Verifier<'_>, id: usize, c: Claim) -> Result<()> {
-    let (out, sa, sb, a, b) = shapes(v.vk, id);
+pub(crate) fn reduce_mul<S: Side>(s: &mut S, id: usize, c: Claim) -> Result<()> {
+    let (out, sa, sb, a, b) = shapes(s.vk(), id);
     let (pa, sel_a) = project(&out, &sa, &c.point);
     let (pb, sel_b) = project(&out, &sb, &c.point);
     if pa.is_empty() || pb.is_empty() {
-        let e = v.src.evals(&mut v.t, 2, "mul")?;
+        let e = operands(s, (a, &pa), (b, &pb), "mul")?;
         // The variable-free operand's own broadcast factor is 1 wherever the
         // other is nonzero: only the other's counts (both empty: no variables
         // at all, and both factors are 1).
         let sel = if pb.is_empty() { sel_a } else { sel_b };
-        if e[0] * e[1] * sel != c.value {
-            return Err(Error::Reject("mul: operand evaluations do not multiply to the output claim".into()));
-        }
-        v.claim(a, Claim { point: pa, value: e[0] })?;
-        return v.claim(b, Claim { point: pb, value: e[1] });
+        s.check(
+            || e[0] * e[1] * sel == c.value,
+            || "mul: operand evaluations do not multiply to the output claim".into(),
+        )?;
+        s.claim(a, Claim { point: pa, value: e[0] })?;
+        return s.claim(b, Claim { point: pb, value: e[1] });
     }
-    let proof = v.src.sumcheck("mul")?;
-    let res = sumcheck::verify(out.vars(), 3, &mul_terms(), c.value, proof, &mut v.t)
-        .map_err(|e| Error::Reject(format!("mul sumcheck: {e}")))?;
+    let res = s.sumcheck(out.vars(), 3, &mul_terms(), c.value, "mul sumcheck", |w| {
+        Ok(vec![
+            Table::Ext(eq_table(&c.point)),
+            Table::Base(broadcast(&out, &sa, &w.ints(a)?)),
+            Table::Base(broadcast(&out, &sb, &w.ints(b)?)),
+        ])
+    })?;
     let (pa, sel_a) = project(&out, &sa, &res.point);
     let (pb, sel_b) = project(&out, &sb, &res.point);
-    let e = v.src.evals(&mut v.t, 2, "mul")?;
-    if res.evals[0] != eq_eval(&c.point, &res.point)
-        || res.evals[1] != e[0] * sel_a
-        || res.evals[2] != e[1] * sel_b
-    {
-        return Err(Error::Reject("mul: final evaluations disagree with the operand claims".into()));
-    }
-    v.claim(a, Claim { point: pa, value: e[0] })?;
-    v.claim(b, Claim { point: pb, value: e[1] })
+    let e = operands(s, (a, &pa), (b, &pb), "mul")?;
+    s.check(
+        || {
+            res.evals[0] == eq_eval(&c.point, &res.point)
+                && res.evals[1] == e[0] * sel_a
+                && res.evals[2] == e[1] * sel_b
+        },
+        || "mul: final evaluations disagree with the operand claims".into(),
+    )?;
+    s.claim(a, Claim { point: pa, value: e[0] })?;
+    s.claim(b, Claim { point: pb, value: e[1] })
 }

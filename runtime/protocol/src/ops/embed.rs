@@ -10,8 +10,7 @@
 
 use crate::layout::{Layout, bits_point};
 use crate::packing::Claim;
-use crate::prover::Prover;
-use crate::verifier::Verifier;
+use crate::side::Side;
 use crate::vk::VerifyingKey;
 use crate::{Error, Result};
 use zkml_ir::{Op, ValueId};
@@ -74,46 +73,27 @@ fn check_ids(ids: &[i64], rows: usize) -> Result<()> {
     }
 }
 
-pub(crate) fn prove(p: &mut Prover<'_>, id: usize, c: Claim) -> Result<()> {
-    let g = geometry(&p.pk.vk, id);
-    let ids = p.ints(g.indices)?;
-    check_ids(&ids, g.dl.dims[0])?;
-    let rj = &c.point[g.il.vars()..];
-    let (tokens, _) = distinct(&ids);
-    let data = p.padded(g.data)?;
-    let row = g.rl.padded_len();
-    let ev: Vec<EF> =
-        tokens.iter().map(|&t| evaluate(&data[t as usize * row..(t as usize + 1) * row], rj)).collect();
-    p.sink.evals(&mut p.t, ev.clone());
-    for (&t, &v) in tokens.iter().zip(&ev) {
-        p.claim(g.data, Claim { point: row_point(&g, t, rj), value: v })?;
-    }
-    Ok(())
-}
-
-pub(crate) fn verify(v: &mut Verifier<'_>, id: usize, c: Claim) -> Result<()> {
-    let g = geometry(v.vk, id);
-    let Op::Input(inp) = &v.vk.nodes[g.indices.node].op else {
-        return Err(Error::Internal("embedding indices are not an input".into()));
-    };
-    let ids = v
-        .inputs
-        .get(inp.index)
-        .ok_or_else(|| Error::Public("missing input".into()))?
-        .as_i64()
-        .map_err(|e| Error::Public(e.to_string()))?
-        .to_vec();
+pub(crate) fn reduce<S: Side>(s: &mut S, id: usize, c: Claim) -> Result<()> {
+    let g = geometry(s.vk(), id);
+    let ids = s.public_input(g.indices.node)?;
     check_ids(&ids, g.dl.dims[0])?;
     let (ri, rj) = c.point.split_at(g.il.vars());
     let (tokens, pos) = distinct(&ids);
-    let ev = v.src.evals(&mut v.t, tokens.len(), "embedding rows")?;
-    let eq = eq_table(ri);
-    let sum: EF = g.il.padded_indices().iter().zip(&pos).map(|(&pi, &k)| eq[pi] * ev[k]).sum();
-    if sum != c.value {
-        return Err(Error::Reject("embedding rows do not sum to the claim".into()));
-    }
+    let ev = s.message(tokens.len(), "embedding rows", |w| {
+        let data = w.padded(g.data)?;
+        let row = g.rl.padded_len();
+        Ok(tokens.iter().map(|&t| evaluate(&data[t as usize * row..(t as usize + 1) * row], rj)).collect())
+    })?;
+    s.check(
+        || {
+            let eq = eq_table(ri);
+            let sum: EF = g.il.padded_indices().iter().zip(&pos).map(|(&pi, &k)| eq[pi] * ev[k]).sum();
+            sum == c.value
+        },
+        || "embedding rows do not sum to the claim".into(),
+    )?;
     for (&t, &e) in tokens.iter().zip(&ev) {
-        v.claim(g.data, Claim { point: row_point(&g, t, rj), value: e })?;
+        s.claim(g.data, Claim { point: row_point(&g, t, rj), value: e })?;
     }
     Ok(())
 }

@@ -23,6 +23,8 @@ pub mod lookup;
 pub mod movement;
 pub mod reduce;
 
+use crate::packing::Claim;
+use crate::side::Side;
 use crate::vk::VerifyingKey;
 use crate::{Error, Result};
 use zkml_ir::ops::binary::BinaryOp;
@@ -80,6 +82,52 @@ pub(crate) fn route(
     })
 }
 
+/// The committed-column arguments of a partition, family by family, in
+/// the order both sides run them: table lookups, range checks, then the
+/// zerochecks of max reductions, ReLUs and saturating requantizations.
+pub(crate) fn argue<S: Side>(s: &mut S) -> Result<()> {
+    lookup::argue_tables(s)?;
+    lookup::argue_range(s)?;
+    for id in reduce::max_nodes(s.cols()) {
+        reduce::argue_max(s, id)?;
+    }
+    for id in lookup::relu_nodes(s.cols()) {
+        lookup::argue_relu(s, id)?;
+    }
+    for id in s.cols().saturating() {
+        lookup::argue_saturation(s, id)?;
+    }
+    Ok(())
+}
+
+/// Reduces the claims on output `slot` of node `id` (of proving kind
+/// `kind`) to claims on its inputs. Several claims on one value are merged
+/// first, except on a requantization, whose claims are each checked
+/// against its committed columns at their own point.
+pub(crate) fn reduce<S: Side>(s: &mut S, id: usize, slot: usize, kind: &Kind, cs: Vec<Claim>) -> Result<()> {
+    if let Kind::Range(q) | Kind::Relu(q) = kind {
+        for c in cs {
+            lookup::reduce_requant(s, id, q, c)?;
+        }
+        return Ok(());
+    }
+    let c = s.merge(zkml_ir::ValueId::new(id, slot), cs)?;
+    match kind {
+        Kind::Contract { operands, output } => einsum::reduce(s, id, operands, output, c),
+        Kind::Add { sub } => elementwise::reduce_add(s, id, *sub, c),
+        Kind::Mul => elementwise::reduce_mul(s, id, c),
+        Kind::Move => movement::reduce(s, id, slot, c),
+        Kind::Embed => embed::reduce(s, id, c),
+        Kind::Input
+        | Kind::Const
+        | Kind::Table(_)
+        | Kind::LogTable(_)
+        | Kind::Range(_)
+        | Kind::Relu(_)
+        | Kind::Max { .. } => Err(Error::Internal(format!("claim on node {id} was not routed"))),
+    }
+}
+
 /// How a node is proven.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
@@ -130,6 +178,9 @@ pub fn classify(vk: &VerifyingKey, id: usize) -> Result<Kind> {
             "only quantized plans are provable (compile without --float); this value is not a fixed-point integer",
         ));
     }
+    if crate::provable::family(&node.op).is_none() {
+        return Err(unsupported(&format!("not provable; provable ops: {}", crate::provable::provable_ops())));
+    }
     Ok(match &node.op {
         Op::Input(_) => Kind::Input,
         Op::Const(_) => Kind::Const,
@@ -161,11 +212,7 @@ pub fn classify(vk: &VerifyingKey, id: usize) -> Result<Kind> {
                     };
                     Kind::Max { axes: r.axes.clone(), bits }
                 }
-                _ => {
-                    return Err(unsupported(
-                        "provable reductions: sum, max (the quantizer rewrites the others)",
-                    ));
-                }
+                _ => return Err(unsupported("provable reductions: sum, max")),
             }
         }
         Op::Binary(b) => match b.op {
@@ -204,11 +251,6 @@ pub fn classify(vk: &VerifyingKey, id: usize) -> Result<Kind> {
         | Op::Pad(_)
         | Op::Expand(_)
         | Op::Im2Col(_) => Kind::Move,
-        _ => {
-            return Err(unsupported(
-                "provable ops: einsum, add, sub, mul, lookup, reduce_sum, reduce_max, reshape, transpose, slice, \
-                 concat, split, pad, expand, im2col",
-            ));
-        }
+        _ => return Err(unsupported(&format!("provable ops: {}", crate::provable::provable_ops()))),
     })
 }

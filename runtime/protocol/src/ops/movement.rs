@@ -22,14 +22,13 @@
 
 use crate::layout::Layout;
 use crate::packing::Claim;
-use crate::prover::Prover;
-use crate::verifier::Verifier;
+use crate::side::{Side, layout_of};
 use crate::vk::VerifyingKey;
 use crate::{Error, Result};
 use p3_field::PrimeCharacteristicRing;
 use zkml_ir::{Tensor, ValueId};
 use zkml_proof::mle::eq_table;
-use zkml_proof::sumcheck::{self, Table, Term};
+use zkml_proof::sumcheck::{Table, Term};
 use zkml_proof::{EF, F};
 
 const INPUT_SHIFT: u32 = 40;
@@ -93,67 +92,58 @@ fn terms() -> Vec<Term> {
     vec![Term { coeff: EF::ONE, factors: vec![0, 1] }]
 }
 
-pub(crate) fn prove(p: &mut Prover<'_>, id: usize, slot: usize, c: Claim) -> Result<()> {
-    let vk = &p.pk.vk;
-    let inputs: Vec<ValueId> = vk.nodes[id].inputs.clone();
-    let map = index_map(vk, id, slot)?;
-    if let Some(point) = relabel(vk, id, &map, &c.point) {
-        p.claim(inputs[0], Claim { point, value: c.value })?;
-        return Ok(());
+pub(crate) fn reduce<S: Side>(s: &mut S, id: usize, slot: usize, c: Claim) -> Result<()> {
+    let inputs: Vec<ValueId> = s.vk().nodes[id].inputs.clone();
+    let map = index_map(s.vk(), id, slot)?;
+    if let Some(point) = relabel(s.vk(), id, &map, &c.point) {
+        return s.claim(inputs[0], Claim { point, value: c.value });
     }
+    let n = inputs.len();
     let eq_r = eq_table(&c.point);
-    let mut ws: Vec<Option<Vec<EF>>> = vec![None; inputs.len()];
-    for &(py, k, x) in &map {
-        let len = p.layout(inputs[k]).padded_len();
-        ws[k].get_or_insert_with(|| vec![EF::ZERO; len])[x] += eq_r[py];
-    }
-    let mut tables: Vec<Option<Vec<F>>> = vec![None; inputs.len()];
-    let mut sums = vec![EF::ZERO; inputs.len()];
-    for k in 0..inputs.len() {
-        if let Some(w) = &ws[k] {
-            let t = p.padded(inputs[k])?;
-            sums[k] = t.iter().zip(w).map(|(&a, &b)| b * a).sum();
-            tables[k] = Some(t);
+    let used: Vec<bool> = (0..n).map(|k| map.iter().any(|&(_, kk, _)| kk == k)).collect();
+    // The prover's tables (input, W_k), built once for the shares and the
+    // sumchecks.
+    let mut stash: Vec<Option<(Vec<F>, Vec<EF>)>> = vec![None; n];
+    let sums = s.message(n, "data movement", |w| {
+        let mut ws: Vec<Option<Vec<EF>>> = vec![None; n];
+        for &(py, k, x) in &map {
+            let len = layout_of(w.vk, inputs[k]).padded_len();
+            ws[k].get_or_insert_with(|| vec![EF::ZERO; len])[x] += eq_r[py];
         }
-    }
-    p.sink.evals(&mut p.t, sums.clone());
-    for k in 0..inputs.len() {
-        let (Some(t), Some(w)) = (tables[k].take(), ws[k].take()) else { continue };
-        let (proof, out) = sumcheck::prove(vec![Table::Base(t), Table::Ext(w)], &terms(), sums[k], &mut p.t)?;
-        p.sink.sumcheck(proof);
-        p.claim(inputs[k], Claim { point: out.point, value: out.evals[0] })?;
-    }
-    Ok(())
-}
-
-pub(crate) fn verify(v: &mut Verifier<'_>, id: usize, slot: usize, c: Claim) -> Result<()> {
-    let inputs: Vec<ValueId> = v.vk.nodes[id].inputs.clone();
-    let map = index_map(v.vk, id, slot)?;
-    if let Some(point) = relabel(v.vk, id, &map, &c.point) {
-        return v.claim(inputs[0], Claim { point, value: c.value });
-    }
-    let sums = v.src.evals(&mut v.t, inputs.len(), "data movement")?;
-    if sums.iter().copied().sum::<EF>() != c.value {
-        return Err(Error::Reject("data movement: input shares do not sum to the claim".into()));
-    }
-    let eq_r = eq_table(&c.point);
-    for k in 0..inputs.len() {
-        if !map.iter().any(|&(_, kk, _)| kk == k) {
-            if sums[k] != EF::ZERO {
-                return Err(Error::Reject("data movement: unused input has a nonzero share".into()));
+        let mut sums = vec![EF::ZERO; n];
+        for k in 0..n {
+            if let Some(wk) = ws[k].take() {
+                let t = w.padded(inputs[k])?;
+                sums[k] = t.iter().zip(&wk).map(|(&a, &b)| b * a).sum();
+                stash[k] = Some((t, wk));
             }
+        }
+        Ok(sums)
+    })?;
+    s.check(
+        || sums.iter().copied().sum::<EF>() == c.value,
+        || "data movement: input shares do not sum to the claim".into(),
+    )?;
+    for k in 0..n {
+        if !used[k] {
+            s.check(|| sums[k] == EF::ZERO, || "data movement: unused input has a nonzero share".into())?;
             continue;
         }
-        let vars = v.layout(inputs[k]).vars();
-        let proof = v.src.sumcheck("data movement")?;
-        let out = sumcheck::verify(vars, 2, &terms(), sums[k], proof, &mut v.t)
-            .map_err(|e| Error::Reject(format!("data movement sumcheck: {e}")))?;
-        let eq_s = eq_table(&out.point);
-        let w: EF = map.iter().filter(|&&(_, kk, _)| kk == k).map(|&(py, _, x)| eq_r[py] * eq_s[x]).sum();
-        if w != out.evals[1] {
-            return Err(Error::Reject("data movement: map evaluation mismatch".into()));
-        }
-        v.claim(inputs[k], Claim { point: out.point, value: out.evals[0] })?;
+        let vars = s.layout(inputs[k]).vars();
+        let out = s.sumcheck(vars, 2, &terms(), sums[k], "data movement sumcheck", |_| {
+            let (t, wk) = stash[k].take().ok_or_else(|| Error::Internal("data movement tables".into()))?;
+            Ok(vec![Table::Base(t), Table::Ext(wk)])
+        })?;
+        s.check(
+            || {
+                let eq_s = eq_table(&out.point);
+                let w: EF =
+                    map.iter().filter(|&&(_, kk, _)| kk == k).map(|&(py, _, x)| eq_r[py] * eq_s[x]).sum();
+                w == out.evals[1]
+            },
+            || "data movement: map evaluation mismatch".into(),
+        )?;
+        s.claim(inputs[k], Claim { point: out.point, value: out.evals[0] })?;
     }
     Ok(())
 }

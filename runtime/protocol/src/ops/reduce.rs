@@ -18,14 +18,13 @@
 use crate::columns::{Chunks, NodeCols};
 use crate::layout::{Layout, bits_point, lt_eval};
 use crate::packing::Claim;
-use crate::prover::Prover;
-use crate::verifier::Verifier;
+use crate::side::Side;
 use crate::vk::VerifyingKey;
 use crate::{Error, Result};
 use p3_field::PrimeCharacteristicRing;
 use zkml_ir::ValueId;
 use zkml_proof::mle::{eq_eval, eq_table};
-use zkml_proof::sumcheck::{self, Table, Term};
+use zkml_proof::sumcheck::{Table, Term};
 use zkml_proof::{EF, F, Transcript};
 
 struct Geometry {
@@ -108,47 +107,51 @@ fn axes_of(vk: &VerifyingKey, id: usize) -> Result<Vec<usize>> {
     }
 }
 
-pub(crate) fn prove_max(p: &mut Prover<'_>, id: usize) -> Result<()> {
-    let g = geometry(&p.pk.vk, id, &axes_of(&p.pk.vk, id)?);
-    let (out_col, diff) = max_cols(&p.cols, id)?;
-    // d on x's padded layout.
-    let d = p.cols.chunk_table(&diff, p.col_data, g.xl.padded_len());
-    // One table per window position, over the output's padded layout.
-    let ol_idx = g.ol.padded_indices();
-    let mut tables = vec![];
-    for w in &g.windows {
-        let mut t = vec![F::ZERO; g.ol.padded_len()];
-        for (real, &py) in ol_idx.iter().enumerate() {
-            let px = x_index(&g, real, w);
-            t[py] = d[px];
+pub(crate) fn argue_max<S: Side>(s: &mut S, id: usize) -> Result<()> {
+    let g = geometry(s.vk(), id, &axes_of(s.vk(), id)?);
+    let (out_col, diff) = max_cols(s.cols(), id)?;
+    s.transcript().label(b"max-zerocheck");
+    let tau = s.transcript().challenges_ext(g.ol.vars());
+    let n = g.windows.len() + 1;
+    let out = s.sumcheck(g.ol.vars(), n, &terms(n), EF::ZERO, "max zerocheck", |w| {
+        // d on x's padded layout, then one table per window position over
+        // the output's padded layout.
+        let d = w.cols.chunk_table(&diff, w.col_data, g.xl.padded_len());
+        let ol_idx = g.ol.padded_indices();
+        let mut all = vec![Table::Ext(eq_table(&tau))];
+        for win in &g.windows {
+            let mut t = vec![F::ZERO; g.ol.padded_len()];
+            for (real, &py) in ol_idx.iter().enumerate() {
+                t[py] = d[x_index(&g, real, win)];
+            }
+            all.push(Table::Base(t));
         }
-        tables.push(t);
+        Ok(all)
+    })?;
+    s.check(
+        || out.evals[0] == eq_eval(&tau, &out.point),
+        || format!("max at node {id}: zerocheck eq mismatch"),
+    )?;
+    let k = diff.cols.len();
+    let points: Vec<Vec<EF>> = g.windows.iter().map(|win| g.window_point(&out.point, win)).collect();
+    let at: Vec<(usize, &[EF])> =
+        points.iter().flat_map(|pt| diff.cols.iter().map(move |&c| (c, pt.as_slice()))).collect();
+    let ev = s.open(&at, "max differences")?;
+    for wi in 0..g.windows.len() {
+        let chunk = &ev[wi * k..(wi + 1) * k];
+        s.check(
+            || s.cols().combine(chunk) == out.evals[1 + wi],
+            || format!("max at node {id}: window differences disagree with the zerocheck"),
+        )?;
     }
-    p.t.label(b"max-zerocheck");
-    let tau = p.t.challenges_ext(g.ol.vars());
-    let mut all = vec![Table::Ext(eq_table(&tau))];
-    all.extend(tables.into_iter().map(Table::Base));
-    let (proof, out) = sumcheck::prove(all, &terms(g.windows.len() + 1), EF::ZERO, &mut p.t)?;
-    p.sink.sumcheck(proof);
-    let mut ev = vec![];
-    for w in &g.windows {
-        let pt = g.window_point(&out.point, w);
-        for &c in &diff.cols {
-            ev.push(p.open_col(c, &pt));
-        }
-    }
-    p.sink.evals(&mut p.t, ev);
-    p.t.label(b"max-input");
-    let rho = p.t.challenges_ext(g.xl.vars());
-    let (kept, _) = g.kept_point(&rho);
-    let mut ev = vec![p.open_col(out_col, &kept)];
-    for &c in &diff.cols {
-        ev.push(p.open_col(c, &rho));
-    }
-    p.sink.evals(&mut p.t, ev.clone());
-    let (_, sel) = g.kept_point(&rho);
-    p.claim(g.x, Claim { value: ev[0] * sel - p.cols.combine(&ev[1..]), point: rho })?;
-    Ok(())
+    s.transcript().label(b"max-input");
+    let rho = s.transcript().challenges_ext(g.xl.vars());
+    let (kept, sel) = g.kept_point(&rho);
+    let mut at: Vec<(usize, &[EF])> = vec![(out_col, kept.as_slice())];
+    at.extend(diff.cols.iter().map(|&c| (c, rho.as_slice())));
+    let ev = s.open(&at, "max input")?;
+    let value = ev[0] * sel - s.cols().combine(&ev[1..]);
+    s.claim(g.x, Claim { value, point: rho })
 }
 
 /// Padded index in `x` of output real position `real` at window `w`.
@@ -165,41 +168,4 @@ fn x_index(g: &Geometry, real: usize, w: &[usize]) -> usize {
         coord[a] = w[r];
     }
     coord.iter().zip(&strides).map(|(c, s)| c * s).sum()
-}
-
-pub(crate) fn verify_max(v: &mut Verifier<'_>, id: usize) -> Result<()> {
-    let g = geometry(v.vk, id, &axes_of(v.vk, id)?);
-    let (out_col, diff) = max_cols(&v.cols, id)?;
-    v.t.label(b"max-zerocheck");
-    let tau = v.t.challenges_ext(g.ol.vars());
-    let n = g.windows.len() + 1;
-    let proof = v.src.sumcheck("max zerocheck")?;
-    let out = sumcheck::verify(g.ol.vars(), n, &terms(n), EF::ZERO, proof, &mut v.t)
-        .map_err(|e| Error::Reject(format!("max at node {id}: zerocheck: {e}")))?;
-    if out.evals[0] != eq_eval(&tau, &out.point) {
-        return Err(Error::Reject(format!("max at node {id}: zerocheck eq mismatch")));
-    }
-    let k = diff.cols.len();
-    let ev = v.src.evals(&mut v.t, g.windows.len() * k, "max differences")?;
-    for (wi, w) in g.windows.iter().enumerate() {
-        let pt = g.window_point(&out.point, w);
-        let chunk = &ev[wi * k..(wi + 1) * k];
-        for (&c, &e) in diff.cols.iter().zip(chunk) {
-            v.open_col(c, &pt, e);
-        }
-        if v.cols.combine(chunk) != out.evals[1 + wi] {
-            return Err(Error::Reject(format!(
-                "max at node {id}: window differences disagree with the zerocheck"
-            )));
-        }
-    }
-    v.t.label(b"max-input");
-    let rho = v.t.challenges_ext(g.xl.vars());
-    let (kept, sel) = g.kept_point(&rho);
-    let ev = v.src.evals(&mut v.t, 1 + k, "max input")?;
-    v.open_col(out_col, &kept, ev[0]);
-    for (&c, &e) in diff.cols.iter().zip(&ev[1..]) {
-        v.open_col(c, &rho, e);
-    }
-    v.claim(g.x, Claim { value: ev[0] * sel - v.cols.combine(&ev[1..]), point: rho })
 }

@@ -30,6 +30,11 @@
 //! wherever it overflows ([`Saturation`]). A lookup not listed proves
 //! `|y_true| ≤ m` (the table or the two-sided range check fails otherwise).
 //!
+//! This module is the allocator and the container (columns, chunks,
+//! tables, the range argument's packing); each op family plans its own
+//! nodes' columns and fills them from the witness (`columns` and `fill` in
+//! its module of `crate::ops`, dispatched by `ops::columns`/`ops::fill`).
+//!
 //! The plan of columns is a function of the verifying key alone, so prover
 //! and verifier derive the same one.
 
@@ -241,64 +246,9 @@ impl ColumnPlan {
             let c = plan.col(&shape_of(vk, v));
             plan.boundary_out.insert(v, c);
         }
-        let mut table_of: BTreeMap<(u8, u8, u8, u32, u8, u32), usize> = BTreeMap::new();
         for &id in &part.nodes {
             let kind = ops::classify(vk, id)?;
-            let shape = |v: ValueId| vk.fact(v).map(|f| f.shape.clone()).unwrap_or_default();
-            let cols = match kind {
-                Kind::Table(q) => {
-                    let x = shape(vk.nodes[id].inputs[0]);
-                    let (_, s, _, _) = requant_params(&q);
-                    let y = plan.col(&x);
-                    let z = plan.col(&x);
-                    let rem = plan.chunks(&x, s);
-                    let sat = plan.saturation(saturating, id, &x, &q);
-                    let table = plan.table(&mut table_of, &q, id);
-                    NodeCols::Table { table, y, z, rem, sat }
-                }
-                Kind::LogTable(q) => {
-                    let x = shape(vk.nodes[id].inputs[0]);
-                    let Domain::Log(l) = q.table.domain else { continue };
-                    let (m, p, z) = (plan.col(&x), plan.col(&x), plan.col(&x));
-                    let r = plan.chunks(&x, u32::from(l.max_exp));
-                    let u = plan.chunks(&x, u32::from(l.max_exp));
-                    let table = plan.table(&mut table_of, &q, id);
-                    NodeCols::LogTable { table, m, p, z, r, u }
-                }
-                Kind::Range(q) => {
-                    let x = shape(vk.nodes[id].inputs[0]);
-                    let (_, s, _, _) = requant_params(&q);
-                    let b = match q.table.domain {
-                        Domain::Linear(d) => u32::from(d.bits),
-                        Domain::Log(_) => 0,
-                    };
-                    let lo = plan.chunks(&x, b);
-                    let hi = plan.chunks(&x, b);
-                    let rem = plan.chunks(&x, s);
-                    let sat = plan.saturation(saturating, id, &x, &q);
-                    NodeCols::Range { lo, hi, rem, sat }
-                }
-                Kind::Relu(q) => {
-                    let x = shape(vk.nodes[id].inputs[0]);
-                    let (_, s, _, _) = requant_params(&q);
-                    let b = match q.table.domain {
-                        Domain::Linear(d) => u32::from(d.bits).saturating_sub(1),
-                        Domain::Log(_) => 0,
-                    };
-                    let pos = plan.chunks(&x, b);
-                    let neg = plan.chunks(&x, b);
-                    let rem = plan.chunks(&x, s);
-                    let sat = plan.saturation(saturating, id, &x, &q);
-                    NodeCols::Relu { pos, neg, rem, sat }
-                }
-                Kind::Max { bits, .. } => {
-                    let x = shape(vk.nodes[id].inputs[0]);
-                    let out = plan.col(&shape(ValueId::new(id, 0)));
-                    let diff = plan.chunks(&x, bits);
-                    NodeCols::Max { out, diff }
-                }
-                _ => continue,
-            };
+            let Some(cols) = ops::columns(&mut plan, vk, id, &kind, saturating) else { continue };
             plan.nodes.insert(id, cols);
         }
         for ti in 0..plan.tables.len() {
@@ -319,7 +269,7 @@ impl ColumnPlan {
         Ok(plan)
     }
 
-    fn saturation(
+    pub(crate) fn saturation(
         &mut self,
         saturating: &[usize],
         id: usize,
@@ -333,24 +283,20 @@ impl ColumnPlan {
     }
 
     /// The table of a lookup (shared by every lookup with the same spec).
-    fn table(
-        &mut self,
-        table_of: &mut BTreeMap<(u8, u8, u8, u32, u8, u32), usize>,
-        q: &LookupQuant,
-        id: usize,
-    ) -> usize {
-        let k = q.table.key();
-        let key = (k.0 as u8, k.1, k.2, k.3, k.4, k.5);
-        let t = *table_of.entry(key).or_insert_with(|| {
-            self.tables.push(TablePlan {
-                spec: q.table,
-                bits: crate::layout::log2_ceil(q.table.rows()),
-                nodes: vec![],
-                mult: usize::MAX,
-                packing: Packing::new(&[]),
-            });
-            self.tables.len() - 1
-        });
+    pub(crate) fn table(&mut self, q: &LookupQuant, id: usize) -> usize {
+        let t = match self.tables.iter().position(|t| t.spec.key() == q.table.key()) {
+            Some(t) => t,
+            None => {
+                self.tables.push(TablePlan {
+                    spec: q.table,
+                    bits: crate::layout::log2_ceil(q.table.rows()),
+                    nodes: vec![],
+                    mult: usize::MAX,
+                    packing: Packing::new(&[]),
+                });
+                self.tables.len() - 1
+            }
+        };
         self.tables[t].nodes.push(id);
         t
     }
@@ -396,13 +342,13 @@ impl ColumnPlan {
         out
     }
 
-    fn col(&mut self, shape: &[usize]) -> usize {
+    pub(crate) fn col(&mut self, shape: &[usize]) -> usize {
         self.layouts.push(Layout::new(shape));
         self.layouts.len() - 1
     }
 
     /// Chunks of a `bits`-bit non-negative value, registered for range checks.
-    fn chunks(&mut self, shape: &[usize], bits: u32) -> Chunks {
+    pub(crate) fn chunks(&mut self, shape: &[usize], bits: u32) -> Chunks {
         let mut c = Chunks { cols: vec![], widths: vec![] };
         let mut left = bits;
         while left > 0 {
@@ -447,137 +393,13 @@ impl ColumnPlan {
     /// Computes every column from the executor's values (`values[node][slot]`).
     pub fn fill(&self, vk: &VerifyingKey, values: &[Vec<Tensor>]) -> Result<Vec<Vec<F>>> {
         let mut cols: Vec<Vec<F>> = vec![vec![]; self.layouts.len()];
-        let ints = |v: ValueId| -> Result<std::borrow::Cow<'_, [i64]>> {
-            values
-                .get(v.node)
-                .and_then(|n| n.get(v.slot))
-                .ok_or_else(|| Error::Internal(format!("witness lacks {v}")))?
-                .as_i64()
-                .map_err(|e| Error::Internal(format!("witness {v}: {e}")))
-        };
+        let ints = |v: ValueId| witness_ints(values, v);
         for (&v, &col) in self.boundary_in.iter().chain(&self.boundary_out) {
             cols[col] = self.layouts[col].pad_i64(&ints(v)?);
         }
         let mut table_rows: Vec<Vec<u64>> = self.tables.iter().map(|t| vec![0u64; 1 << t.bits]).collect();
         for (&id, nc) in &self.nodes {
-            let node = &vk.nodes[id];
-            let witness_err = |reason: String| Error::Witness { node: id, name: node.name.clone(), reason };
-            let x = ints(node.inputs[0])?;
-            match nc {
-                NodeCols::Table { .. } | NodeCols::Range { .. } | NodeCols::Relu { .. } => {
-                    let (Kind::Table(q) | Kind::Range(q) | Kind::Relu(q)) = ops::classify(vk, id)? else {
-                        return Err(Error::Internal(format!("node {id} is not a lookup")));
-                    };
-                    let (mult, s, h, m) = requant_params(&q);
-                    let layout = &Layout::new(&shape_of(vk, node.inputs[0]));
-                    let sat = match nc {
-                        NodeCols::Table { sat, .. }
-                        | NodeCols::Range { sat, .. }
-                        | NodeCols::Relu { sat, .. } => sat.as_ref(),
-                        _ => None,
-                    };
-                    let mut ys = Vec::with_capacity(x.len());
-                    let mut rems = Vec::with_capacity(x.len());
-                    let (mut ups, mut downs) = (vec![], vec![]);
-                    for &xv in x.iter() {
-                        let t = xv as i128 * mult as i128 + h;
-                        let y_true = t >> s;
-                        let y = y_true.clamp(-(m as i128), m as i128);
-                        if y != y_true && sat.is_none() {
-                            return Err(witness_err(format!(
-                                "input {xv} saturates but the node is not marked"
-                            )));
-                        }
-                        ys.push(y as i64);
-                        rems.push((t - (y_true << s)) as u64);
-                        ups.push((y_true - y).max(0) as u64);
-                        downs.push((y - y_true).max(0) as u64);
-                    }
-                    if let Some(sat) = sat {
-                        self.fill_chunks(&mut cols, &sat.up, layout, &ups);
-                        self.fill_chunks(&mut cols, &sat.down, layout, &downs);
-                    }
-                    match nc {
-                        NodeCols::Table { table, y, z, rem, .. } => {
-                            let zs = ints(ValueId::new(id, 0))?;
-                            for &yv in &ys {
-                                table_rows[*table][(yv + m) as usize] += 1;
-                            }
-                            cols[*y] = layout.pad_i64(&ys);
-                            cols[*z] = layout.pad_i64(&zs);
-                            self.fill_chunks(&mut cols, rem, layout, &rems);
-                        }
-                        NodeCols::Range { lo, hi, rem, .. } => {
-                            let l: Vec<u64> = ys.iter().map(|&y| (y + m) as u64).collect();
-                            let u: Vec<u64> = ys.iter().map(|&y| (m - y) as u64).collect();
-                            self.fill_chunks(&mut cols, lo, layout, &l);
-                            self.fill_chunks(&mut cols, hi, layout, &u);
-                            self.fill_chunks(&mut cols, rem, layout, &rems);
-                        }
-                        NodeCols::Relu { pos, neg, rem, .. } => {
-                            // Columns follow the witness's output (`pos = z`,
-                            // `neg = z − y`): an honest `z = max(y, 0)` gives
-                            // the decomposition; any other `z` fails a range
-                            // check or the complementarity zerocheck.
-                            let zs = ints(ValueId::new(id, 0))?;
-                            let p: Vec<u64> = zs.iter().map(|&z| z as u64).collect();
-                            let n: Vec<u64> = zs.iter().zip(&ys).map(|(&z, &y)| (z - y) as u64).collect();
-                            self.fill_chunks(&mut cols, pos, layout, &p);
-                            self.fill_chunks(&mut cols, neg, layout, &n);
-                            self.fill_chunks(&mut cols, rem, layout, &rems);
-                        }
-                        _ => unreachable!(),
-                    }
-                }
-                NodeCols::LogTable { table, m, p, z, r, u } => {
-                    let Kind::LogTable(q) = ops::classify(vk, id)? else {
-                        return Err(Error::Internal(format!("node {id} is not a log lookup")));
-                    };
-                    let Domain::Log(l) = q.table.domain else { continue };
-                    let layout = &Layout::new(&shape_of(vk, node.inputs[0]));
-                    let d = u32::from(l.mantissa);
-                    let (mut ms, mut ps, mut rs, mut us) = (vec![], vec![], vec![], vec![]);
-                    for &xv in x.iter() {
-                        if xv < 0 {
-                            return Err(witness_err(format!(
-                                "input {xv} is negative: a floating-point table domain is for non-negative inputs"
-                            )));
-                        }
-                        let e = (64 - xv.leading_zeros()).saturating_sub(d);
-                        if e > u32::from(l.max_exp) {
-                            return Err(witness_err(format!(
-                                "input {xv} is beyond the table's largest exponent (saturation is not provable)"
-                            )));
-                        }
-                        let (mv, pv) = (xv >> e, 1i64 << e);
-                        let rv = xv - mv * pv;
-                        ms.push(mv);
-                        ps.push(pv);
-                        rs.push(rv as u64);
-                        us.push((pv - 1 - rv) as u64);
-                        table_rows[*table][l.row(xv)] += 1;
-                    }
-                    cols[*m] = layout.pad_i64(&ms);
-                    cols[*p] = layout.pad_i64(&ps);
-                    cols[*z] = layout.pad_i64(&ints(ValueId::new(id, 0))?);
-                    self.fill_chunks(&mut cols, r, layout, &rs);
-                    self.fill_chunks(&mut cols, u, layout, &us);
-                }
-                NodeCols::Max { out, diff } => {
-                    let Kind::Max { axes, .. } = ops::classify(vk, id)? else {
-                        return Err(Error::Internal(format!("node {id} is not a max")));
-                    };
-                    let xs = shape_of(vk, node.inputs[0]);
-                    let os = ints(ValueId::new(id, 0))?;
-                    let kept: Vec<usize> =
-                        xs.iter().enumerate().map(|(a, &d)| if axes.contains(&a) { 1 } else { d }).collect();
-                    let offsets = zkml_ir::shape::broadcast_offsets(&[&kept], &xs).remove(0);
-                    let d: Vec<u64> = x.iter().zip(&offsets).map(|(&xv, &o)| (os[o] - xv) as u64).collect();
-                    let xl = Layout::new(&xs);
-                    cols[*out] = self.layouts[*out].pad_i64(&os);
-                    self.fill_chunks(&mut cols, diff, &xl, &d);
-                }
-            }
+            ops::fill(self, vk, id, nc, values, &mut cols, &mut table_rows)?;
         }
         for (t, rows) in self.tables.iter().zip(&mut table_rows) {
             let real: usize = t
@@ -603,7 +425,7 @@ impl ColumnPlan {
         Ok(cols)
     }
 
-    fn fill_chunks(&self, cols: &mut [Vec<F>], c: &Chunks, layout: &Layout, vals: &[u64]) {
+    pub(crate) fn fill_chunks(&self, cols: &mut [Vec<F>], c: &Chunks, layout: &Layout, vals: &[u64]) {
         for (j, (&col, &w)) in c.cols.iter().zip(&c.widths).enumerate() {
             let mask = (1u64 << w) - 1;
             let part: Vec<i64> =
@@ -623,6 +445,16 @@ pub fn log_row(mantissa: u8, row: usize) -> (u64, u32) {
     let r = row - (1 << d);
     let half = 1usize << (d - 1);
     ((half + r % half) as u64, (r / half + 1) as u32)
+}
+
+/// The integers of value `v` in the executor's values.
+pub(crate) fn witness_ints(values: &[Vec<Tensor>], v: ValueId) -> Result<std::borrow::Cow<'_, [i64]>> {
+    values
+        .get(v.node)
+        .and_then(|n| n.get(v.slot))
+        .ok_or_else(|| Error::Internal(format!("witness lacks {v}")))?
+        .as_i64()
+        .map_err(|e| Error::Internal(format!("witness {v}: {e}")))
 }
 
 /// Shape of a value (empty if it does not exist; keys are validated first).

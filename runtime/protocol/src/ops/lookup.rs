@@ -41,15 +41,16 @@
 //! All range checks of a partition share one logUp-GKR argument into the
 //! table `[0, 2^c)` (`c` from [`crate::columns::ColumnPlan::new`]).
 
-use crate::columns::{Chunks, ColumnPlan, NodeCols, requant_params};
+use crate::columns::{Chunks, ColumnPlan, NodeCols, requant_params, shape_of, witness_ints};
 use crate::layout::{Layout, index_eval};
 use crate::ops::Kind;
 use crate::packing::Claim;
 use crate::side::Side;
+use crate::vk::VerifyingKey;
 use crate::{Error, Result};
 use p3_field::{Field, PrimeCharacteristicRing};
-use zkml_ir::ValueId;
 use zkml_ir::ops::lookup::{Domain, LookupQuant};
+use zkml_ir::{Tensor, ValueId};
 use zkml_proof::field::embed_i64;
 use zkml_proof::mle::{eq_eval, eq_table, evaluate};
 use zkml_proof::sumcheck::{Table, Term};
@@ -511,4 +512,178 @@ pub(crate) fn argue_saturation<S: Side>(s: &mut S, id: usize) -> Result<()> {
         },
         || format!("saturation at node {id}: openings disagree with the zerocheck"),
     )
+}
+
+/// The committed columns of lookup node `id` of kind `kind` (see
+/// [`crate::columns`] for what each kind commits); `None` for other kinds.
+pub(crate) fn columns(
+    plan: &mut ColumnPlan,
+    vk: &VerifyingKey,
+    id: usize,
+    kind: &Kind,
+    saturating: &[usize],
+) -> Option<NodeCols> {
+    let x = shape_of(vk, vk.nodes[id].inputs[0]);
+    Some(match kind {
+        Kind::Table(q) => {
+            let (_, s, _, _) = requant_params(q);
+            let y = plan.col(&x);
+            let z = plan.col(&x);
+            let rem = plan.chunks(&x, s);
+            let sat = plan.saturation(saturating, id, &x, q);
+            let table = plan.table(q, id);
+            NodeCols::Table { table, y, z, rem, sat }
+        }
+        Kind::LogTable(q) => {
+            let Domain::Log(l) = q.table.domain else { return None };
+            let (m, p, z) = (plan.col(&x), plan.col(&x), plan.col(&x));
+            let r = plan.chunks(&x, u32::from(l.max_exp));
+            let u = plan.chunks(&x, u32::from(l.max_exp));
+            let table = plan.table(q, id);
+            NodeCols::LogTable { table, m, p, z, r, u }
+        }
+        Kind::Range(q) => {
+            let (_, s, _, _) = requant_params(q);
+            let b = match q.table.domain {
+                Domain::Linear(d) => u32::from(d.bits),
+                Domain::Log(_) => 0,
+            };
+            let lo = plan.chunks(&x, b);
+            let hi = plan.chunks(&x, b);
+            let rem = plan.chunks(&x, s);
+            let sat = plan.saturation(saturating, id, &x, q);
+            NodeCols::Range { lo, hi, rem, sat }
+        }
+        Kind::Relu(q) => {
+            let (_, s, _, _) = requant_params(q);
+            let b = match q.table.domain {
+                Domain::Linear(d) => u32::from(d.bits).saturating_sub(1),
+                Domain::Log(_) => 0,
+            };
+            let pos = plan.chunks(&x, b);
+            let neg = plan.chunks(&x, b);
+            let rem = plan.chunks(&x, s);
+            let sat = plan.saturation(saturating, id, &x, q);
+            NodeCols::Relu { pos, neg, rem, sat }
+        }
+        _ => return None,
+    })
+}
+
+/// Fills lookup node `id`'s columns from the executor's values (and counts
+/// its table rows in `table_rows`).
+pub(crate) fn fill(
+    plan: &ColumnPlan,
+    vk: &VerifyingKey,
+    id: usize,
+    nc: &NodeCols,
+    values: &[Vec<Tensor>],
+    cols: &mut [Vec<F>],
+    table_rows: &mut [Vec<u64>],
+) -> Result<()> {
+    let node = &vk.nodes[id];
+    let ints = |v: ValueId| witness_ints(values, v);
+    let witness_err = |reason: String| Error::Witness { node: id, name: node.name.clone(), reason };
+    let x = ints(node.inputs[0])?;
+    match nc {
+        NodeCols::Table { .. } | NodeCols::Range { .. } | NodeCols::Relu { .. } => {
+            let (Kind::Table(q) | Kind::Range(q) | Kind::Relu(q)) = crate::ops::classify(vk, id)? else {
+                return Err(Error::Internal(format!("node {id} is not a lookup")));
+            };
+            let (mult, s, h, m) = requant_params(&q);
+            let layout = &Layout::new(&shape_of(vk, node.inputs[0]));
+            let sat = match nc {
+                NodeCols::Table { sat, .. } | NodeCols::Range { sat, .. } | NodeCols::Relu { sat, .. } => {
+                    sat.as_ref()
+                }
+                _ => None,
+            };
+            let mut ys = Vec::with_capacity(x.len());
+            let mut rems = Vec::with_capacity(x.len());
+            let (mut ups, mut downs) = (vec![], vec![]);
+            for &xv in x.iter() {
+                let t = xv as i128 * mult as i128 + h;
+                let y_true = t >> s;
+                let y = y_true.clamp(-(m as i128), m as i128);
+                if y != y_true && sat.is_none() {
+                    return Err(witness_err(format!("input {xv} saturates but the node is not marked")));
+                }
+                ys.push(y as i64);
+                rems.push((t - (y_true << s)) as u64);
+                ups.push((y_true - y).max(0) as u64);
+                downs.push((y - y_true).max(0) as u64);
+            }
+            if let Some(sat) = sat {
+                plan.fill_chunks(cols, &sat.up, layout, &ups);
+                plan.fill_chunks(cols, &sat.down, layout, &downs);
+            }
+            match nc {
+                NodeCols::Table { table, y, z, rem, .. } => {
+                    let zs = ints(ValueId::new(id, 0))?;
+                    for &yv in &ys {
+                        table_rows[*table][(yv + m) as usize] += 1;
+                    }
+                    cols[*y] = layout.pad_i64(&ys);
+                    cols[*z] = layout.pad_i64(&zs);
+                    plan.fill_chunks(cols, rem, layout, &rems);
+                }
+                NodeCols::Range { lo, hi, rem, .. } => {
+                    let l: Vec<u64> = ys.iter().map(|&y| (y + m) as u64).collect();
+                    let u: Vec<u64> = ys.iter().map(|&y| (m - y) as u64).collect();
+                    plan.fill_chunks(cols, lo, layout, &l);
+                    plan.fill_chunks(cols, hi, layout, &u);
+                    plan.fill_chunks(cols, rem, layout, &rems);
+                }
+                NodeCols::Relu { pos, neg, rem, .. } => {
+                    // Columns follow the witness's output (`pos = z`,
+                    // `neg = z − y`): an honest `z = max(y, 0)` gives
+                    // the decomposition; any other `z` fails a range
+                    // check or the complementarity zerocheck.
+                    let zs = ints(ValueId::new(id, 0))?;
+                    let p: Vec<u64> = zs.iter().map(|&z| z as u64).collect();
+                    let n: Vec<u64> = zs.iter().zip(&ys).map(|(&z, &y)| (z - y) as u64).collect();
+                    plan.fill_chunks(cols, pos, layout, &p);
+                    plan.fill_chunks(cols, neg, layout, &n);
+                    plan.fill_chunks(cols, rem, layout, &rems);
+                }
+                _ => unreachable!(),
+            }
+        }
+        NodeCols::LogTable { table, m, p, z, r, u } => {
+            let Kind::LogTable(q) = crate::ops::classify(vk, id)? else {
+                return Err(Error::Internal(format!("node {id} is not a log lookup")));
+            };
+            let Domain::Log(l) = q.table.domain else { return Ok(()) };
+            let layout = &Layout::new(&shape_of(vk, node.inputs[0]));
+            let d = u32::from(l.mantissa);
+            let (mut ms, mut ps, mut rs, mut us) = (vec![], vec![], vec![], vec![]);
+            for &xv in x.iter() {
+                if xv < 0 {
+                    return Err(witness_err(format!(
+                        "input {xv} is negative: a floating-point table domain is for non-negative inputs"
+                    )));
+                }
+                let e = (64 - xv.leading_zeros()).saturating_sub(d);
+                if e > u32::from(l.max_exp) {
+                    return Err(witness_err(format!(
+                        "input {xv} is beyond the table's largest exponent (saturation is not provable)"
+                    )));
+                }
+                let (mv, pv) = (xv >> e, 1i64 << e);
+                let rv = xv - mv * pv;
+                ms.push(mv);
+                ps.push(pv);
+                rs.push(rv as u64);
+                us.push((pv - 1 - rv) as u64);
+                table_rows[*table][l.row(xv)] += 1;
+            }
+            cols[*m] = layout.pad_i64(&ms);
+            cols[*p] = layout.pad_i64(&ps);
+            cols[*z] = layout.pad_i64(&ints(ValueId::new(id, 0))?);
+            plan.fill_chunks(cols, r, layout, &rs);
+            plan.fill_chunks(cols, u, layout, &us);
+        }
+        _ => return Err(Error::Internal(format!("node {id} has no lookup columns"))),
+    }
+    Ok(())
 }

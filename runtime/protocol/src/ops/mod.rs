@@ -82,6 +82,44 @@ pub(crate) fn route(
     })
 }
 
+/// The committed columns of node `id` (of proving kind `kind`), allocated
+/// in `plan` by the family that proves it; `None` for a node that commits
+/// nothing.
+pub(crate) fn columns(
+    plan: &mut crate::columns::ColumnPlan,
+    vk: &VerifyingKey,
+    id: usize,
+    kind: &Kind,
+    saturating: &[usize],
+) -> Option<crate::columns::NodeCols> {
+    match kind {
+        Kind::Table(_) | Kind::LogTable(_) | Kind::Range(_) | Kind::Relu(_) => {
+            lookup::columns(plan, vk, id, kind, saturating)
+        }
+        Kind::Max { .. } => reduce::columns(plan, vk, id, kind),
+        _ => None,
+    }
+}
+
+/// Fills node `id`'s committed columns `nc` from the executor's values, by
+/// the family that planned them (table lookups also count their rows in
+/// `table_rows`).
+pub(crate) fn fill(
+    plan: &crate::columns::ColumnPlan,
+    vk: &VerifyingKey,
+    id: usize,
+    nc: &crate::columns::NodeCols,
+    values: &[Vec<zkml_ir::Tensor>],
+    cols: &mut [Vec<zkml_proof::F>],
+    table_rows: &mut [Vec<u64>],
+) -> Result<()> {
+    use crate::columns::NodeCols;
+    match nc {
+        NodeCols::Max { .. } => reduce::fill(plan, vk, id, nc, values, cols, table_rows),
+        _ => lookup::fill(plan, vk, id, nc, values, cols, table_rows),
+    }
+}
+
 /// The committed-column arguments of a partition, family by family, in
 /// the order both sides run them: table lookups, range checks, then the
 /// zerochecks of max reductions, ReLUs and saturating requantizations.

@@ -15,14 +15,15 @@
 //!
 //! Claims on `out` from its consumers are openings of the committed column.
 
-use crate::columns::{Chunks, NodeCols};
+use crate::columns::{Chunks, ColumnPlan, NodeCols, shape_of, witness_ints};
 use crate::layout::{Layout, bits_point, lt_eval};
+use crate::ops::Kind;
 use crate::packing::Claim;
 use crate::side::Side;
 use crate::vk::VerifyingKey;
 use crate::{Error, Result};
 use p3_field::PrimeCharacteristicRing;
-use zkml_ir::ValueId;
+use zkml_ir::{Tensor, ValueId};
 use zkml_proof::mle::{eq_eval, eq_table};
 use zkml_proof::sumcheck::{Table, Term};
 use zkml_proof::{EF, F, Transcript};
@@ -168,4 +169,47 @@ fn x_index(g: &Geometry, real: usize, w: &[usize]) -> usize {
         coord[a] = w[r];
     }
     coord.iter().zip(&strides).map(|(c, s)| c * s).sum()
+}
+
+/// The committed columns of a max reduction: its output and the
+/// differences `d` as range-checked chunks.
+pub(crate) fn columns(plan: &mut ColumnPlan, vk: &VerifyingKey, id: usize, kind: &Kind) -> Option<NodeCols> {
+    let Kind::Max { bits, .. } = kind else { return None };
+    let x = shape_of(vk, vk.nodes[id].inputs[0]);
+    let out = plan.col(&shape_of(vk, ValueId::new(id, 0)));
+    let diff = plan.chunks(&x, *bits);
+    Some(NodeCols::Max { out, diff })
+}
+
+/// Fills a max reduction's columns from the executor's values.
+pub(crate) fn fill(
+    plan: &ColumnPlan,
+    vk: &VerifyingKey,
+    id: usize,
+    nc: &NodeCols,
+    values: &[Vec<Tensor>],
+    cols: &mut [Vec<F>],
+    _table_rows: &mut [Vec<u64>],
+) -> Result<()> {
+    let node = &vk.nodes[id];
+    let ints = |v: ValueId| witness_ints(values, v);
+    let x = ints(node.inputs[0])?;
+    match nc {
+        NodeCols::Max { out, diff } => {
+            let Kind::Max { axes, .. } = crate::ops::classify(vk, id)? else {
+                return Err(Error::Internal(format!("node {id} is not a max")));
+            };
+            let xs = shape_of(vk, node.inputs[0]);
+            let os = ints(ValueId::new(id, 0))?;
+            let kept: Vec<usize> =
+                xs.iter().enumerate().map(|(a, &d)| if axes.contains(&a) { 1 } else { d }).collect();
+            let offsets = zkml_ir::shape::broadcast_offsets(&[&kept], &xs).remove(0);
+            let d: Vec<u64> = x.iter().zip(&offsets).map(|(&xv, &o)| (os[o] - xv) as u64).collect();
+            let xl = Layout::new(&xs);
+            cols[*out] = plan.layouts[*out].pad_i64(&os);
+            plan.fill_chunks(cols, diff, &xl, &d);
+        }
+        _ => return Err(Error::Internal(format!("node {id} has no max columns"))),
+    }
+    Ok(())
 }

@@ -281,14 +281,7 @@ pub fn classify(vk: &VerifyingKey, id: usize) -> Result<Kind> {
             ));
         }
         Op::Pad(p) if p.value != 0.0 => return Err(unsupported("padding with a nonzero value")),
-        Op::Reshape(_)
-        | Op::Transpose(_)
-        | Op::Slice(_)
-        | Op::Concat(_)
-        | Op::Split(_)
-        | Op::Pad(_)
-        | Op::Expand(_)
-        | Op::Im2Col(_) => Kind::Move,
+        op if crate::provable::family(op) == Some(crate::provable::Family::Movement) => Kind::Move,
         _ => return Err(unsupported(&format!("provable ops: {}", crate::provable::provable_ops()))),
     })
 }

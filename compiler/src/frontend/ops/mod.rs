@@ -82,6 +82,12 @@ impl Registry {
         if node.op.name() == "Identity" && args.len() == 1 {
             return Ok(vec![args[0]]);
         }
+        // Inference-mode dropout (no ratio or training-mode input, no mask
+        // output) is the identity; tract-onnx's op type is private, so it
+        // is recognised by name.
+        if node.op.name() == "Dropout" && args.len() == 1 && node.outputs.len() == 1 {
+            return Ok(vec![args[0]]);
+        }
         let b = self.0.get(&ty).ok_or_else(|| FrontendError::Lowering {
             node: node.name.clone(),
             message: format!("tract op {} has no zkml lowering", node.op.name()),

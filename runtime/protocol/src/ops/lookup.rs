@@ -542,29 +542,23 @@ pub(crate) fn columns(
             let table = plan.table(q, id);
             NodeCols::LogTable { table, m, p, z, r, u }
         }
-        Kind::Range(q) => {
+        Kind::Range(q) | Kind::Relu(q) => {
+            // A plain requantization range-checks `y + m` and `m − y` (each
+            // below 2^bits); a ReLU `pos` and `neg` (below 2^(bits−1)).
+            let relu = matches!(kind, Kind::Relu(_));
             let (_, s, _, _) = requant_params(q);
             let b = match q.table.domain {
-                Domain::Linear(d) => u32::from(d.bits),
+                Domain::Linear(d) => u32::from(d.bits).saturating_sub(u32::from(relu)),
                 Domain::Log(_) => 0,
             };
-            let lo = plan.chunks(&x, b);
-            let hi = plan.chunks(&x, b);
+            let (first, second) = (plan.chunks(&x, b), plan.chunks(&x, b));
             let rem = plan.chunks(&x, s);
             let sat = plan.saturation(saturating, id, &x, q);
-            NodeCols::Range { lo, hi, rem, sat }
-        }
-        Kind::Relu(q) => {
-            let (_, s, _, _) = requant_params(q);
-            let b = match q.table.domain {
-                Domain::Linear(d) => u32::from(d.bits).saturating_sub(1),
-                Domain::Log(_) => 0,
-            };
-            let pos = plan.chunks(&x, b);
-            let neg = plan.chunks(&x, b);
-            let rem = plan.chunks(&x, s);
-            let sat = plan.saturation(saturating, id, &x, q);
-            NodeCols::Relu { pos, neg, rem, sat }
+            if relu {
+                NodeCols::Relu { pos: first, neg: second, rem, sat }
+            } else {
+                NodeCols::Range { lo: first, hi: second, rem, sat }
+            }
         }
         _ => return None,
     })

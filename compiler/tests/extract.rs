@@ -19,7 +19,15 @@ fn residual_stack(blocks: usize) -> Graph {
     let mut x = ValueId::new(g.add_node("x", Input { index: 0, fact: Fact::f32([1, 8]) }, &[]).unwrap(), 0);
     let add = Binary { op: BinaryOp::Add };
     for i in 0..blocks {
-        let t = ValueId::new(g.add_node(format!("tanh{i}"), Unary { op: UnaryOp::Tanh }, &[x]).unwrap(), 0);
+        let t = ValueId::new(
+            g.add_node(
+                format!("tanh{i}"),
+                Unary { op: UnaryOp::Fn(zkml_ir::ops::lookup::LookupFn::Tanh) },
+                &[x],
+            )
+            .unwrap(),
+            0,
+        );
         let s = ValueId::new(g.add_node(format!("res{i}"), add.clone(), &[x, t]).unwrap(), 0);
         x = ValueId::new(g.add_node(format!("res{i}b"), add.clone(), &[s, x]).unwrap(), 0);
     }

@@ -93,7 +93,8 @@ pub fn load_onnx(path: &Path, opts: &FrontendOptions) -> Result<Graph, FrontendE
 pub fn load_typed(path: &Path, opts: &FrontendOptions) -> Result<TypedModel, FrontendError> {
     let p = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|error| FrontendError::Io { path: p.clone(), error })?;
-    let onnx = tract_onnx::onnx();
+    let mut onnx = tract_onnx::onnx();
+    ops::register_onnx(&mut onnx.op_register);
     let proto = onnx
         .proto_model_for_read(&mut bytes.as_slice())
         .map_err(|e| FrontendError::Corrupt { path: p.clone(), reason: format!("{e:#}") })?;

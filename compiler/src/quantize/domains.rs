@@ -4,10 +4,10 @@
 use super::*;
 
 /// Whether `func` on inputs calibrated to `[lo, hi]` reads a floating-point
-/// domain: functions steep near 0 whose inputs are never negative (a
-/// variance, a softmax sum).
+/// domain: the activation table says so for functions steep near 0 (of a
+/// variance, a softmax sum), and the inputs are never negative.
 pub(super) fn wants_log_domain(func: LookupFn, (lo, _): (f32, f32)) -> bool {
-    matches!(func, LookupFn::Rsqrt | LookupFn::Reciprocal | LookupFn::Sqrt) && lo >= 0.0
+    func.domain_kind() == DomainKind::Log && lo >= 0.0
 }
 
 /// A floating-point table domain on inputs of type `input`: the mantissa

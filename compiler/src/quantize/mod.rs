@@ -49,7 +49,9 @@ pub use rules::quantize;
 use crate::rewrite::non_core;
 use std::collections::HashMap;
 use zkml_ir::ops::binary::{Binary, BinaryOp, same_scale};
-use zkml_ir::ops::lookup::{Domain, LogDomain, Lookup, LookupFn, LookupQuant, MAX_ROWS, Requant, TableSpec};
+use zkml_ir::ops::lookup::{
+    Domain, DomainKind, LogDomain, Lookup, LookupFn, LookupQuant, MAX_ROWS, Requant, TableSpec,
+};
 use zkml_ir::ops::source::{Const, Input};
 use zkml_ir::{DType, Fact, Graph, IrError, Op, QType, Tensor, TensorData, ValueId};
 

@@ -14,6 +14,7 @@
 use crate::{Fact, OpError, Tensor};
 use serde::{Deserialize, Serialize};
 
+pub mod activation;
 pub mod binary;
 pub mod cnn;
 pub mod einsum;

@@ -1,27 +1,19 @@
 //! Elementwise unary ops: activations, transcendental functions, casts.
 
+use super::activation::LookupFn;
 use super::{OpDef, expect_f32, map_f32};
 use crate::shape::expect_inputs;
 use crate::{DType, Fact, OpError, Tensor, TensorData, bail_op};
 use serde::{Deserialize, Serialize};
 
+/// A float-level elementwise function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UnaryOp {
-    Relu,
-    /// `x · Φ(x) = x/2 · (1 + erf(x/√2))`.
-    Gelu,
-    /// `x/2 · (1 + tanh(√(2/π)(x + 0.044715 x³)))`.
-    GeluTanh,
-    Erf,
-    Exp,
+    /// A function of the activation table (see [`super::activation`]); the
+    /// rewrite stage makes it a `lookup` of the same function.
+    Fn(LookupFn),
+    /// Natural logarithm.
     Log,
-    Sigmoid,
-    /// `x · sigmoid(x)`.
-    Silu,
-    Tanh,
-    Sqrt,
-    Rsqrt,
-    Reciprocal,
     Neg,
     Abs,
     Square,
@@ -30,44 +22,27 @@ pub enum UnaryOp {
 impl UnaryOp {
     pub fn apply(self, x: f32) -> f32 {
         match self {
-            UnaryOp::Relu => x.max(0.0),
-            UnaryOp::Gelu => 0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2)),
-            UnaryOp::GeluTanh => {
-                let c = (2.0f32 / std::f32::consts::PI).sqrt();
-                0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())
-            }
-            UnaryOp::Erf => libm::erff(x),
-            UnaryOp::Exp => x.exp(),
+            UnaryOp::Fn(f) => f.apply(x),
             UnaryOp::Log => x.ln(),
-            UnaryOp::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-            UnaryOp::Silu => x / (1.0 + (-x).exp()),
-            UnaryOp::Tanh => x.tanh(),
-            UnaryOp::Sqrt => x.sqrt(),
-            UnaryOp::Rsqrt => 1.0 / x.sqrt(),
-            UnaryOp::Reciprocal => 1.0 / x,
             UnaryOp::Neg => -x,
             UnaryOp::Abs => x.abs(),
             UnaryOp::Square => x * x,
         }
     }
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
-            UnaryOp::Relu => "relu",
-            UnaryOp::Gelu => "gelu",
-            UnaryOp::GeluTanh => "gelu_tanh",
-            UnaryOp::Erf => "erf",
-            UnaryOp::Exp => "exp",
+            UnaryOp::Fn(f) => f.name(),
             UnaryOp::Log => "log",
-            UnaryOp::Sigmoid => "sigmoid",
-            UnaryOp::Silu => "silu",
-            UnaryOp::Tanh => "tanh",
-            UnaryOp::Sqrt => "sqrt",
-            UnaryOp::Rsqrt => "rsqrt",
-            UnaryOp::Reciprocal => "reciprocal",
             UnaryOp::Neg => "neg",
             UnaryOp::Abs => "abs",
             UnaryOp::Square => "square",
         }
+    }
+}
+
+impl From<LookupFn> for UnaryOp {
+    fn from(f: LookupFn) -> UnaryOp {
+        UnaryOp::Fn(f)
     }
 }
 

@@ -1,18 +1,19 @@
-//! Elementwise arithmetic, activations and casts.
+//! Elementwise arithmetic, comparisons and casts (activations are in
+//! [`super::activation`]).
 //!
-//! tract lowers `Relu` to `Max(x, 0)`, `Clip` to `Max`/`Min`, `Sub`/`Div` by
-//! constants stay as they are; activations become `ElementWiseOp`s.
+//! tract lowers `Relu` to `Max(x, 0)`, `Clip` to `Max`/`Min`; `Log`, `Neg`
+//! and `Abs` reach us as tract elementwise ops, lowered with the
+//! activations.
 
 use super::{Ctx, Registry, fail, ir_fact};
 use crate::FrontendError;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::cast::Cast;
-use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
 use zkml_ir::ValueId;
 use zkml_ir::ops::binary::{Binary, BinaryOp};
 use zkml_ir::ops::logic::{Compare, CompareOp};
-use zkml_ir::ops::unary::{self, Unary, UnaryOp};
+use zkml_ir::ops::unary;
 
 pub(super) const ONNX: &[&str] = &[
     "Add",
@@ -25,15 +26,9 @@ pub(super) const ONNX: &[&str] = &[
     "Sum",
     "Relu",
     "Clip",
-    "Sigmoid",
-    "Tanh",
-    "Exp",
     "Log",
-    "Sqrt",
-    "Reciprocal",
     "Neg",
     "Abs",
-    "Erf",
     "Cast",
     "Equal",
     "Less",
@@ -44,7 +39,6 @@ pub(super) const ONNX: &[&str] = &[
 
 pub(super) fn register(r: &mut Registry) {
     r.insert::<TypedBinOp>(binary);
-    r.insert::<ElementWiseOp>(element_wise);
     r.insert::<Cast>(cast);
 }
 
@@ -73,29 +67,6 @@ fn binary(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<Value
         other => return Err(fail(node, format!("binary op {other} is not supported"))),
     };
     Ok(vec![ctx.add(&node.name, Compare { op: cmp }, args)?])
-}
-
-fn element_wise(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {
-    let op = node.op_as::<ElementWiseOp>().ok_or_else(|| fail(node, "not an elementwise op"))?;
-    let u = match op.0.name().as_str() {
-        "Square" => UnaryOp::Square,
-        "Rsqrt" => UnaryOp::Rsqrt,
-        "Sqrt" => UnaryOp::Sqrt,
-        "Recip" => UnaryOp::Reciprocal,
-        "Exp" => UnaryOp::Exp,
-        "Ln" => UnaryOp::Log,
-        "Tanh" => UnaryOp::Tanh,
-        "Sigmoid" => UnaryOp::Sigmoid,
-        "Erf" => UnaryOp::Erf,
-        "Neg" => UnaryOp::Neg,
-        "Abs" => UnaryOp::Abs,
-        "Silu" => UnaryOp::Silu,
-        "GeluApproximate" => UnaryOp::GeluTanh,
-        other => {
-            return Err(fail(node, format!("elementwise op {other} is not supported")));
-        }
-    };
-    Ok(vec![ctx.add(&node.name, Unary { op: u }, args)?])
 }
 
 fn cast(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {

@@ -6,6 +6,7 @@
 //!   the supported-op table that unsupported models are checked against);
 //! * `register`: the builders, keyed by the tract op's Rust type.
 
+mod activation;
 mod array;
 mod cnn;
 mod einsum;
@@ -13,6 +14,8 @@ mod element_wise;
 mod logic;
 mod nn;
 mod reduce;
+
+pub use activation::register_onnx;
 
 use crate::FrontendError;
 use std::any::TypeId;
@@ -30,6 +33,7 @@ struct Family {
 const FAMILIES: &[Family] = &[
     Family { onnx: einsum::ONNX, register: einsum::register },
     Family { onnx: element_wise::ONNX, register: element_wise::register },
+    Family { onnx: activation::ONNX, register: activation::register },
     Family { onnx: logic::ONNX, register: logic::register },
     Family { onnx: array::ONNX, register: array::register },
     Family { onnx: reduce::ONNX, register: reduce::register },

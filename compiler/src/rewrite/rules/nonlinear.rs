@@ -3,9 +3,11 @@
 //! is folded into the same lookup by the quantizer.
 
 use super::{Rule, both, not_const, rule, same_fact, splat_is};
+use egg::{Pattern, Rewrite, Symbol};
+use zkml_ir::ops::lookup::LookupFn;
 
 pub(super) fn rules() -> Vec<Rule> {
-    vec![
+    let mut rules = vec![
         // Recognition: primitive spellings of one function.
         rule!("max-zero-is-relu", "ReLU exported as max(x, 0)";
             "(max ?x ?z)" => "(relu ?x)" if both(splat_is("?z", 0.0), same_fact("?x"))),
@@ -41,17 +43,20 @@ pub(super) fn rules() -> Vec<Rule> {
             "(div ?one ?x)" => "(reciprocal ?x)" if both(splat_is("?one", 1.0), same_fact("?x"))),
         rule!("div-is-mul-reciprocal", "division by a witness: a table for 1/b, then a product";
             "(div ?a ?b)" => "(mul ?a (reciprocal ?b))" if not_const("?b")),
-        // Tabulation: every recognised function becomes the one lookup op.
-        rule!("relu-lookup", "ReLU is a table"; "(relu ?x)" => "(lookup relu ?x)"),
-        rule!("gelu-lookup", "GELU is a table"; "(gelu ?x)" => "(lookup gelu ?x)"),
-        rule!("gelu-tanh-lookup", "GELU (tanh form) is a table"; "(gelu_tanh ?x)" => "(lookup gelu_tanh ?x)"),
-        rule!("silu-lookup", "SiLU is a table"; "(silu ?x)" => "(lookup silu ?x)"),
-        rule!("sigmoid-lookup", "sigmoid is a table"; "(sigmoid ?x)" => "(lookup sigmoid ?x)"),
-        rule!("tanh-lookup", "tanh is a table"; "(tanh ?x)" => "(lookup tanh ?x)"),
-        rule!("exp-lookup", "exp is a table"; "(exp ?x)" => "(lookup exp ?x)"),
-        rule!("erf-lookup", "erf is a table"; "(erf ?x)" => "(lookup erf ?x)"),
-        rule!("sqrt-lookup", "√x is a table"; "(sqrt ?x)" => "(lookup sqrt ?x)"),
-        rule!("reciprocal-lookup", "1/x is a table"; "(reciprocal ?x)" => "(lookup reciprocal ?x)"),
-        rule!("rsqrt-lookup", "1/√x is a table"; "(rsqrt ?x)" => "(lookup rsqrt ?x)"),
-    ]
+    ];
+    rules.extend(LookupFn::ACTIVATIONS.iter().map(|&f| tabulate(f)));
+    rules
+}
+
+/// Tabulation, one rule per entry of the activation table: the float-level
+/// function becomes the one lookup op, `(f ?x) => (lookup f ?x)`.
+fn tabulate(f: LookupFn) -> Rule {
+    // Interned symbols give the rule's name and reason a static lifetime.
+    let name = Symbol::from(format!("{}-lookup", f.name())).as_str();
+    let reason = Symbol::from(format!("{} is a table", f.name())).as_str();
+    let parse = |p: String| p.parse::<Pattern<_>>().expect("tabulation patterns are well formed");
+    let lhs = parse(format!("({} ?x)", f.name()));
+    let rhs = parse(format!("(lookup {} ?x)", f.name()));
+    let rewrite = Rewrite::new(name, lhs, rhs).expect("a tabulation rule binds only ?x");
+    Rule { name, reason, rewrite }
 }

@@ -52,6 +52,8 @@ fn oracle(name: &str) -> Option<fn(f64) -> f64> {
         "sqrt" => f64::sqrt,
         "reciprocal" => f64::recip,
         "rsqrt" => |v: f64| v.powf(-0.5),
+        // ln(1 + eˣ) = max(x, 0) + ln(1 + e^-|x|), stable for large |x|.
+        "softplus" => |v: f64| v.max(0.0) + (1.0 + (-v.abs()).exp()).ln(),
         _ => return None,
     })
 }

@@ -172,6 +172,9 @@ activation_table! {
         onnx ["Reciprocal"], tract ["Recip"];
     Rsqrt: "rsqrt", Log, |x| 1.0 / libm::sqrt(x),
         onnx [], tract ["Rsqrt"];
+    /// `ln(1 + eˣ)`.
+    Softplus: "softplus", Linear, |x| libm::log1p(libm::exp(x)),
+        onnx ["Softplus"], tract [];
 }
 
 impl LookupFn {

@@ -122,11 +122,12 @@ fn main() {
     let outs: Vec<Tensor> = graph.outputs().iter().map(|v| values[v.node][v.slot].clone()).collect();
     // Cost-model features per color: einsum units, lookup elements (input +
     // output), non-identity table rows, other elements.
+    let model = partition::CostModel::new(&graph).expect("a compiled plan has a cost model");
     for part in &parts.parts {
         let (mut e, mut l, mut t, mut o) = (0u64, 0u64, 0u64, 0u64);
         for &id in &part.nodes {
             let n = graph.node(id);
-            let c = partition::node_cost(&graph, id);
+            let c = model.node_cost(id);
             match &n.op {
                 zkml_ir::Op::Einsum(_) => e += c,
                 zkml_ir::Op::Lookup(lk) => {

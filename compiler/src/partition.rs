@@ -7,7 +7,7 @@
 //! (every boundary tensor flows from a lower color to a higher one) and
 //! makes transformer layer boundaries and residual adds, where one tensor
 //! carries the whole state, natural cut points. Each node has an estimated
-//! proving cost ([`node_cost`]); cutting between positions `i - 1` and `i`
+//! proving cost ([`CostModel`]); cutting between positions `i - 1` and `i`
 //! costs the number of elements of every value computed before `i` and read
 //! at or after `i` (each is committed on both sides of the cut).
 //!
@@ -38,7 +38,6 @@
 //! the balance.
 
 use zkml_ir::ops::binary::BinaryOp;
-use zkml_ir::ops::lookup::{Domain, LookupFn};
 use zkml_ir::ops::reduce::ReduceOp;
 use zkml_ir::partition::is_computing;
 use zkml_ir::{Graph, Op, Partitioning, ValueId};
@@ -54,18 +53,20 @@ pub enum PartitionError {
     TooMany { colors: usize, nodes: usize },
     #[error(transparent)]
     Ir(#[from] zkml_ir::IrError),
+    /// The graph is not provable, so it has no cost model.
+    #[error(transparent)]
+    Unprovable(#[from] zkml_protocol::Error),
 }
 
-/// Relative proving cost of one node, in units of one einsum operand
-/// element (a first-order model of the prover's single-thread work), on
-/// tensor sizes with every axis padded to a power of two as the prover
-/// lays them out:
+/// Relative proving cost of every node of a quantized graph, in units of
+/// one einsum operand element (a first-order model of the prover's
+/// single-thread work), on tensor sizes with every axis padded to a power
+/// of two as the prover lays them out:
 ///
 /// | op | cost |
 /// |---|---|
+/// | committing ops (lookups, max reductions) | [`ENTRY_COST`] × the witness entries the prover's column plan allocates for the node ([`zkml_protocol::provable::commitments`]: its columns and its table's multiplicities), at the chunk width `c` of its partition |
 /// | einsum | inputs + output elements, weights counted 3× (the sumcheck reads them once, the opening twice) |
-/// | lookup (incl. requantization) | [`ENTRY_COST`] × the witness entries it commits: per element its columns (index, output, `c`-bit chunks of the remainder and bounds, `c` the partition's chunk width ([`node_costs_at`]), as `zkml-protocol`'s column plan), plus a table's rows (multiplicities, the table side of logUp); plain requantizations and ReLUs need no table |
-/// | max reduction | [`ENTRY_COST`] × (output + difference chunks per input element) |
 /// | mul | 3 × (inputs + output): a degree-3 sumcheck |
 /// | gather (embedding) | output elements: only the picked rows are touched |
 /// | anything else (add, layout ops) | inputs + output |
@@ -76,24 +77,59 @@ pub enum PartitionError {
 /// Whole-graph figures (heavy-einsum splitting, `--colors auto`) count
 /// 16-bit chunks; a partition's run counts the chunks of the width the
 /// prover will pick for it ([`RunCost`]).
-pub fn node_cost(g: &Graph, id: usize) -> u64 {
-    let (base, entries) = node_costs(g, id);
-    base + ENTRY_COST as u64 * entries
+#[derive(Debug, Clone)]
+pub struct CostModel {
+    base: Vec<u64>,
+    commitments: zkml_protocol::provable::Commitments,
 }
 
-/// [`node_cost`] in two parts: `(base, committed witness entries)`. A
-/// partition's entries are packed into power-of-two groups before they are
-/// committed, so the partitioner rounds their sum as the prover does
-/// ([`packed_entries`]) instead of adding node costs.
-pub fn node_costs(g: &Graph, id: usize) -> (u64, u64) {
-    node_costs_at(g, id, 16)
+impl CostModel {
+    /// The costs of `g`'s nodes; fails on a graph the prover cannot prove.
+    pub fn new(g: &Graph) -> Result<CostModel, PartitionError> {
+        let commitments = zkml_protocol::provable::commitments(g)?;
+        Ok(CostModel { base: (0..g.len()).map(|id| base_cost(g, id)).collect(), commitments })
+    }
+
+    /// The node's cost, its entries counted at 16-bit chunks.
+    pub fn node_cost(&self, id: usize) -> u64 {
+        self.base(id) + ENTRY_COST as u64 * self.entries(id, 16)
+    }
+
+    /// The cost of work that is not committed (sumchecks, copies).
+    pub fn base(&self, id: usize) -> u64 {
+        self.base.get(id).copied().unwrap_or(0)
+    }
+
+    /// Witness entries the node commits with `chunk`-bit range checks. A
+    /// partition's entries are packed into power-of-two groups before they
+    /// are committed, so the partitioner rounds their sum as the prover
+    /// does ([`packed_entries`]) instead of adding node costs.
+    pub fn entries(&self, id: usize, chunk: u32) -> u64 {
+        self.commitments.entries(id, chunk)
+    }
+
+    /// What `id` costs as a partition of its own (no crossing tensors): its
+    /// witness packed at its best chunk width with that width's range
+    /// table. A partition can never cost less than its largest node's this.
+    pub fn node_cost_alone(&self, id: usize) -> u64 {
+        let rc = RunCost::new(&[(self.base(id), self.entries_by_width(id))], vec![0, 0]);
+        rc.run(0, 1)
+    }
+
+    fn entries_by_width(&self, id: usize) -> Vec<u64> {
+        CHUNK_WIDTHS.map(|c| self.entries(id, c)).collect()
+    }
+
+    /// The whole graph's cost, entries at 16-bit chunks.
+    pub fn total(&self) -> u64 {
+        (0..self.base.len()).map(|id| self.node_cost(id)).sum()
+    }
 }
 
-/// [`node_costs`] with range-check chunks of `chunk` bits.
-pub fn node_costs_at(g: &Graph, id: usize, chunk: u32) -> (u64, u64) {
+/// The uncommitted part of a node's cost (see [`CostModel`]).
+fn base_cost(g: &Graph, id: usize) -> u64 {
     let n = g.node(id);
     let out: usize = n.outputs.iter().map(|v| padded(&v.fact)).sum();
-    let input_len = |i: usize| n.inputs.get(i).and_then(|v| g.fact(*v)).map_or(0, padded);
     let input = |weight_factor: usize| -> usize {
         n.inputs
             .iter()
@@ -103,42 +139,14 @@ pub fn node_costs_at(g: &Graph, id: usize, chunk: u32) -> (u64, u64) {
             })
             .sum()
     };
-    let chunks = |bits: usize| bits.div_ceil(chunk as usize);
-    let entries = |e: usize| (0u64, e as u64);
-    let base = |c: usize| (c as u64, 0u64);
-    match &n.op {
-        Op::Input(_) | Op::Const(_) => base(0),
-        Op::Einsum(_) => base(input(3) + out),
-        Op::Lookup(l) => match &l.quant {
-            Some(q) => {
-                let shift = chunks(usize::from(q.requant.shift));
-                let (per_elem, table) = match q.table.domain {
-                    Domain::Log(d) => (3 + 2 * chunks(usize::from(d.max_exp)), q.table.rows()),
-                    Domain::Linear(d) if l.func == LookupFn::Identity => {
-                        (2 * chunks(usize::from(d.bits)) + shift, 0)
-                    }
-                    // `max(y, 0)` at the domain's scale: `pos`, `neg` chunks,
-                    // no table (`zkml-protocol`'s ReLU columns).
-                    Domain::Linear(d) if l.func == LookupFn::Relu && q.table.output_is_domain() => {
-                        (2 * chunks(usize::from(d.bits) - 1) + shift, 0)
-                    }
-                    Domain::Linear(_) => (2 + shift, q.table.rows()),
-                };
-                entries(per_elem * input_len(0) + table)
-            }
-            None => base(8 * (input(1) + out)),
-        },
-        Op::Reduce(r) if r.op == ReduceOp::Max => {
-            let bits = n.inputs.first().and_then(|v| g.fact(*v)).map_or(16, |f| match f.dtype {
-                zkml_ir::DType::Q(q) => usize::from(q.bits),
-                _ => 16,
-            });
-            entries(out + chunks(bits) * input_len(0))
-        }
-        Op::Binary(b) if b.op == BinaryOp::Mul => base(3 * (input(1) + out)),
-        Op::Gather(_) => base(2 * out),
-        _ => base(input(1) + out),
-    }
+    (match &n.op {
+        Op::Input(_) | Op::Const(_) | Op::Lookup(_) => 0,
+        Op::Reduce(r) if r.op == ReduceOp::Max => 0,
+        Op::Einsum(_) => input(3) + out,
+        Op::Binary(b) if b.op == BinaryOp::Mul => 3 * (input(1) + out),
+        Op::Gather(_) => 2 * out,
+        _ => input(1) + out,
+    }) as u64
 }
 
 /// Entries after packing `entries` as `zkml-protocol`'s `Groups` does: up
@@ -213,15 +221,6 @@ impl RunCost {
 /// The range-check chunk widths the prover picks from.
 const CHUNK_WIDTHS: std::ops::RangeInclusive<u32> = zkml_protocol::columns::CHUNK_WIDTHS;
 
-/// What `id` costs as a partition of its own (no crossing tensors): its
-/// witness packed at its best chunk width with that width's range table.
-/// A partition can never cost less than its largest node's this.
-pub fn node_cost_alone(g: &Graph, id: usize) -> u64 {
-    let (b, _) = node_costs(g, id);
-    let rc = RunCost::new(&[(b, CHUNK_WIDTHS.map(|c| node_costs_at(g, id, c).1).collect())], vec![0, 0]);
-    rc.run(0, 1)
-}
-
 /// Entries of a tensor as the prover stores it: every axis padded to a
 /// power of two (`zkml-protocol`'s layout), so a 576-wide activation costs
 /// as much as a 1024-wide one.
@@ -230,7 +229,7 @@ fn padded(f: &zkml_ir::Fact) -> usize {
 }
 
 /// Cost of one committed witness entry relative to one einsum operand
-/// element (see [`node_cost`]).
+/// element (see [`CostModel`]).
 pub const ENTRY_COST: usize = 250;
 
 /// Below this estimated cost a partition is not worth its fixed overhead
@@ -240,11 +239,11 @@ pub const MIN_AUTO_COST: u64 = 1 << 24;
 
 /// `--colors auto`: one partition per worker, fewer if partitions would
 /// fall below [`MIN_AUTO_COST`] (at least 1, at most the computing nodes).
-pub fn auto_colors(g: &Graph, workers: usize) -> usize {
+pub fn auto_colors(g: &Graph, workers: usize) -> Result<usize, PartitionError> {
     let computing = (0..g.len()).filter(|&i| is_computing(g, i)).count();
-    let total: u64 = (0..g.len()).map(|i| node_cost(g, i)).sum();
+    let total = CostModel::new(g)?.total();
     let by_cost = (total / MIN_AUTO_COST).max(1) as usize;
-    workers.max(1).min(by_cost).min(computing.max(1))
+    Ok(workers.max(1).min(by_cost).min(computing.max(1)))
 }
 
 /// Splits every einsum that would dominate a partition along a free axis of
@@ -260,7 +259,7 @@ pub fn split_heavy_einsums(g: &Graph, k: usize) -> Result<Graph, PartitionError>
     if k <= 1 {
         return Ok(g.clone());
     }
-    let total: u64 = (0..g.len()).map(|i| node_cost(g, i)).sum();
+    let total = CostModel::new(g)?.total();
     split_einsums_above(g, (total / (2 * k as u64)).max(1))
 }
 
@@ -268,12 +267,13 @@ pub fn split_heavy_einsums(g: &Graph, k: usize) -> Result<Graph, PartitionError>
 /// einsum costing more than `limit` becomes `⌈cost / limit⌉` blocks.
 pub fn split_einsums_above(g: &Graph, limit: u64) -> Result<Graph, PartitionError> {
     let limit = limit.max(1);
+    let costs = CostModel::new(g)?;
     let mut out = Graph::new();
     let mut map: std::collections::BTreeMap<ValueId, ValueId> = Default::default();
     for (id, node) in g.nodes() {
         let inputs: Vec<ValueId> = node.inputs.iter().map(|v| map[v]).collect();
         let split = match &node.op {
-            Op::Einsum(e) if node_cost(g, id) > limit => split_axis(g, &node.inputs, &e.equation),
+            Op::Einsum(e) if costs.node_cost(id) > limit => split_axis(g, &node.inputs, &e.equation),
             _ => None,
         };
         let new_id = match split {
@@ -289,7 +289,7 @@ pub fn split_einsums_above(g: &Graph, limit: u64) -> Result<Graph, PartitionErro
                 let w_node = g.node(node.inputs[operand].node);
                 let Op::Const(c) = &w_node.op else { unreachable!("split_axis checks") };
                 let len = c.fact.shape[w_axis];
-                let pieces = (node_cost(g, id).div_ceil(limit) as usize).clamp(2, len);
+                let pieces = (costs.node_cost(id).div_ceil(limit) as usize).clamp(2, len);
                 let mut parts = vec![];
                 for i in 0..pieces {
                     let (lo, hi) = (i * len / pieces, (i + 1) * len / pieces);
@@ -393,13 +393,9 @@ pub fn partition(g: &Graph, k: usize) -> Result<Partitioning, PartitionError> {
     if k > n.max(1) {
         return Err(PartitionError::TooMany { colors: k, nodes: n });
     }
-    let costs: Vec<(u64, Vec<u64>)> = order
-        .iter()
-        .map(|&i| {
-            let b = node_costs(g, i).0;
-            (b.max(1), CHUNK_WIDTHS.map(|c| node_costs_at(g, i, c).1).collect())
-        })
-        .collect();
+    let model = CostModel::new(g)?;
+    let costs: Vec<(u64, Vec<u64>)> =
+        order.iter().map(|&i| (model.base(i).max(1), model.entries_by_width(i))).collect();
     let rc = RunCost::new(&costs, crossing_elements(g, &order));
     if n == 0 || k == 1 {
         let mut p = Partitioning::single(g);
@@ -412,14 +408,10 @@ pub fn partition(g: &Graph, k: usize) -> Result<Partitioning, PartitionError> {
     // The even share counts entries unpacked at 16-bit chunks (the fewest):
     // packing the whole graph's witness at once would round it up to a
     // power of two no partition pays, and loosen the bound.
-    let even = order
-        .iter()
-        .map(|&i| {
-            let (b, e) = node_costs(g, i);
-            b.max(1) + ENTRY_COST as u64 * e
-        })
-        .sum::<u64>() as f64
-        / k as f64;
+    let even =
+        order.iter().map(|&i| model.base(i).max(1) + ENTRY_COST as u64 * model.entries(i, 16)).sum::<u64>()
+            as f64
+            / k as f64;
     let bound = best.max((even * (1.0 + BALANCE)).floor() as u64);
     let cuts = min_crossing_cuts(&rc, k, bound)
         .or_else(|| min_crossing_cuts(&rc, k, best))

@@ -77,7 +77,7 @@ pub fn build(g: &Graph, samples: &[Vec<Tensor>], opts: &BuildOptions) -> Result<
 pub fn partition_graph(g: &Graph, colors: Colors) -> Result<(Graph, zkml_ir::Partitioning), PartitionError> {
     let k = match colors {
         Colors::Fixed(k) => k,
-        Colors::Auto { workers } => partition::auto_colors(g, workers),
+        Colors::Auto { workers } => partition::auto_colors(g, workers)?,
     };
     partition::split_and_partition(g, k)
 }

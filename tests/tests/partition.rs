@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use zkml_compiler::partition::{node_cost, node_cost_alone, partition};
+use zkml_compiler::partition::{CostModel, partition};
 use zkml_ir::partition::is_computing;
 use zkml_ir::{Graph, Plan, ValueId};
 
@@ -18,7 +18,8 @@ fn partitions_cover_the_graph_and_boundaries_are_the_crossing_edges() {
     for name in ["mlp", "cnn", "gpt2", "llama", "lenet_mnist"] {
         let g = quantized(name);
         let computing: Vec<usize> = (0..g.len()).filter(|&i| is_computing(&g, i)).collect();
-        let total: u64 = computing.iter().map(|&i| node_cost(&g, i).max(1)).sum();
+        let model = CostModel::new(&g).unwrap();
+        let total: u64 = computing.iter().map(|&i| model.node_cost(i).max(1)).sum();
         for k in 1..=computing.len().min(6) {
             let p = partition(&g, k).unwrap();
             p.validate(&g).unwrap();
@@ -55,7 +56,7 @@ fn partitions_cover_the_graph_and_boundaries_are_the_crossing_edges() {
             // and add its range table: at least the nodes' sum.
             assert!(p.parts.iter().map(|x| x.cost).sum::<u64>() >= total);
             let total: u64 = p.parts.iter().map(|x| x.cost).sum();
-            let max_node = computing.iter().map(|&i| node_cost_alone(&g, i).max(1)).max().unwrap();
+            let max_node = computing.iter().map(|&i| model.node_cost_alone(i).max(1)).max().unwrap();
             let largest = p.parts.iter().map(|x| x.cost).max().unwrap();
             let ideal = total as f64 / k as f64;
             // Balanced within 10% unless one node alone (what it costs as
@@ -134,9 +135,10 @@ fn split_einsums_compute_the_same_outputs() {
             assert_eq!(s.input_facts(), g.input_facts());
         }
         // Forced: every einsum above a third of the largest one is split.
+        let model = CostModel::new(&g).unwrap();
         let largest = (0..g.len())
             .filter(|&i| matches!(g.node(i).op, zkml_ir::Op::Einsum(_)))
-            .map(|i| node_cost(&g, i))
+            .map(|i| model.node_cost(i))
             .max()
             .unwrap();
         let s = zkml_compiler::partition::split_einsums_above(&g, largest / 3).unwrap();
@@ -145,4 +147,28 @@ fn split_einsums_compute_the_same_outputs() {
         partition(&s, 3.min(s.len() / 4)).unwrap().validate(&s).unwrap();
     }
     assert!(split_somewhere, "no fixture had an einsum heavy enough to split");
+}
+
+/// The cost model's committed entries are the prover's: summed over a
+/// single partition (each shared table counted once, plus the range
+/// table's multiplicities) they equal what the column plan commits.
+#[test]
+fn committed_entries_are_the_column_plans() {
+    use zkml_protocol::columns::{CHUNK_WIDTHS, ColumnPlan};
+    for name in ["mlp", "cnn", "gpt2", "llama"] {
+        let g = quantized(name);
+        let model = CostModel::new(&g).unwrap();
+        let pk = zkml_protocol::setup(&g, "test").unwrap();
+        for c in CHUNK_WIDTHS {
+            let plan = ColumnPlan::with_chunk(&pk.vk, 0, &[], c).unwrap();
+            let committed: u64 = plan.layouts.iter().map(|l| l.padded_len() as u64).sum();
+            let shared: u64 = plan.tables.iter().map(|t| (t.nodes.len() as u64 - 1) << t.bits).sum();
+            let range = plan.range_mult.map_or(0, |_| 1u64 << c);
+            let mut modelled: u64 = (0..g.len()).map(|i| model.entries(i, c)).sum();
+            // Boundary copies: none in a single partition.
+            modelled = modelled - shared + range;
+            assert_eq!(modelled, committed, "{name}, {c}-bit chunks");
+            assert!(committed > 0, "{name}: nothing committed");
+        }
+    }
 }

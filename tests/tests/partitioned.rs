@@ -163,9 +163,10 @@ fn split_einsum_plans_prove() {
         let g0 = quantized(name);
         // Every einsum above a quarter of the largest is split (forced: the
         // fixtures' einsums are too light for the default limit).
+        let model = zkml_compiler::partition::CostModel::new(&g0).unwrap();
         let largest = (0..g0.len())
             .filter(|&i| matches!(g0.node(i).op, zkml_ir::Op::Einsum(_)))
-            .map(|i| zkml_compiler::partition::node_cost(&g0, i))
+            .map(|i| model.node_cost(i))
             .max()
             .unwrap();
         let g = zkml_compiler::partition::split_einsums_above(&g0, largest / 4).unwrap();

@@ -226,18 +226,7 @@ impl ColumnPlan {
             .parts
             .get(color)
             .ok_or_else(|| Error::Key(format!("partition {color} does not exist")))?;
-        let mut plan = ColumnPlan {
-            color,
-            boundary_in: BTreeMap::new(),
-            boundary_out: BTreeMap::new(),
-            layouts: vec![],
-            nodes: BTreeMap::new(),
-            tables: vec![],
-            range: vec![],
-            range_packing: Packing::new(&[]),
-            range_mult: None,
-            chunk,
-        };
+        let mut plan = ColumnPlan::empty(color, chunk);
         for &v in &part.inputs {
             let c = plan.col(&shape_of(vk, v));
             plan.boundary_in.insert(v, c);
@@ -267,6 +256,48 @@ impl ColumnPlan {
             plan.range_packing = Packing::new(&vars);
         }
         Ok(plan)
+    }
+
+    fn empty(color: usize, chunk: u32) -> ColumnPlan {
+        ColumnPlan {
+            color,
+            boundary_in: BTreeMap::new(),
+            boundary_out: BTreeMap::new(),
+            layouts: vec![],
+            nodes: BTreeMap::new(),
+            tables: vec![],
+            range: vec![],
+            range_packing: Packing::new(&[]),
+            range_mult: None,
+            chunk,
+        }
+    }
+
+    /// The witness entries each computing node of `vk`'s graph commits with
+    /// range-check chunks of `chunk` bits, as [`ColumnPlan::with_chunk`]
+    /// allocates them (no saturating lookups): its columns at their padded
+    /// lengths, plus the multiplicity column of its table (`2^bits` rows)
+    /// when it reads one. A table shared by several lookups is counted at
+    /// each of them (an upper bound for a partition holding several).
+    pub fn node_entries(vk: &VerifyingKey, chunk: u32) -> Result<Vec<u64>> {
+        let mut plan = ColumnPlan::empty(0, chunk);
+        let mut entries = vec![0u64; vk.nodes.len()];
+        for part in &vk.partitions.parts {
+            for &id in &part.nodes {
+                let kind = ops::classify(vk, id)?;
+                let first = plan.layouts.len();
+                let Some(cols) = ops::columns(&mut plan, vk, id, &kind, &[]) else { continue };
+                let table = match cols {
+                    NodeCols::Table { table, .. } | NodeCols::LogTable { table, .. } => {
+                        1u64 << plan.tables[table].bits
+                    }
+                    _ => 0,
+                };
+                let own: usize = plan.layouts[first..].iter().map(Layout::padded_len).sum();
+                entries[id] = own as u64 + table;
+            }
+        }
+        Ok(entries)
     }
 
     pub(crate) fn saturation(

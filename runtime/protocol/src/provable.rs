@@ -9,6 +9,7 @@
 //! quantized type, a table's width, a gather's sources) and names the node
 //! and the reason when it cannot.
 
+use crate::columns::{CHUNK_WIDTHS, ColumnPlan};
 use zkml_ir::ops::binary::BinaryOp;
 use zkml_ir::ops::reduce::ReduceOp;
 use zkml_ir::{Graph, Op, Partitioning};
@@ -83,4 +84,36 @@ pub fn family(op: &Op) -> Option<Family> {
 /// provable instead).
 pub fn check(graph: &Graph) -> crate::Result<()> {
     crate::vk::structure(graph, &Partitioning::single(graph), "").map(|_| ())
+}
+
+/// What every node of a quantized graph commits, at every range-check chunk
+/// width the prover may pick ([`CHUNK_WIDTHS`]): the committed-column side
+/// of a cost model, from the prover's own column plan (so a cost model
+/// cannot drift from what is committed).
+#[derive(Debug, Clone)]
+pub struct Commitments {
+    /// `entries[w][id]`: entries node `id` commits with chunks of
+    /// `CHUNK_WIDTHS.start() + w` bits.
+    entries: Vec<Vec<u64>>,
+}
+
+impl Commitments {
+    /// Witness entries node `id` commits with `chunk`-bit range-check
+    /// chunks (see [`ColumnPlan::node_entries`]); 0 for a node that commits
+    /// nothing, an unknown node or a width outside [`CHUNK_WIDTHS`].
+    pub fn entries(&self, id: usize, chunk: u32) -> u64 {
+        let w = chunk.checked_sub(*CHUNK_WIDTHS.start()).map(|w| w as usize);
+        w.and_then(|w| self.entries.get(w)).and_then(|row| row.get(id)).copied().unwrap_or(0)
+    }
+}
+
+/// [`Commitments`] of a quantized graph; fails as [`check`] does on a graph
+/// that is not provable (a graph with no computing node commits nothing).
+pub fn commitments(graph: &Graph) -> crate::Result<Commitments> {
+    let vk = match crate::vk::structure(graph, &Partitioning::single(graph), "") {
+        Err(crate::Error::Trivial) => return Ok(Commitments { entries: vec![] }),
+        r => r?,
+    };
+    let entries = CHUNK_WIDTHS.map(|c| ColumnPlan::node_entries(&vk, c)).collect::<crate::Result<_>>()?;
+    Ok(Commitments { entries })
 }

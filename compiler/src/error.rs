@@ -9,7 +9,9 @@ pub enum FrontendError {
     #[error("'{path}' is not a valid ONNX model (protobuf decoding failed: {reason})")]
     Corrupt { path: String, reason: String },
     #[error(
-        "unsupported op: node '{node}' is a {domain}{op_type} (opset {opset}); zkml supports: {supported}"
+        "unsupported op: node '{node}' is a {domain}{op_type} (opset {opset}); zkml proves: {supported}; \
+         and accepts on constants only (shape arithmetic, masks, folded at compile time): {}",
+        crate::frontend::ops::CONSTANT_ONLY_ONNX.join(", ")
     )]
     UnsupportedOp { node: String, op_type: String, domain: String, opset: i64, supported: String },
     #[error("the model has no input named '{name}' (inputs: {inputs})")]

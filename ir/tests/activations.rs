@@ -53,6 +53,8 @@ fn oracle(name: &str) -> Option<fn(f64) -> f64> {
         "reciprocal" => f64::recip,
         "rsqrt" => |v: f64| v.powf(-0.5),
         // ln(1 + eˣ) = max(x, 0) + ln(1 + e^-|x|), stable for large |x|.
+        "log" => f64::ln,
+        "abs" => |v: f64| if v < 0.0 { -v } else { v },
         "softplus" => |v: f64| v.max(0.0) + (1.0 + (-v.abs()).exp()).ln(),
         _ => return None,
     })

@@ -63,7 +63,8 @@ pub enum QuantError {
     #[error("headroom {0} is not supported (choose a factor in 1..=1024)")]
     Headroom(f32),
     #[error(
-        "node {id} '{name}' ({op}) has no quantized form: the rewrite stage left it outside the provable core"
+        "node {id} '{name}' ({op}) is not provable: no rewrite brings it into the provable core ({})",
+        zkml_protocol::provable::provable_ops()
     )]
     NotCore { id: usize, name: String, op: String },
     #[error("calibration: {0}")]

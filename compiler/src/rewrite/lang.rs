@@ -65,8 +65,7 @@ fn attrless() -> &'static HashMap<&'static str, Op> {
     TABLE.get_or_init(|| {
         use BinaryOp as B;
         use UnaryOp as U;
-        let unary =
-            LookupFn::ACTIVATIONS.iter().map(|&f| UnaryOp::Fn(f)).chain([U::Log, U::Neg, U::Abs, U::Square]);
+        let unary = LookupFn::ACTIVATIONS.iter().map(|&f| UnaryOp::Fn(f)).chain([U::Neg, U::Square]);
         let binary = [B::Add, B::Sub, B::Mul, B::Div, B::Pow, B::Max, B::Min];
         let mut m: HashMap<&'static str, Op> = HashMap::new();
         for op in unary {

@@ -175,6 +175,11 @@ activation_table! {
     /// `ln(1 + eˣ)`.
     Softplus: "softplus", Linear, |x| libm::log1p(libm::exp(x)),
         onnx ["Softplus"], tract [];
+    /// Natural logarithm (`-∞` at 0 saturates to the output's minimum).
+    Log: "log", Log, |x| libm::log(x),
+        onnx ["Log"], tract ["Ln"];
+    Abs: "abs", Linear, |x| x.abs(),
+        onnx ["Abs"], tract ["Abs"];
 }
 
 impl LookupFn {

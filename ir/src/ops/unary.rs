@@ -12,10 +12,7 @@ pub enum UnaryOp {
     /// A function of the activation table (see [`super::activation`]); the
     /// rewrite stage makes it a `lookup` of the same function.
     Fn(LookupFn),
-    /// Natural logarithm.
-    Log,
     Neg,
-    Abs,
     Square,
 }
 
@@ -23,18 +20,14 @@ impl UnaryOp {
     pub fn apply(self, x: f32) -> f32 {
         match self {
             UnaryOp::Fn(f) => f.apply(x),
-            UnaryOp::Log => x.ln(),
             UnaryOp::Neg => -x,
-            UnaryOp::Abs => x.abs(),
             UnaryOp::Square => x * x,
         }
     }
     pub fn name(self) -> &'static str {
         match self {
             UnaryOp::Fn(f) => f.name(),
-            UnaryOp::Log => "log",
             UnaryOp::Neg => "neg",
-            UnaryOp::Abs => "abs",
             UnaryOp::Square => "square",
         }
     }
@@ -46,7 +39,7 @@ impl From<LookupFn> for UnaryOp {
     }
 }
 
-/// `out = f(x)` elementwise, f32 (and i64 for `Neg`/`Abs`/`Square`).
+/// `out = f(x)` elementwise, f32 (and i64 for `Neg`/`Square`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Unary {
     pub op: UnaryOp,
@@ -54,7 +47,7 @@ pub struct Unary {
 
 impl Unary {
     fn int_ok(&self) -> bool {
-        matches!(self.op, UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Square)
+        matches!(self.op, UnaryOp::Neg | UnaryOp::Square)
     }
 }
 
@@ -74,7 +67,6 @@ impl OpDef for Unary {
         if let TensorData::I64(v) = x.data() {
             let f = |a: i64| match self.op {
                 UnaryOp::Neg => a.wrapping_neg(),
-                UnaryOp::Abs => a.wrapping_abs(),
                 _ => a.wrapping_mul(a),
             };
             return Ok(vec![Tensor::from_i64(x.shape(), v.iter().map(|&a| f(a)).collect())?]);

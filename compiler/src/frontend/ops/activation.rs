@@ -81,9 +81,7 @@ fn lower(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueI
             Some(f) => UnaryOp::Fn(f),
             None => match name.as_str() {
                 "Square" => UnaryOp::Square,
-                "Ln" => UnaryOp::Log,
                 "Neg" => UnaryOp::Neg,
-                "Abs" => UnaryOp::Abs,
                 other => return Err(fail(node, format!("elementwise op {other} is not supported"))),
             },
         }

@@ -1,9 +1,8 @@
 //! Elementwise arithmetic, comparisons and casts (activations are in
 //! [`super::activation`]).
 //!
-//! tract lowers `Relu` to `Max(x, 0)`, `Clip` to `Max`/`Min`; `Log`, `Neg`
-//! and `Abs` reach us as tract elementwise ops, lowered with the
-//! activations.
+//! tract lowers `Relu` to `Max(x, 0)`, `Clip` to `Max`/`Min`; `Neg` reaches
+//! us as a tract elementwise op, lowered with the activations.
 
 use super::{Ctx, Registry, fail, ir_fact};
 use crate::FrontendError;
@@ -26,9 +25,7 @@ pub(super) const ONNX: &[&str] = &[
     "Sum",
     "Relu",
     "Clip",
-    "Log",
     "Neg",
-    "Abs",
     "Cast",
     "Equal",
     "Less",

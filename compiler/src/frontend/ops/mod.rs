@@ -46,7 +46,20 @@ const FAMILIES: &[Family] = &[
 const FOLDED_ONNX: &[&str] =
     &["Constant", "ConstantOfShape", "Identity", "Shape", "Size", "Range", "Dropout", "CastLike"];
 
-/// Every supported ONNX op type, sorted.
+/// ONNX op types the frontend accepts that are proven only where they
+/// compute on constants (shape arithmetic, masks built from positions),
+/// which tract folds before lowering: computing on the input they have no
+/// provable form, and `zkc compile` refuses them naming the node.
+pub const CONSTANT_ONLY_ONNX: &[&str] =
+    &["Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "ReduceProd"];
+
+/// The supported ONNX op types that are proven wherever they occur, sorted.
+pub fn provable_onnx_ops() -> Vec<&'static str> {
+    supported_onnx_ops().into_iter().filter(|op| !CONSTANT_ONLY_ONNX.contains(op)).collect()
+}
+
+/// Every accepted ONNX op type, sorted: [`provable_onnx_ops`] and
+/// [`CONSTANT_ONLY_ONNX`].
 pub fn supported_onnx_ops() -> Vec<&'static str> {
     let mut v: Vec<&str> =
         FAMILIES.iter().flat_map(|f| f.onnx.iter().copied()).chain(FOLDED_ONNX.iter().copied()).collect();

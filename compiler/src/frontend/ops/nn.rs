@@ -7,6 +7,7 @@ use crate::FrontendError;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::nn::{Softmax, SoftmaxKind};
 use zkml_ir::ValueId;
+use zkml_ir::ops::lookup::LookupFn;
 use zkml_ir::ops::nn;
 use zkml_ir::ops::unary::{Unary, UnaryOp};
 
@@ -31,6 +32,6 @@ fn softmax(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<Valu
     let v = ctx.add(&sm_name, nn::Softmax { axis: *axis }, args)?;
     Ok(vec![match op.kind {
         SoftmaxKind::Softmax => v,
-        SoftmaxKind::LogSoftmax => ctx.add(&node.name, Unary { op: UnaryOp::Log }, &[v])?,
+        SoftmaxKind::LogSoftmax => ctx.add(&node.name, Unary { op: UnaryOp::Fn(LookupFn::Log) }, &[v])?,
     }])
 }

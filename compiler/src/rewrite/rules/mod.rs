@@ -71,6 +71,13 @@ pub(crate) fn both(
     move |eg, id, s| a(eg, id, s) && b(eg, id, s)
 }
 
+/// Condition: `var` is not a constant whose elements all equal `value` (the
+/// case a more specific rule covers).
+pub(crate) fn not_splat(name: &'static str, value: f32) -> impl Fn(&mut EGraph, Id, &Subst) -> bool {
+    let is = splat_is(name, value);
+    move |eg, id, s| !is(eg, id, s)
+}
+
 /// Condition: `var` is not a constant (a witness computed from the input).
 pub(crate) fn not_const(name: &'static str) -> impl Fn(&mut EGraph, Id, &Subst) -> bool {
     move |eg, _, s| konst(eg, var(s, name)).is_none()

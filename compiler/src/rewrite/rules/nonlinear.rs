@@ -2,7 +2,7 @@
 //! out in primitives), then make it a `lookup`. The requantization before it
 //! is folded into the same lookup by the quantizer.
 
-use super::{Rule, both, not_const, rule, same_fact, splat_is};
+use super::{Rule, both, not_const, not_splat, rule, same_fact, splat_is};
 use egg::{Pattern, Rewrite, Symbol};
 use zkml_ir::ops::lookup::LookupFn;
 
@@ -13,6 +13,11 @@ pub(super) fn rules() -> Vec<Rule> {
             "(max ?x ?z)" => "(relu ?x)" if both(splat_is("?z", 0.0), same_fact("?x"))),
         rule!("zero-max-is-relu", "ReLU exported as max(0, x)";
             "(max ?z ?x)" => "(relu ?x)" if both(splat_is("?z", 0.0), same_fact("?x"))),
+        rule!("max-is-relu-of-difference", "max(a, b) = b + relu(a − b): ReLU is proven without a table";
+            "(max ?a ?b)" => "(add ?b (relu (sub ?a ?b)))"
+            if both(not_splat("?a", 0.0), not_splat("?b", 0.0))),
+        rule!("min-is-relu-of-difference", "min(a, b) = a − relu(a − b) (clip's upper bound, ReLU6)";
+            "(min ?a ?b)" => "(sub ?a (relu (sub ?a ?b)))"),
         rule!("x-sigmoid-is-silu", "SiLU/swish exported as x · sigmoid(x)";
             "(mul ?x (sigmoid ?x))" => "(silu ?x)"),
         rule!("sigmoid-x-is-silu", "SiLU/swish exported as sigmoid(x) · x";

@@ -275,10 +275,13 @@ pub fn classify(vk: &VerifyingKey, id: usize) -> Result<Kind> {
             }
         }
         Op::Gather(g) if embed::supported(vk, id, g.axis) => Kind::Embed,
+        Op::Gather(_) if movement::constant_indices(vk, id).is_some() => Kind::Move,
         Op::Gather(_) => {
-            return Err(unsupported(
-                "only gathers of a constant table along axis 0 by public input ids are provable",
-            ));
+            return Err(unsupported(&format!(
+                "provable gathers: of a constant table along axis 0 by public input ids, or by constant \
+                 indices (at most {} of them)",
+                crate::vk::INLINE_MAX
+            )));
         }
         Op::Pad(p) if p.value != 0.0 => return Err(unsupported("padding with a nonzero value")),
         op if crate::provable::family(op) == Some(crate::provable::Family::Movement) => Kind::Move,

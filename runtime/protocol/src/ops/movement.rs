@@ -1,5 +1,6 @@
 //! Data movement: reshape, transpose, slice, concat, split, pad, expand,
-//! im2col. Each output entry is one input entry or zero, so on the padded
+//! im2col, and gathers by constant indices (the indices are in the key: a
+//! fixed selection, not data). Each output entry is one input entry or zero, so on the padded
 //! layouts `out(y) = Σ_k Σ_x M_k(y, x) · in_k(x)` with a 0/1 matrix `M_k`
 //! that has at most one 1 per row.
 //!
@@ -33,12 +34,32 @@ use zkml_proof::{EF, F};
 
 const INPUT_SHIFT: u32 = 40;
 
+/// The indices of a `gather` by constant indices stored in the key (so the
+/// verifier knows them): a fixed selection along the axis, hence data
+/// movement. `None` for any other node.
+pub(crate) fn constant_indices(vk: &VerifyingKey, id: usize) -> Option<&[i64]> {
+    let n = vk.nodes.get(id)?;
+    if !matches!(n.op, zkml_ir::Op::Gather(_)) || n.inputs.len() != 2 {
+        return None;
+    }
+    vk.inline.get(&n.inputs[1].node).map(Vec::as_slice)
+}
+
 /// `(padded output position, input, padded input position)` of every
 /// nonzero output entry of output `slot`.
 fn index_map(vk: &VerifyingKey, id: usize, slot: usize) -> Result<Vec<(usize, usize, usize)>> {
     let node = &vk.nodes[id];
     let mut tensors = Vec::with_capacity(node.inputs.len());
+    let indices = constant_indices(vk, id);
     for (k, &v) in node.inputs.iter().enumerate() {
+        if k == 1
+            && let Some(ix) = indices
+        {
+            // A gather's constant indices select; they carry no data.
+            let t = Tensor::from_i64(crate::columns::shape_of(vk, v), ix.to_vec());
+            tensors.push(t.map_err(|e| Error::Internal(e.to_string()))?);
+            continue;
+        }
         let l = Layout::new(&crate::columns::shape_of(vk, v));
         let vals: Vec<i64> =
             l.padded_indices().iter().map(|&p| ((k as i64) << INPUT_SHIFT) | (p as i64 + 1)).collect();

@@ -18,4 +18,4 @@ pub mod report;
 pub mod rewrite;
 
 pub use error::FrontendError;
-pub use frontend::{FrontendOptions, load_onnx};
+pub use frontend::{AssumedDim, FrontendOptions, load_onnx, load_onnx_noted};

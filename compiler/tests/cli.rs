@@ -179,3 +179,50 @@ fn per_channel_weights_are_used() {
     assert!(!dump(&[]).contains("channel_scale"));
     assert!(dump(&["--per-channel"]).contains("channel_scale"));
 }
+
+/// A symbolic batch dimension (named or not) is taken as 1, with a note
+/// naming the input and the dimension; `--input-shape` overrides it.
+#[test]
+fn symbolic_dimensions_default_to_one() {
+    for (model, symbol) in [("shapes/symbolic_batch.onnx", "batch_size"), ("shapes/unnamed_batch.onnx", "?")]
+    {
+        let out = zkc(&["dump", fixture(model).to_str().unwrap(), "--stage", "frontend"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{model}: {stderr}");
+        assert!(
+            stderr.contains(&format!("input 'x' dimension 0 ('{symbol}') is symbolic: taken as 1")),
+            "{model}: {stderr}"
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("input[index=0] : f32[1,8]"), "{model}");
+    }
+    let out = zkc(&[
+        "dump",
+        fixture("shapes/symbolic_batch.onnx").to_str().unwrap(),
+        "--stage",
+        "frontend",
+        "--input-shape",
+        "x=3,8",
+    ]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("input[index=0] : f32[3,8]"));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("symbolic"));
+    // The whole path: a symbolic-batch model compiles to a plan.
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("p.bin");
+    let out = zkc(&[
+        "compile",
+        fixture("shapes/symbolic_batch.onnx").to_str().unwrap(),
+        "-o",
+        plan.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn unknown_rank_names_the_input() {
+    let e = fails(&["dump", fixture("shapes/unknown_rank.onnx").to_str().unwrap()]);
+    assert!(
+        e.contains("input 'x'") && e.contains("rank is not declared") && e.contains("--input-shape"),
+        "{e}"
+    );
+}

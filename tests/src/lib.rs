@@ -188,10 +188,18 @@ pub mod onnx_node {
         }
     }
 
-    /// Loads the test's model (parameters as initializers) with its data
-    /// set's input shapes, evaluates it on `test_data_set_0`, and compares
-    /// every output.
-    pub fn run_case(dir: &Path, tol: f32) -> Result<(), String> {
+    /// A node test loaded into the IR: the graph (parameters as
+    /// initializers, the data set's input shapes), its inputs and the
+    /// expected outputs of `test_data_set_0`.
+    #[derive(Debug)]
+    pub struct Case {
+        pub graph: zkml_ir::Graph,
+        pub inputs: Vec<Tensor>,
+        pub wants: Vec<Tensor>,
+    }
+
+    /// Loads the node test in `dir` (see [`Case`]).
+    pub fn load_case(dir: &Path) -> Result<Case, String> {
         let data = dir.join("test_data_set_0");
         let bytes = std::fs::read(dir.join("model.onnx")).map_err(|e| e.to_string())?;
         let mut proto = tract_onnx::pb::ModelProto::decode(bytes.as_slice()).map_err(|e| e.to_string())?;
@@ -233,6 +241,12 @@ pub mod onnx_node {
                 .collect(),
         };
         let graph = load_onnx(&model, &opts).map_err(|e| format!("load: {e}"))?;
+        Ok(Case { graph, inputs, wants })
+    }
+
+    /// Evaluates the node test in `dir` in f32 and compares every output.
+    pub fn run_case(dir: &Path, tol: f32) -> Result<(), String> {
+        let Case { graph, inputs, wants } = load_case(dir)?;
         let got = graph.eval(&inputs).map_err(|e| format!("eval: {e}"))?;
         if got.len() != wants.len() {
             return Err(format!("{} outputs, expected {}", got.len(), wants.len()));
@@ -241,6 +255,72 @@ pub mod onnx_node {
             close(g, w, tol).map_err(|e| format!("output {i}: {e}"))?;
         }
         Ok(())
+    }
+
+    /// Proves the node test in `dir`: compiled with its own inputs as the
+    /// calibration, proven, verified (a wrong output must be rejected), and
+    /// the proven outputs (dequantized) compared with the expected ones:
+    /// within `tol` of each output's largest magnitude for floats, exactly
+    /// for integers. Returns the largest float error.
+    pub fn prove_case(dir: &Path, tol: f32) -> Result<f32, String> {
+        use zkml_compiler::pipeline;
+        use zkml_compiler::quantize::QuantOptions;
+        use zkml_compiler::report::quantize_inputs;
+        use zkml_compiler::rewrite::RewriteOptions;
+        let Case { graph, inputs, wants } = load_case(dir)?;
+        let samples = vec![inputs.clone()];
+        let compiled =
+            pipeline::compile(&graph, &samples, &QuantOptions::default(), &RewriteOptions::default())
+                .map_err(|e| format!("compile: {e}"))?;
+        let q = compiled.quantized.graph;
+        let pk = zkml_protocol::setup(&q, "test").map_err(|e| format!("setup: {e}"))?;
+        let qin = quantize_inputs(&q, &inputs);
+        let values = zkml_runtime::Executor::new(&q).run_all(&qin).map_err(|e| format!("run: {e}"))?;
+        let (proof, _) = zkml_protocol::prove(&pk, &values).map_err(|e| format!("prove: {e}"))?;
+        let ins: Vec<Tensor> = q.inputs().iter().map(|&i| values[i][0].clone()).collect();
+        let outs: Vec<Tensor> = q.outputs().iter().map(|v| values[v.node][v.slot].clone()).collect();
+        zkml_protocol::verify(&pk.vk, &ins, &outs, &proof).map_err(|e| format!("verify: {e}"))?;
+        let mut wrong = outs.clone();
+        let mut w0 = wrong[0].as_i64().map_err(|e| e.to_string())?.to_vec();
+        if let Some(x) = w0.first_mut() {
+            *x += 1;
+            wrong[0] = Tensor::from_i64(wrong[0].shape(), w0).map_err(|e| e.to_string())?;
+            if zkml_protocol::verify(&pk.vk, &ins, &wrong, &proof).is_ok() {
+                return Err("a wrong output verifies".into());
+            }
+        }
+        if outs.len() != wants.len() {
+            return Err(format!("{} outputs, expected {}", outs.len(), wants.len()));
+        }
+        let mut worst = 0f32;
+        for (i, ((o, w), v)) in outs.iter().zip(&wants).zip(q.outputs()).enumerate() {
+            let ints = o.as_i64().map_err(|e| e.to_string())?;
+            match (q.fact(*v).map(|f| f.dtype), w.data()) {
+                (Some(zkml_ir::DType::Q(qt)), TensorData::F32(want)) => {
+                    let got: Vec<f32> = ints.iter().map(|&x| (x as f64 * qt.scale as f64) as f32).collect();
+                    if got.len() != want.len() {
+                        return Err(format!("output {i}: {} values, expected {}", got.len(), want.len()));
+                    }
+                    let err = super::max_rel_error(&got, want.as_slice());
+                    if err.is_nan() || err > tol {
+                        return Err(format!("output {i}: error {err:.2e} of its range"));
+                    }
+                    worst = worst.max(err);
+                }
+                _ => {
+                    let got = Tensor::from_i64(o.shape(), ints.to_vec()).map_err(|e| e.to_string())?;
+                    let want = match w.data() {
+                        TensorData::Bool(b) => {
+                            Tensor::from_i64(w.shape(), b.iter().map(|&x| x as i64).collect())
+                                .map_err(|e| e.to_string())?
+                        }
+                        _ => w.clone(),
+                    };
+                    close(&got, &want, 0.0).map_err(|e| format!("output {i}: {e}"))?;
+                }
+            }
+        }
+        Ok(worst)
     }
 
     /// A scratch folder under the target directory (kept small: one model

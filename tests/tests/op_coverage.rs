@@ -112,3 +112,23 @@ fn every_supported_op_proves_or_is_refused_at_compile_time() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `docs/supported-ops.md` is the generated table, every accepted op has a
+/// "how it is proven" entry.
+#[test]
+fn supported_ops_doc_is_current() {
+    use zkml_compiler::frontend::ops::{proven_as, supported_ops_markdown};
+    for op in supported_onnx_ops() {
+        assert!(proven_as(op).is_some(), "{op}: no entry in the frontend's PROVEN_AS table");
+    }
+    let path = fixtures_dir().join("../../docs/supported-ops.md");
+    let want = supported_ops_markdown();
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &want).unwrap();
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        have == want,
+        "docs/supported-ops.md is stale: regenerate with UPDATE_DOCS=1 cargo test -p zkml-tests --test op_coverage"
+    );
+}

@@ -28,6 +28,17 @@ impl ModelArgs {
             self.input_shapes.iter().map(|s| FrontendOptions::parse_shape(s)).collect::<Result<_, _>>()?;
         Ok(FrontendOptions { input_shapes })
     }
+
+    /// Loads the model into the IR; symbolic input dimensions taken as 1
+    /// are reported on stderr.
+    fn load(&self) -> Result<zkml_ir::Graph> {
+        let (graph, assumed) = frontend::load_onnx_noted(&self.model, &self.options()?)
+            .with_context(|| format!("loading {}", self.model.display()))?;
+        for a in assumed {
+            eprintln!("note: {a}");
+        }
+        Ok(graph)
+    }
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -207,9 +218,7 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Compile { model, output, vk, quant, float, report, parts } => {
-            let opts = model.options()?;
-            let graph = frontend::load_onnx(&model.model, &opts)
-                .with_context(|| format!("compiling {}", model.model.display()))?;
+            let graph = model.load()?;
             let samples = if float { vec![] } else { quant.samples(&graph)? };
             let build = pipeline::BuildOptions {
                 quant: quant.options(),
@@ -299,13 +308,11 @@ fn run(cli: Cli) -> Result<()> {
                     }
                 }
                 Stage::Frontend => {
-                    let graph = frontend::load_onnx(&model.model, &opts)
-                        .with_context(|| format!("loading {}", model.model.display()))?;
+                    let graph = model.load()?;
                     print!("{}", graph.to_text());
                 }
                 Stage::Rewrite => {
-                    let graph = frontend::load_onnx(&model.model, &opts)
-                        .with_context(|| format!("loading {}", model.model.display()))?;
+                    let graph = model.load()?;
                     let (g, report) =
                         rewrite::rewrite(&graph, &rewrite::RewriteOptions::default()).context("rewriting")?;
                     eprintln!(
@@ -321,8 +328,7 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 Stage::Quantized => dump_quantized(&model, &quant)?,
                 Stage::Partitioned => {
-                    let graph = frontend::load_onnx(&model.model, &opts)
-                        .with_context(|| format!("loading {}", model.model.display()))?;
+                    let graph = model.load()?;
                     let g = quant.compile(&graph)?.quantized.graph;
                     let (g, p) = pipeline::partition_graph(&g, parts.colors()).context("partitioning")?;
                     print!("{}", p.to_text(&g));
@@ -334,8 +340,7 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn dump_quantized(model: &ModelArgs, quant: &QuantArgs) -> Result<()> {
-    let graph = frontend::load_onnx(&model.model, &model.options()?)
-        .with_context(|| format!("loading {}", model.model.display()))?;
+    let graph = model.load()?;
     let c = quant.compile(&graph)?;
     print!("{}", c.quantized.graph.to_text());
     Ok(())

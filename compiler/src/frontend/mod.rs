@@ -85,12 +85,49 @@ fn check_supported(proto: &pb::ModelProto) -> Result<(), FrontendError> {
 
 /// Loads an ONNX file into the zkml IR (see the module docs).
 pub fn load_onnx(path: &Path, opts: &FrontendOptions) -> Result<Graph, FrontendError> {
-    let typed = load_typed(path, opts)?;
-    lower(&typed)
+    load_onnx_noted(path, opts).map(|(g, _)| g)
+}
+
+/// [`load_onnx`], also returning the symbolic input dimensions it fixed
+/// to 1 (for the caller to tell the user).
+pub fn load_onnx_noted(
+    path: &Path,
+    opts: &FrontendOptions,
+) -> Result<(Graph, Vec<AssumedDim>), FrontendError> {
+    let (typed, assumed) = load_typed_noted(path, opts)?;
+    Ok((lower(&typed)?, assumed))
+}
+
+/// A symbolic input dimension (`batch_size`, `N`, unnamed) that no
+/// `--input-shape` fixed: it is taken to be 1, as a single inference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumedDim {
+    pub input: String,
+    pub axis: usize,
+    /// The model's name for it (`?` when unnamed).
+    pub symbol: String,
+}
+
+impl std::fmt::Display for AssumedDim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "input '{}' dimension {} ('{}') is symbolic: taken as 1 (set it with --input-shape {}=…)",
+            self.input, self.axis, self.symbol, self.input
+        )
+    }
 }
 
 /// Steps 1-3: the typed tract model (also used by tests as the oracle).
 pub fn load_typed(path: &Path, opts: &FrontendOptions) -> Result<TypedModel, FrontendError> {
+    load_typed_noted(path, opts).map(|(t, _)| t)
+}
+
+/// [`load_typed`] with the symbolic dimensions it fixed (see [`AssumedDim`]).
+pub fn load_typed_noted(
+    path: &Path,
+    opts: &FrontendOptions,
+) -> Result<(TypedModel, Vec<AssumedDim>), FrontendError> {
     let p = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|error| FrontendError::Io { path: p.clone(), error })?;
     let mut onnx = tract_onnx::onnx();
@@ -126,6 +163,7 @@ pub fn load_typed(path: &Path, opts: &FrontendOptions) -> Result<TypedModel, Fro
         }
         model.set_input_fact(ix, fact).map_err(|e| FrontendError::Tract(e.to_string()))?;
     }
+    let assumed = fix_symbolic_dims(&mut model, &names, opts)?;
     let typed = model.into_typed().map_err(|e| FrontendError::Shapes(format!("{e:#}")))?;
     for (ix, o) in typed.input_outlets().map_err(|e| FrontendError::Tract(e.to_string()))?.iter().enumerate()
     {
@@ -134,7 +172,50 @@ pub fn load_typed(path: &Path, opts: &FrontendOptions) -> Result<TypedModel, Fro
             return Err(FrontendError::SymbolicInput { name: names[ix].clone(), fact: format!("{fact:?}") });
         }
     }
-    Ok(typed)
+    Ok((typed, assumed))
+}
+
+/// Sets every symbolic dimension of an input that `--input-shape` did not
+/// fix to 1; an input of unknown rank cannot be fixed this way and is an
+/// error naming it.
+fn fix_symbolic_dims(
+    model: &mut InferenceModel,
+    names: &[String],
+    opts: &FrontendOptions,
+) -> Result<Vec<AssumedDim>, FrontendError> {
+    let tract = |e: TractError| FrontendError::Tract(e.to_string());
+    let mut assumed = vec![];
+    for (ix, name) in names.iter().enumerate() {
+        if opts.input_shapes.iter().any(|(n, _)| n == name) {
+            continue;
+        }
+        let old = model.input_fact(ix).map_err(tract)?.clone();
+        if old.shape.is_open() {
+            return Err(FrontendError::SymbolicInput {
+                name: name.clone(),
+                fact: "its rank is not declared".to_string(),
+            });
+        }
+        let mut dims = vec![];
+        for (axis, d) in old.shape.dims().enumerate() {
+            match d.concretize().and_then(|t| t.to_i64().ok()) {
+                Some(v) => dims.push(v),
+                None => {
+                    let symbol = d.concretize().map_or("?".to_string(), |t| t.to_string());
+                    assumed.push(AssumedDim { input: name.clone(), axis, symbol });
+                    dims.push(1);
+                }
+            }
+        }
+        if assumed.iter().any(|a| &a.input == name) {
+            let mut fact = InferenceFact::shape(dims);
+            if let Some(dt) = old.datum_type.concretize() {
+                fact = fact.with_datum_type(dt);
+            }
+            model.set_input_fact(ix, fact).map_err(tract)?;
+        }
+    }
+    Ok(assumed)
 }
 
 /// Step 4: maps a typed tract model into the IR.

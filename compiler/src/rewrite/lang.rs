@@ -8,7 +8,9 @@
 //!   op in the analysis' registry (`key` is the op's text form, so equal ops
 //!   share a key). Rules bind it like any child (`(einsum ?eq ?a ?b)`) and
 //!   custom appliers read the op back with [`op_of`];
-//! * lookups' key is the function name (`(lookup relu ?x)`);
+//! * lookups' key is the function's key, its name when it has no
+//!   parameters (`(lookup relu ?x)`, `(lookup leaky_relu(alpha=0.01) ?x)`);
+//! * activations with parameters (`leaky_relu`) are attribute ops;
 //! * sources are `(input <key>)` and `(const <key>)`.
 //!
 //! The analysis keeps, per e-class, the value's [`Fact`] (from the IR's own
@@ -65,7 +67,13 @@ fn attrless() -> &'static HashMap<&'static str, Op> {
     TABLE.get_or_init(|| {
         use BinaryOp as B;
         use UnaryOp as U;
-        let unary = LookupFn::ACTIVATIONS.iter().map(|&f| UnaryOp::Fn(f)).chain([U::Neg, U::Square]);
+        // Activations with parameters are attribute ops (their key holds
+        // the parameters).
+        let unary = LookupFn::ACTIVATIONS
+            .iter()
+            .filter(|f| f.params().is_empty())
+            .map(|&f| UnaryOp::Fn(f))
+            .chain([U::Neg, U::Square]);
         let binary = [B::Add, B::Sub, B::Mul, B::Div, B::Pow, B::Max, B::Min];
         let mut m: HashMap<&'static str, Op> = HashMap::new();
         for op in unary {
@@ -85,7 +93,7 @@ impl ZkAnalysis {
     /// The registry key of an attribute op.
     fn key_of(op: &Op) -> Symbol {
         match op {
-            Op::Lookup(l) if l.quant.is_none() => Symbol::from(l.func.name()),
+            Op::Lookup(l) if l.quant.is_none() => Symbol::from(l.func.key()),
             _ => Symbol::from(op.to_string()),
         }
     }
@@ -100,7 +108,7 @@ pub fn resolve<'a>(eg: &EGraph, node: &'a ZkLang) -> Option<(Op, &'a [Id])> {
     let (first, rest) = children.split_first()?;
     let key = eg[*first].data.sym?;
     if head.as_str() == "lookup" {
-        let f = LookupFn::from_name(key.as_str())?;
+        let f = LookupFn::from_key(key.as_str())?;
         return Some((Op::from(Lookup::float(f)), rest));
     }
     let op = eg.analysis.ops.get(&key)?;

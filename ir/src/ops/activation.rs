@@ -77,10 +77,30 @@ macro_rules! onnx_form {
     };
 }
 
+/// A real parameter of an activation (`alpha` of a leaky ReLU), stored as
+/// its f32 bits so that functions compare and hash exactly.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Param(u32);
+
+impl Param {
+    pub const fn new(v: f32) -> Param {
+        Param(v.to_bits())
+    }
+    pub fn get(self) -> f64 {
+        f64::from(f32::from_bits(self.0))
+    }
+}
+
+impl std::fmt::Debug for Param {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", f32::from_bits(self.0))
+    }
+}
+
 macro_rules! activation_table {
     ($(
         $(#[doc = $doc:literal])*
-        $var:ident: $name:literal, $kind:ident, |$x:ident| $f:expr,
+        $var:ident $({ $($p:ident = $default:literal),* })?: $name:literal, $kind:ident, |$x:ident| $f:expr,
             onnx [$($op:literal $([$($sel:tt)*])?),*], tract [$($tract:literal),*];
     )*) => {
         /// The real function tabulated by a lookup: plain requantization or
@@ -89,22 +109,27 @@ macro_rules! activation_table {
         pub enum LookupFn {
             /// Plain requantization: `T[i] = i`.
             Identity,
-            $($(#[doc = $doc])* $var,)*
+            $($(#[doc = $doc])* $var $({ $($p: Param),* })?,)*
         }
 
         impl LookupFn {
-            /// Every function, the identity first.
-            pub const ALL: &'static [LookupFn] = &[LookupFn::Identity, $(LookupFn::$var,)*];
-            /// The activations: every function but the identity.
-            pub const ACTIVATIONS: &'static [LookupFn] = &[$(LookupFn::$var,)*];
+            /// Every function (parameters at their defaults), the identity
+            /// first.
+            pub const ALL: &'static [LookupFn] =
+                &[LookupFn::Identity, $(LookupFn::$var $({ $($p: Param::new($default)),* })?,)*];
+            /// The activations (parameters at their defaults): every
+            /// function but the identity.
+            pub const ACTIVATIONS: &'static [LookupFn] =
+                &[$(LookupFn::$var $({ $($p: Param::new($default)),* })?,)*];
             /// Every ONNX op type some activation is spelled as.
             pub const ONNX_OPS: &'static [&'static str] = &[$($($op,)*)*];
 
-            /// The name in the text form (and in rewrite rules).
+            /// The function's name (its head in rewrite rules; see
+            /// [`LookupFn::key`] for the name with parameters).
             pub fn name(self) -> &'static str {
                 match self {
                     LookupFn::Identity => "identity",
-                    $(LookupFn::$var => $name,)*
+                    $(LookupFn::$var { .. } => $name,)*
                 }
             }
 
@@ -113,7 +138,29 @@ macro_rules! activation_table {
             pub fn apply_f64(self, x: f64) -> f64 {
                 match self {
                     LookupFn::Identity => x,
-                    $(LookupFn::$var => { let $x = x; $f })*
+                    $(LookupFn::$var $({ $($p),* })? => {
+                        let $x = x;
+                        $($(let $p = $p.get();)*)?
+                        $f
+                    })*
+                }
+            }
+
+            /// The parameters, by name (their ONNX attribute names).
+            pub fn params(self) -> Vec<(&'static str, f64)> {
+                match self {
+                    LookupFn::Identity => vec![],
+                    $(LookupFn::$var $({ $($p),* })? => vec![$($((stringify!($p), $p.get())),*)?],)*
+                }
+            }
+
+            /// The same function with the parameters `get` gives (by
+            /// name); the others keep their values.
+            pub fn with_params(self, get: impl Fn(&str) -> Option<f32>) -> LookupFn {
+                let _ = &get;
+                match self {
+                    LookupFn::Identity => LookupFn::Identity,
+                    $(LookupFn::$var $({ $($p),* })? => LookupFn::$var $({ $($p: get(stringify!($p)).map(Param::new).unwrap_or($p)),* })?,)*
                 }
             }
 
@@ -121,7 +168,7 @@ macro_rules! activation_table {
             pub fn domain_kind(self) -> DomainKind {
                 match self {
                     LookupFn::Identity => DomainKind::Linear,
-                    $(LookupFn::$var => DomainKind::$kind,)*
+                    $(LookupFn::$var { .. } => DomainKind::$kind,)*
                 }
             }
 
@@ -129,7 +176,7 @@ macro_rules! activation_table {
             pub fn onnx(self) -> &'static [OnnxForm] {
                 match self {
                     LookupFn::Identity => &[],
-                    $(LookupFn::$var => &[$(onnx_form!($op $([$($sel)*])?)),*],)*
+                    $(LookupFn::$var { .. } => &[$(onnx_form!($op $([$($sel)*])?)),*],)*
                 }
             }
 
@@ -138,7 +185,7 @@ macro_rules! activation_table {
             pub fn tract_names(self) -> &'static [&'static str] {
                 match self {
                     LookupFn::Identity => &[],
-                    $(LookupFn::$var => &[$($tract),*],)*
+                    $(LookupFn::$var { .. } => &[$($tract),*],)*
                 }
             }
         }
@@ -180,18 +227,108 @@ activation_table! {
         onnx ["Log"], tract ["Ln"];
     Abs: "abs", Linear, |x| x.abs(),
         onnx ["Abs"], tract ["Abs"];
+    /// `x` for `x ≥ 0`, `α(eˣ − 1)` below.
+    Elu { alpha = 1.0 }: "elu", Linear, |x| if x >= 0.0 { x } else { alpha * libm::expm1(x) },
+        onnx ["Elu"], tract [];
+    /// `γ·x` for `x > 0`, `γ·α(eˣ − 1)` below.
+    Selu { alpha = 1.673_263_2, gamma = 1.050_701 }: "selu", Linear,
+        |x| gamma * if x > 0.0 { x } else { alpha * libm::expm1(x) },
+        onnx ["Selu"], tract [];
+    /// `max(0, x) + min(0, α(e^(x/α) − 1))`.
+    Celu { alpha = 1.0 }: "celu", Linear, |x| x.max(0.0) + (alpha * libm::expm1(x / alpha)).min(0.0),
+        onnx ["Celu"], tract [];
+    /// `x` for `x ≥ 0`, `α·x` below.
+    LeakyRelu { alpha = 0.01 }: "leaky_relu", Linear, |x| if x >= 0.0 { x } else { alpha * x },
+        onnx ["LeakyRelu"], tract [];
+    /// `x` for `x > α`, 0 otherwise.
+    ThresholdedRelu { alpha = 1.0 }: "thresholded_relu", Linear, |x| if x > alpha { x } else { 0.0 },
+        onnx ["ThresholdedRelu"], tract [];
+    /// `max(0, min(1, α·x + β))`.
+    HardSigmoid { alpha = 0.2, beta = 0.5 }: "hard_sigmoid", Linear,
+        |x| (alpha * x + beta).clamp(0.0, 1.0),
+        onnx ["HardSigmoid"], tract [];
+    /// `x · max(0, min(1, x/6 + ½))`.
+    HardSwish: "hard_swish", Linear, |x| x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
+        onnx ["HardSwish"], tract ["HardSwish"];
+    /// `x / (1 + |x|)`.
+    Softsign: "softsign", Linear, |x| x / (1.0 + x.abs()),
+        onnx ["Softsign"], tract [];
+    /// `x · tanh(ln(1 + eˣ))`.
+    Mish: "mish", Linear, |x| x * libm::tanh(libm::log1p(libm::exp(x))),
+        onnx ["Mish"], tract [];
+    /// `x + bias` below `−λ`, `x − bias` above `λ`, 0 between.
+    Shrink { bias = 0.0, lambd = 0.5 }: "shrink", Linear,
+        |x| if x < -lambd { x + bias } else if x > lambd { x - bias } else { 0.0 },
+        onnx ["Shrink"], tract [];
+    /// −1, 0 or 1.
+    Sign: "sign", Linear, |x| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 },
+        onnx ["Sign"], tract ["Sign"];
+    Sin: "sin", Linear, |x| libm::sin(x), onnx ["Sin"], tract ["Sin"];
+    Cos: "cos", Linear, |x| libm::cos(x), onnx ["Cos"], tract ["Cos"];
+    Tan: "tan", Linear, |x| libm::tan(x), onnx ["Tan"], tract ["Tan"];
+    Asin: "asin", Linear, |x| libm::asin(x), onnx ["Asin"], tract ["Asin"];
+    Acos: "acos", Linear, |x| libm::acos(x), onnx ["Acos"], tract ["Acos"];
+    Atan: "atan", Linear, |x| libm::atan(x), onnx ["Atan"], tract ["Atan"];
+    Sinh: "sinh", Linear, |x| libm::sinh(x), onnx ["Sinh"], tract ["Sinh"];
+    Cosh: "cosh", Linear, |x| libm::cosh(x), onnx ["Cosh"], tract ["Cosh"];
+    Asinh: "asinh", Linear, |x| libm::asinh(x), onnx ["Asinh"], tract ["Asinh"];
+    Acosh: "acosh", Linear, |x| libm::acosh(x), onnx ["Acosh"], tract ["Acosh"];
+    Atanh: "atanh", Linear, |x| libm::atanh(x), onnx ["Atanh"], tract ["Atanh"];
+    Floor: "floor", Linear, |x| libm::floor(x), onnx ["Floor"], tract ["Floor"];
+    Ceil: "ceil", Linear, |x| libm::ceil(x), onnx ["Ceil"], tract ["Ceil"];
+    /// Round half to even (ONNX `Round`).
+    Round: "round", Linear, |x| libm::rint(x), onnx ["Round"], tract ["Round"];
 }
 
 impl LookupFn {
-    /// The function of a text-form name.
+    /// The function of a text-form name, parameters at their defaults.
     pub fn from_name(name: &str) -> Option<LookupFn> {
         LookupFn::ALL.iter().copied().find(|f| f.name() == name)
     }
 
-    /// The activation an ONNX node denotes, given its op type and a reader
-    /// of its string attributes.
-    pub fn from_onnx(op: &str, attr: impl Fn(&str) -> Option<String>) -> Option<LookupFn> {
-        LookupFn::ACTIVATIONS.iter().copied().find(|f| f.onnx().iter().any(|form| form.matches(op, &attr)))
+    /// The name with the parameters, `leaky_relu(alpha=0.01)` (just the
+    /// name without parameters): the function's identity in the text form
+    /// and in the rewrite stage's registry. f32 values print in their
+    /// shortest exact form, so [`LookupFn::from_key`] gets the same bits
+    /// back.
+    pub fn key(self) -> String {
+        let params = self.params();
+        if params.is_empty() {
+            return self.name().to_string();
+        }
+        let list: Vec<String> = params.iter().map(|(n, v)| format!("{n}={:?}", *v as f32)).collect();
+        format!("{}({})", self.name(), list.join(","))
+    }
+
+    /// The function of a [`LookupFn::key`].
+    pub fn from_key(key: &str) -> Option<LookupFn> {
+        let (name, args) = match key.split_once('(') {
+            Some((n, rest)) => (n, rest.strip_suffix(')')?),
+            None => (key, ""),
+        };
+        let mut values = vec![];
+        for a in args.split(',').filter(|a| !a.is_empty()) {
+            let (n, v) = a.split_once('=')?;
+            values.push((n, v.parse::<f32>().ok()?));
+        }
+        let f =
+            LookupFn::from_name(name)?.with_params(|p| values.iter().find(|(n, _)| *n == p).map(|(_, v)| *v));
+        (f.key() == key).then_some(f)
+    }
+
+    /// The activation an ONNX node denotes, given its op type and readers
+    /// of its string and float attributes (absent parameters take their
+    /// ONNX defaults).
+    pub fn from_onnx(
+        op: &str,
+        attr: impl Fn(&str) -> Option<String>,
+        float: impl Fn(&str) -> Option<f32>,
+    ) -> Option<LookupFn> {
+        LookupFn::ACTIVATIONS
+            .iter()
+            .copied()
+            .find(|f| f.onnx().iter().any(|form| form.matches(op, &attr)))
+            .map(|f| f.with_params(float))
     }
 
     /// The activation a tract elementwise op computes.

@@ -250,7 +250,7 @@ impl OpDef for Lookup {
         "lookup"
     }
     fn attrs(&self) -> Vec<(&'static str, String)> {
-        let mut a = vec![("fn", self.func.name().to_string())];
+        let mut a = vec![("fn", self.func.key())];
         if let Some(q) = &self.quant {
             a.push(("requant", format!("*{}>>{}", q.requant.mult, q.requant.shift)));
             a.push((

@@ -55,6 +55,12 @@ impl OpDef for Unary {
     fn name(&self) -> &'static str {
         self.op.name()
     }
+    fn attrs(&self) -> Vec<(&'static str, String)> {
+        match self.op {
+            UnaryOp::Fn(f) => f.params().into_iter().map(|(n, v)| (n, format!("{:?}", v as f32))).collect(),
+            _ => vec![],
+        }
+    }
     fn infer(&self, inputs: &[&Fact]) -> Result<Vec<Fact>, OpError> {
         expect_inputs(inputs, 1)?;
         if !(self.int_ok() && inputs[0].dtype == DType::I64) {

@@ -40,7 +40,8 @@ pub fn register_onnx(ops: &mut OnnxOpRegister) {
 
 fn parse(_: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
     let attr = |name: &str| node.get_attr_opt::<String>(name).ok().flatten();
-    let Some(func) = LookupFn::from_onnx(&node.op_type, attr) else {
+    let float = |name: &str| node.get_attr_opt::<f32>(name).ok().flatten();
+    let Some(func) = LookupFn::from_onnx(&node.op_type, attr, float) else {
         bail!(
             "{} node {:?}: no form of the activation table matches its attributes",
             node.op_type,

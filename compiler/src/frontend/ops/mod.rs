@@ -58,6 +58,103 @@ pub fn provable_onnx_ops() -> Vec<&'static str> {
     supported_onnx_ops().into_iter().filter(|op| !CONSTANT_ONLY_ONNX.contains(op)).collect()
 }
 
+/// How each accepted ONNX op type (other than the activation table's) is
+/// proven, for the supported-ops table (`docs/supported-ops.md`).
+const PROVEN_AS: &[(&str, &str)] = &[
+    ("Add", "elementwise add (linear)"),
+    ("AveragePool", "im2col (data movement), then an einsum"),
+    ("BatchNormalization", "folded into a per-channel product and sum"),
+    ("Cast", "float to float: the identity; integer data: shape arithmetic only"),
+    ("CastLike", "folded at compile time"),
+    ("Clip", "max and min, each a ReLU of a difference"),
+    ("Concat", "data movement"),
+    ("Constant", "folded at compile time"),
+    ("ConstantOfShape", "folded at compile time"),
+    ("Conv", "im2col (data movement), then an einsum"),
+    ("Div", "by a constant: a product; by a tensor: a `reciprocal` table, then a product"),
+    ("Dropout", "inference mode: the identity"),
+    ("Einsum", "einsum (sumcheck)"),
+    ("Equal", "on constants only (masks)"),
+    ("Expand", "data movement"),
+    ("Flatten", "data movement (a relabelling)"),
+    ("Gather", "by public ids from a constant table: embedding rows; by constant indices: data movement"),
+    ("Gemm", "einsum (sumcheck) and an add"),
+    ("GlobalAveragePool", "einsum with a 1/n vector"),
+    ("Greater", "on constants only (masks)"),
+    ("GreaterOrEqual", "on constants only (masks)"),
+    ("Identity", "the identity"),
+    ("LayerNormalization", "means as einsums, an `rsqrt` table, products"),
+    ("Less", "on constants only (masks)"),
+    ("LessOrEqual", "on constants only (masks)"),
+    ("LogSoftmax", "softmax, then a `log` table"),
+    ("MatMul", "einsum (sumcheck)"),
+    ("Max", "b + ReLU(a − b): a range-checked ReLU"),
+    ("MaxPool", "im2col (data movement), then a max reduction (committed differences)"),
+    ("Min", "a − ReLU(a − b): a range-checked ReLU"),
+    ("Mul", "elementwise product (degree-3 sumcheck)"),
+    ("Neg", "a product with −1"),
+    ("Pad", "data movement (zero padding)"),
+    ("Pow", "constant exponent 2 or 3: products; 0.5: a `sqrt` table"),
+    ("Range", "folded at compile time"),
+    ("ReduceMax", "max reduction (committed differences)"),
+    ("ReduceMean", "einsum with a 1/n vector"),
+    ("ReduceMin", "−max(−x)"),
+    ("ReduceProd", "on constants only (shape arithmetic)"),
+    ("ReduceSum", "einsum with a ones vector"),
+    ("ReduceSumSquare", "a product, then an einsum"),
+    ("Relu", "a range-checked ReLU (no table)"),
+    ("Reshape", "data movement (a relabelling when the padded layouts agree)"),
+    ("Shape", "folded at compile time"),
+    ("Size", "folded at compile time"),
+    ("Slice", "data movement"),
+    ("Softmax", "max reduction, an `exp` table, a sum, a `reciprocal` table, a product"),
+    ("Split", "data movement"),
+    ("Squeeze", "data movement (a relabelling)"),
+    ("Sub", "elementwise subtract (linear)"),
+    ("Sum", "elementwise adds"),
+    ("Transpose", "data movement (a relabelling)"),
+    ("Trilu", "a product with a constant 0/1 mask"),
+    ("Unsqueeze", "data movement (a relabelling)"),
+    ("Where", "constant condition: a product with the 0/1 mask and an add"),
+];
+
+/// How `op` (an accepted ONNX op type) is proven; `None` for an op with no
+/// entry (a test keeps every accepted op covered).
+pub fn proven_as(op: &str) -> Option<String> {
+    if let Some((_, how)) = PROVEN_AS.iter().find(|(o, _)| *o == op) {
+        return Some(how.to_string());
+    }
+    let forms: Vec<String> = zkml_ir::ops::lookup::LookupFn::ACTIVATIONS
+        .iter()
+        .filter(|f| f.onnx().iter().any(|form| form.op == op))
+        .map(|f| format!("`{}`", f.name()))
+        .collect();
+    (!forms.is_empty()).then(|| format!("a lookup table ({}; activation table)", forms.join(", ")))
+}
+
+/// The supported-ops table of `docs/supported-ops.md`, generated from the
+/// frontend's tables and the activation table.
+pub fn supported_ops_markdown() -> String {
+    let mut out = String::from(
+        "# Supported ONNX ops\n\n\
+         Generated from the code (`zkml_compiler::frontend::ops::supported_ops_markdown`); \
+         `tests/tests/op_coverage.rs` fails when this file is stale \
+         (regenerate with `UPDATE_DOCS=1 cargo test -p zkml-tests --test op_coverage`).\n\n\
+         Opsets: whatever tract-onnx 0.23 parses (ONNX opsets 7 to 23 for most ops). Every op marked \
+         *proven* proves and verifies end to end wherever it occurs, its proven outputs checked against \
+         tract's f32 run; ops marked *constants only* are accepted where they compute on constants \
+         (shape arithmetic, masks), which are folded at compile time, and refused by `zkc compile`, \
+         naming the node, where they compute on the input.\n\n\
+         | ONNX op | tier | how it is proven |\n|---|---|---|\n",
+    );
+    for op in supported_onnx_ops() {
+        let tier = if CONSTANT_ONLY_ONNX.contains(&op) { "constants only" } else { "proven" };
+        let how = proven_as(op).unwrap_or_else(|| "—".to_string());
+        out.push_str(&format!("| {op} | {tier} | {how} |\n"));
+    }
+    out
+}
+
 /// Every accepted ONNX op type, sorted: [`provable_onnx_ops`] and
 /// [`CONSTANT_ONLY_ONNX`].
 pub fn supported_onnx_ops() -> Vec<&'static str> {

@@ -2,9 +2,13 @@
 //! out in primitives), then make it a `lookup`. The requantization before it
 //! is folded into the same lookup by the quantizer.
 
+use super::super::lang::{EGraph, add_op, op_of};
+use super::{Compute, var};
 use super::{Rule, both, not_const, not_splat, rule, same_fact, splat_is};
-use egg::{Pattern, Rewrite, Symbol};
-use zkml_ir::ops::lookup::LookupFn;
+use egg::{Id, Pattern, Rewrite, Subst, Symbol};
+use zkml_ir::Op;
+use zkml_ir::ops::lookup::{Lookup, LookupFn};
+use zkml_ir::ops::unary::{Unary, UnaryOp};
 
 pub(super) fn rules() -> Vec<Rule> {
     let mut rules = vec![
@@ -54,14 +58,24 @@ pub(super) fn rules() -> Vec<Rule> {
 }
 
 /// Tabulation, one rule per entry of the activation table: the float-level
-/// function becomes the one lookup op, `(f ?x) => (lookup f ?x)`.
+/// function becomes the one lookup op, `(f ?x) => (lookup f ?x)`; a
+/// function with parameters is an attribute op, `(f ?k ?x)`, whose
+/// parameters the lookup keeps.
 fn tabulate(f: LookupFn) -> Rule {
     // Interned symbols give the rule's name and reason a static lifetime.
     let name = Symbol::from(format!("{}-lookup", f.name())).as_str();
     let reason = Symbol::from(format!("{} is a table", f.name())).as_str();
     let parse = |p: String| p.parse::<Pattern<_>>().expect("tabulation patterns are well formed");
-    let lhs = parse(format!("({} ?x)", f.name()));
-    let rhs = parse(format!("(lookup {} ?x)", f.name()));
-    let rewrite = Rewrite::new(name, lhs, rhs).expect("a tabulation rule binds only ?x");
-    Rule { name, reason, rewrite }
+    let rewrite = if f.params().is_empty() {
+        let rhs = parse(format!("(lookup {} ?x)", f.name()));
+        Rewrite::new(name, parse(format!("({} ?x)", f.name())), rhs)
+    } else {
+        Rewrite::new(name, parse(format!("({} ?k ?x)", f.name())), Compute(tabulate_with_params))
+    };
+    Rule { name, reason, rewrite: rewrite.expect("a tabulation rule binds only its own variables") }
+}
+
+fn tabulate_with_params(eg: &mut EGraph, _: Id, s: &Subst) -> Option<Id> {
+    let Op::Unary(Unary { op: UnaryOp::Fn(f) }) = op_of(eg, var(s, "?k"))? else { return None };
+    Some(add_op(eg, Op::from(Lookup::float(f)), &[var(s, "?x")]))
 }

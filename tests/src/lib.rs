@@ -180,7 +180,9 @@ pub mod onnx_node {
     /// harness turns them into initializers, as tract's own harness does.
     fn parameter_inputs(op: &str) -> &'static [usize] {
         match op {
-            "Reshape" | "Expand" | "Split" | "Unsqueeze" | "ReduceMean" | "Trilu" => &[1],
+            "Reshape" | "Expand" | "Split" | "Unsqueeze" | "Squeeze" | "ReduceMean" | "ReduceSum"
+            | "ReduceMax" | "ReduceMin" | "ReduceProd" | "ReduceSumSquare" | "ReduceL1" | "ReduceL2"
+            | "ReduceLogSum" | "ReduceLogSumExp" | "Trilu" => &[1],
             "Slice" => &[1, 2, 3, 4],
             "BatchNormalization" => &[1, 2, 3, 4],
             "Pad" => &[1, 2, 3],

@@ -21,7 +21,16 @@ pub fn quantize(g: &Graph, cal: &Calibration, opts: &QuantOptions) -> Result<Qua
     let mut outs = Vec::new();
     for &o in g.outputs() {
         let v = q.value(o)?;
-        let v = q.narrow(v, o, &format!("{}.out", q.name(o)))?;
+        let mut v = q.narrow(v, o, &format!("{}.out", q.name(o)))?;
+        // An output that is an input or a constant (an identity model, a
+        // cast that changes nothing) is copied by a plain requantization to
+        // its own type: the proof then shows that the output is that value,
+        // and every graph has something to prove.
+        if matches!(q.out.node(v.node).op, Op::Input(_) | Op::Const(_))
+            && let Some(t) = q.qtype(v)
+        {
+            v = q.requant_new(v, t, &format!("{}.copy", q.name(o)))?;
+        }
         if let Some(val) = g.value(o) {
             q.out.set_value_name(v, val.name.clone());
         }

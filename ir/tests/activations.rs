@@ -113,6 +113,9 @@ fn oracle(f: LookupFn) -> Option<Box<dyn Fn(f64) -> f64>> {
         "floor" => Box::new(f64::floor),
         "ceil" => Box::new(f64::ceil),
         "round" => Box::new(f64::round_ties_even),
+        "step" => Box::new(|v: f64| f64::from(u8::from(v > 0.0))),
+        "step_eq" => Box::new(|v: f64| f64::from(u8::from(v >= 0.0))),
+        "is_zero" => Box::new(|v: f64| f64::from(u8::from(v == 0.0))),
         _ => return None,
     })
 }

@@ -106,7 +106,19 @@ fn assert_rejected(c: &Case, values: &[Vec<Tensor>], tamper: zkml_protocol::Tamp
 
 #[test]
 fn rejects_a_wrong_value_at_any_node() {
-    for name in ["mlp.onnx", "lenet_mnist.onnx", "cnn.onnx", "gpt2.onnx", "llama.onnx"] {
+    for name in [
+        "mlp.onnx",
+        "lenet_mnist.onnx",
+        "cnn.onnx",
+        "gpt2.onnx",
+        "llama.onnx",
+        // Comparison steps, ReLU-of-difference max, gathers by constant
+        // indices, activations with parameters.
+        "ops/Less.onnx",
+        "ops/Max.onnx",
+        "ops/Gather.onnx",
+        "ops/LeakyRelu.onnx",
+    ] {
         let c = Case::new(name, 11);
         let mut kinds_seen = std::collections::BTreeSet::new();
         let mut produced = 0;
@@ -125,6 +137,26 @@ fn rejects_a_wrong_value_at_any_node() {
         }
         assert!(produced >= kinds_seen.len() / 2, "{name}: the prover refused most dishonest witnesses");
     }
+}
+
+/// A computed comparison is a 0/1 step table: a prover that flips one
+/// comparison bit (and computes the rest consistently) is rejected.
+#[test]
+fn rejects_a_flipped_comparison_bit() {
+    let c = Case::new("ops/Less.onnx", 5);
+    let (step, _) = c
+        .graph
+        .nodes()
+        .find(|(_, n)| matches!(&n.op, zkml_ir::Op::Lookup(l) if l.func == zkml_ir::ops::lookup::LookupFn::Step))
+        .expect("Less feeding a Where compiles to a step table");
+    let values = run_tampered(&c.graph, &c.inputs(), step, &|v| {
+        let one = v.iter().copied().max().unwrap_or(1).max(1);
+        v[0] = if v[0] == 0 { one } else { 0 };
+    });
+    assert!(
+        assert_rejected(&c, &values, &|_, _| {}, "flipped comparison bit"),
+        "the prover refused to prove"
+    );
 }
 
 #[test]

@@ -23,7 +23,7 @@ use egg::{DidMerge, Id, Symbol, define_language};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use zkml_ir::ops::binary::{Binary, BinaryOp};
-use zkml_ir::ops::logic::Where;
+use zkml_ir::ops::logic::{Compare, CompareOp, Where};
 use zkml_ir::ops::lookup::{Lookup, LookupFn};
 use zkml_ir::ops::source::Const;
 use zkml_ir::ops::unary::{Unary, UnaryOp};
@@ -66,6 +66,7 @@ fn attrless() -> &'static HashMap<&'static str, Op> {
     static TABLE: OnceLock<HashMap<&'static str, Op>> = OnceLock::new();
     TABLE.get_or_init(|| {
         use BinaryOp as B;
+        use CompareOp as C;
         use UnaryOp as U;
         // Activations with parameters are attribute ops (their key holds
         // the parameters).
@@ -85,6 +86,10 @@ fn attrless() -> &'static HashMap<&'static str, Op> {
             m.insert(o.def().name(), o);
         }
         m.insert("where", Op::from(Where));
+        for op in [C::Eq, C::Lt, C::Le, C::Gt, C::Ge] {
+            let o = Op::from(Compare { op });
+            m.insert(o.def().name(), o);
+        }
         m
     })
 }

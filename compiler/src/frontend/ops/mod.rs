@@ -50,8 +50,7 @@ const FOLDED_ONNX: &[&str] =
 /// compute on constants (shape arithmetic, masks built from positions),
 /// which tract folds before lowering: computing on the input they have no
 /// provable form, and `zkc compile` refuses them naming the node.
-pub const CONSTANT_ONLY_ONNX: &[&str] =
-    &["Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "ReduceProd"];
+pub const CONSTANT_ONLY_ONNX: &[&str] = &["ReduceProd"];
 
 /// The supported ONNX op types that are proven wherever they occur, sorted.
 pub fn provable_onnx_ops() -> Vec<&'static str> {
@@ -74,18 +73,30 @@ const PROVEN_AS: &[(&str, &str)] = &[
     ("Div", "by a constant: a product; by a tensor: a `reciprocal` table, then a product"),
     ("Dropout", "inference mode: the identity"),
     ("Einsum", "einsum (sumcheck)"),
-    ("Equal", "on constants only (masks)"),
+    (
+        "Equal",
+        "as the condition of a Where: a 0/1 step table of the difference; on constants (masks): folded",
+    ),
     ("Expand", "data movement"),
     ("Flatten", "data movement (a relabelling)"),
     ("Gather", "by public ids from a constant table: embedding rows; by constant indices: data movement"),
     ("Gemm", "einsum (sumcheck) and an add"),
     ("GlobalAveragePool", "einsum with a 1/n vector"),
-    ("Greater", "on constants only (masks)"),
-    ("GreaterOrEqual", "on constants only (masks)"),
+    (
+        "Greater",
+        "as the condition of a Where: a 0/1 step table of the difference; on constants (masks): folded",
+    ),
+    (
+        "GreaterOrEqual",
+        "as the condition of a Where: a 0/1 step table of the difference; on constants (masks): folded",
+    ),
     ("Identity", "the identity"),
     ("LayerNormalization", "means as einsums, an `rsqrt` table, products"),
-    ("Less", "on constants only (masks)"),
-    ("LessOrEqual", "on constants only (masks)"),
+    ("Less", "as the condition of a Where: a 0/1 step table of the difference; on constants (masks): folded"),
+    (
+        "LessOrEqual",
+        "as the condition of a Where: a 0/1 step table of the difference; on constants (masks): folded",
+    ),
     ("LogSoftmax", "softmax, then a `log` table"),
     ("MatMul", "einsum (sumcheck)"),
     ("Max", "b + ReLU(a − b): a range-checked ReLU"),
@@ -115,7 +126,7 @@ const PROVEN_AS: &[(&str, &str)] = &[
     ("Transpose", "data movement (a relabelling)"),
     ("Trilu", "a product with a constant 0/1 mask"),
     ("Unsqueeze", "data movement (a relabelling)"),
-    ("Where", "constant condition: a product with the 0/1 mask and an add"),
+    ("Where", "y + c·(x − y): a constant condition is a 0/1 mask, a computed comparison a step table"),
 ];
 
 /// How `op` (an accepted ONNX op type) is proven; `None` for an op with no

@@ -4,7 +4,7 @@
 
 use super::super::lang::{EGraph, add_op, op_of};
 use super::{Compute, var};
-use super::{Rule, both, not_const, not_splat, rule, same_fact, splat_is};
+use super::{Rule, both, float, not_const, not_splat, rule, same_fact, splat_is};
 use egg::{Id, Pattern, Rewrite, Subst, Symbol};
 use zkml_ir::Op;
 use zkml_ir::ops::lookup::{Lookup, LookupFn};
@@ -22,6 +22,25 @@ pub(super) fn rules() -> Vec<Rule> {
             if both(not_splat("?a", 0.0), not_splat("?b", 0.0))),
         rule!("min-is-relu-of-difference", "min(a, b) = a − relu(a − b) (clip's upper bound, ReLU6)";
             "(min ?a ?b)" => "(sub ?a (relu (sub ?a ?b)))"),
+        // A computed condition: `where(c, x, y) = y + c·(x − y)` with the
+        // comparison a 0/1 step table of the difference (tree ensembles,
+        // thresholds). Float operands only: integer comparisons are shape
+        // arithmetic, folded before.
+        rule!("where-gt-is-step", "where(a > b, x, y) = y + step(a − b)·(x − y)";
+            "(where (gt ?a ?b) ?x ?y)" => "(add ?y (mul (step (sub ?a ?b)) (sub ?x ?y)))"
+            if both(float("?a"), float("?x"))),
+        rule!("where-lt-is-step", "where(a < b, x, y) = y + step(b − a)·(x − y)";
+            "(where (lt ?a ?b) ?x ?y)" => "(add ?y (mul (step (sub ?b ?a)) (sub ?x ?y)))"
+            if both(float("?a"), float("?x"))),
+        rule!("where-ge-is-step", "where(a ≥ b, x, y) = y + step_eq(a − b)·(x − y)";
+            "(where (ge ?a ?b) ?x ?y)" => "(add ?y (mul (step_eq (sub ?a ?b)) (sub ?x ?y)))"
+            if both(float("?a"), float("?x"))),
+        rule!("where-le-is-step", "where(a ≤ b, x, y) = y + step_eq(b − a)·(x − y)";
+            "(where (le ?a ?b) ?x ?y)" => "(add ?y (mul (step_eq (sub ?b ?a)) (sub ?x ?y)))"
+            if both(float("?a"), float("?x"))),
+        rule!("where-eq-is-step", "where(a = b, x, y) = y + is_zero(a − b)·(x − y)";
+            "(where (eq ?a ?b) ?x ?y)" => "(add ?y (mul (is_zero (sub ?a ?b)) (sub ?x ?y)))"
+            if both(float("?a"), float("?x"))),
         rule!("x-sigmoid-is-silu", "SiLU/swish exported as x · sigmoid(x)";
             "(mul ?x (sigmoid ?x))" => "(silu ?x)"),
         rule!("sigmoid-x-is-silu", "SiLU/swish exported as sigmoid(x) · x";

@@ -152,8 +152,9 @@ pub fn supported_ops_markdown() -> String {
          `tests/tests/op_coverage.rs` fails when this file is stale \
          (regenerate with `UPDATE_DOCS=1 cargo test -p zkml-tests --test op_coverage`).\n\n\
          Opsets: whatever tract-onnx 0.23 parses (ONNX opsets 7 to 23 for most ops). Every op marked \
-         *proven* proves and verifies end to end wherever it occurs, its proven outputs checked against \
-         tract's f32 run; ops marked *constants only* are accepted where they compute on constants \
+         *proven* proves and verifies end to end in the uses the last column describes (a model \
+         per op in `op_coverage.rs`, its proven outputs checked against tract's f32 run); a use \
+         outside them is refused by `zkc compile` naming the node; ops marked *constants only* are accepted where they compute on constants \
          (shape arithmetic, masks), which are folded at compile time, and refused by `zkc compile`, \
          naming the node, where they compute on the input.\n\n\
          | ONNX op | tier | how it is proven |\n|---|---|---|\n",

@@ -12,6 +12,8 @@ use zkml_ir::ValueId;
 use zkml_ir::ops::layout;
 
 pub(super) const ONNX: &[&str] = &[
+    "DepthToSpace",
+    "SpaceToDepth",
     "Reshape",
     "Flatten",
     "Squeeze",

@@ -23,6 +23,7 @@ pub(super) const ONNX: &[&str] = &[
     "Max",
     "Min",
     "Sum",
+    "Mean",
     "Relu",
     "Clip",
     "Neg",

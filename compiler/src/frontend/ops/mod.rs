@@ -61,6 +61,20 @@ pub fn provable_onnx_ops() -> Vec<&'static str> {
 /// proven, for the supported-ops table (`docs/supported-ops.md`).
 const PROVEN_AS: &[(&str, &str)] = &[
     ("Add", "elementwise add (linear)"),
+    ("DepthToSpace", "data movement (reshape and transpose)"),
+    ("GlobalMaxPool", "max reduction (committed differences)"),
+    ("InstanceNormalization", "means as einsums, a `sqrt` table, a `reciprocal` table, products"),
+    (
+        "LpNormalization",
+        "squares, a sum, a `sqrt` and a `reciprocal` table, a product (p = 2); absolute values and a sum (p = 1)",
+    ),
+    ("Mean", "elementwise adds and a product with 1/n"),
+    ("MeanVarianceNormalization", "means as einsums, a `sqrt` table, a `reciprocal` table, products"),
+    ("ReduceL1", "an `abs` table, then an einsum"),
+    ("ReduceL2", "a product, an einsum, a `sqrt` table"),
+    ("ReduceLogSum", "an einsum, then a `log` table"),
+    ("ReduceLogSumExp", "an `exp` table, an einsum, a `log` table"),
+    ("SpaceToDepth", "data movement (reshape and transpose)"),
     ("AveragePool", "im2col (data movement), then an einsum"),
     ("BatchNormalization", "folded into a per-channel product and sum"),
     ("Cast", "float to float: the identity; integer data: shape arithmetic only"),

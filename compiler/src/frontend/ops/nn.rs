@@ -11,7 +11,17 @@ use zkml_ir::ops::lookup::LookupFn;
 use zkml_ir::ops::nn;
 use zkml_ir::ops::unary::{Unary, UnaryOp};
 
-pub(super) const ONNX: &[&str] = &["Softmax", "LogSoftmax", "LayerNormalization", "BatchNormalization"];
+/// Normalisations tract expands into primitives (means, squares, square
+/// roots, divisions) are listed here too: their lowering is their parts'.
+pub(super) const ONNX: &[&str] = &[
+    "Softmax",
+    "LogSoftmax",
+    "LayerNormalization",
+    "BatchNormalization",
+    "InstanceNormalization",
+    "MeanVarianceNormalization",
+    "LpNormalization",
+];
 
 pub(super) fn register(r: &mut Registry) {
     r.insert::<Softmax>(softmax);

@@ -15,7 +15,12 @@ pub(super) const ONNX: &[&str] = &[
     "ReduceMin",
     "ReduceProd",
     "ReduceSumSquare",
+    "ReduceL1",
+    "ReduceL2",
+    "ReduceLogSum",
+    "ReduceLogSumExp",
     "GlobalAveragePool",
+    "GlobalMaxPool",
 ];
 
 pub(super) fn register(r: &mut Registry) {

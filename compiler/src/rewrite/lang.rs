@@ -23,7 +23,7 @@ use egg::{DidMerge, Id, Symbol, define_language};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use zkml_ir::ops::binary::{Binary, BinaryOp};
-use zkml_ir::ops::logic::{Compare, CompareOp, Where};
+use zkml_ir::ops::logic::{Compare, CompareOp, Logic, LogicOp, Where};
 use zkml_ir::ops::lookup::{Lookup, LookupFn};
 use zkml_ir::ops::source::Const;
 use zkml_ir::ops::unary::{Unary, UnaryOp};
@@ -88,6 +88,10 @@ fn attrless() -> &'static HashMap<&'static str, Op> {
         m.insert("where", Op::from(Where));
         for op in [C::Eq, C::Lt, C::Le, C::Gt, C::Ge] {
             let o = Op::from(Compare { op });
+            m.insert(o.def().name(), o);
+        }
+        for op in [LogicOp::Not, LogicOp::And, LogicOp::Or, LogicOp::Xor] {
+            let o = Op::from(Logic { op });
             m.insert(o.def().name(), o);
         }
         m

@@ -1,4 +1,5 @@
-//! Comparisons and selection (causal masks live here before rewriting).
+//! Comparisons, boolean logic and selection (causal masks live here before
+//! rewriting).
 
 use super::OpDef;
 use crate::shape::{broadcast_offsets, broadcast_shapes, expect_inputs};
@@ -66,6 +67,63 @@ impl OpDef for Compare {
             }
             _ => bail_op!("compared types differ"),
         };
+        Ok(vec![Tensor::new(shape, TensorData::Bool(v))?])
+    }
+}
+
+/// Boolean connectives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LogicOp {
+    Not,
+    And,
+    Or,
+    Xor,
+}
+
+/// `out = ¬a`, or `a ∧ b`, `a ∨ b`, `a ⊕ b` after broadcasting (bool).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Logic {
+    pub op: LogicOp,
+}
+
+impl OpDef for Logic {
+    fn name(&self) -> &'static str {
+        match self.op {
+            LogicOp::Not => "not",
+            LogicOp::And => "and",
+            LogicOp::Or => "or",
+            LogicOp::Xor => "xor",
+        }
+    }
+    fn infer(&self, inputs: &[&Fact]) -> Result<Vec<Fact>, OpError> {
+        expect_inputs(inputs, if self.op == LogicOp::Not { 1 } else { 2 })?;
+        if inputs.iter().any(|f| f.dtype != DType::Bool) {
+            bail_op!("{} takes bool operands", self.name());
+        }
+        let shapes: Vec<&[usize]> = inputs.iter().map(|f| f.shape.as_slice()).collect();
+        Ok(vec![Fact::new(DType::Bool, broadcast_shapes(&shapes)?)])
+    }
+    fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
+        let bools = |t: &Tensor| match t.data() {
+            TensorData::Bool(v) => Ok(v.clone()),
+            _ => Err(OpError::new("logic ops take bool operands")),
+        };
+        let a = bools(inputs[0])?;
+        if self.op == LogicOp::Not {
+            return Ok(vec![Tensor::new(
+                inputs[0].shape(),
+                TensorData::Bool(a.iter().map(|x| !x).collect()),
+            )?]);
+        }
+        let b = bools(inputs[1])?;
+        let shape = broadcast_shapes(&[inputs[0].shape(), inputs[1].shape()])?;
+        let o = broadcast_offsets(&[inputs[0].shape(), inputs[1].shape()], &shape);
+        let f = |x: bool, y: bool| match self.op {
+            LogicOp::And => x && y,
+            LogicOp::Or => x || y,
+            _ => x != y,
+        };
+        let v = o[0].iter().zip(&o[1]).map(|(&i, &j)| f(a[i], b[j])).collect();
         Ok(vec![Tensor::new(shape, TensorData::Bool(v))?])
     }
 }

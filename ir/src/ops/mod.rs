@@ -87,6 +87,7 @@ op_table! {
     MaxPool(cnn::MaxPool),
     AveragePool(cnn::AveragePool),
     Im2Col(cnn::Im2Col),
+    Logic(logic::Logic),
 }
 
 impl Op {

@@ -20,6 +20,7 @@ use tract_onnx::tract_core::ops::element_wise::{ElementWiseMiniOp, ElementWiseOp
 use tract_onnx::tract_hir::internal::{InferenceOp, bail};
 use tract_onnx::tract_hir::ops::element_wise::ElementWiseIntoHir;
 use zkml_ir::ValueId;
+use zkml_ir::ops::logic::{Logic, LogicOp};
 use zkml_ir::ops::lookup::LookupFn;
 use zkml_ir::ops::unary::{Unary, UnaryOp};
 
@@ -83,6 +84,7 @@ fn lower(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueI
             None => match name.as_str() {
                 "Square" => UnaryOp::Square,
                 "Neg" => UnaryOp::Neg,
+                "Not" => return Ok(vec![ctx.add(&node.name, Logic { op: LogicOp::Not }, args)?]),
                 other => return Err(fail(node, format!("elementwise op {other} is not supported"))),
             },
         }

@@ -11,7 +11,7 @@ use tract_onnx::tract_core::ops::binary::TypedBinOp;
 use tract_onnx::tract_core::ops::cast::Cast;
 use zkml_ir::ValueId;
 use zkml_ir::ops::binary::{Binary, BinaryOp};
-use zkml_ir::ops::logic::{Compare, CompareOp};
+use zkml_ir::ops::logic::{Compare, CompareOp, Logic, LogicOp};
 use zkml_ir::ops::unary;
 
 pub(super) const ONNX: &[&str] = &[
@@ -33,6 +33,10 @@ pub(super) const ONNX: &[&str] = &[
     "Greater",
     "LessOrEqual",
     "GreaterOrEqual",
+    "Not",
+    "And",
+    "Or",
+    "Xor",
 ];
 
 pub(super) fn register(r: &mut Registry) {
@@ -55,6 +59,15 @@ fn binary(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<Value
     };
     if let Some(op) = arith {
         return Ok(vec![ctx.add(&node.name, Binary { op }, args)?]);
+    }
+    let logic = match name {
+        "And" => Some(LogicOp::And),
+        "Or" => Some(LogicOp::Or),
+        "Xor" => Some(LogicOp::Xor),
+        _ => None,
+    };
+    if let Some(op) = logic {
+        return Ok(vec![ctx.add(&node.name, Logic { op }, args)?]);
     }
     let cmp = match name {
         "Eq" => CompareOp::Eq,

@@ -61,6 +61,10 @@ pub fn provable_onnx_ops() -> Vec<&'static str> {
 /// proven, for the supported-ops table (`docs/supported-ops.md`).
 const PROVEN_AS: &[(&str, &str)] = &[
     ("Add", "elementwise add (linear)"),
+    ("And", "as the condition of a Where: nested selections down to comparisons"),
+    ("Or", "as the condition of a Where: nested selections down to comparisons"),
+    ("Xor", "as the condition of a Where: nested selections down to comparisons"),
+    ("Not", "as the condition of a Where: the branches swapped"),
     ("DepthToSpace", "data movement (reshape and transpose)"),
     ("GlobalMaxPool", "max reduction (committed differences)"),
     ("InstanceNormalization", "means as einsums, a `sqrt` table, a `reciprocal` table, products"),

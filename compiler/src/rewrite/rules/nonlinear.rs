@@ -26,6 +26,16 @@ pub(super) fn rules() -> Vec<Rule> {
         // comparison a 0/1 step table of the difference (tree ensembles,
         // thresholds). Float operands only: integer comparisons are shape
         // arithmetic, folded before.
+        // Boolean logic in a condition becomes nested selections, down to
+        // comparisons (tree ensembles: `x[f] < t and x[g] >= u`).
+        rule!("where-not", "where(¬c, x, y) = where(c, y, x)";
+            "(where (not ?c) ?x ?y)" => "(where ?c ?y ?x)"),
+        rule!("where-and", "where(a ∧ b, x, y) = where(a, where(b, x, y), y)";
+            "(where (and ?a ?b) ?x ?y)" => "(where ?a (where ?b ?x ?y) ?y)"),
+        rule!("where-or", "where(a ∨ b, x, y) = where(a, x, where(b, x, y))";
+            "(where (or ?a ?b) ?x ?y)" => "(where ?a ?x (where ?b ?x ?y))"),
+        rule!("where-xor", "where(a ⊕ b, x, y) = where(a, where(b, y, x), where(b, x, y))";
+            "(where (xor ?a ?b) ?x ?y)" => "(where ?a (where ?b ?y ?x) (where ?b ?x ?y))"),
         rule!("where-gt-is-step", "where(a > b, x, y) = y + step(a − b)·(x − y)";
             "(where (gt ?a ?b) ?x ?y)" => "(add ?y (mul (step (sub ?a ?b)) (sub ?x ?y)))"
             if both(float("?a"), float("?x"))),

@@ -325,6 +325,72 @@ pub mod onnx_node {
         Ok(worst)
     }
 
+    /// Runs `run` on every single-node test in `$ONNX_NODE_TEST_DIR` whose
+    /// op `wanted` accepts, prints the per-op summary, and fails on a
+    /// panic or on a case of `expected_list` (one test name a line, `#`
+    /// comments) that no longer passes. Returns the number of cases run.
+    pub fn conformance(
+        what: &str,
+        expected_list: &str,
+        wanted: impl Fn(&str) -> bool,
+        run: impl Fn(&Path) -> Result<(), String> + std::panic::RefUnwindSafe,
+    ) -> usize {
+        let Some(dir) = std::env::var_os("ONNX_NODE_TEST_DIR").map(std::path::PathBuf::from) else {
+            panic!(
+                "ONNX_NODE_TEST_DIR is not set: run the tests with scripts/test.sh (it installs onnx==1.22.0)"
+            );
+        };
+        let expected: Vec<&str> =
+            expected_list.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+        let mut cases: Vec<(String, String, std::path::PathBuf)> = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.expect("dir entry").path();
+            let name = path.file_name().expect("name").to_string_lossy().to_string();
+            let Ok(ops) = op_types(&path.join("model.onnx")) else { continue };
+            if let [op] = ops.as_slice()
+                && wanted(op)
+            {
+                cases.push((op.clone(), name, path));
+            }
+        }
+        cases.sort();
+        let mut per_op: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+        let (mut regressions, mut newly, mut failures) = (vec![], vec![], vec![]);
+        for (op, name, path) in &cases {
+            let result = std::panic::catch_unwind(|| run(path)).unwrap_or_else(|_| Err("PANIC".to_string()));
+            let e = per_op.entry(op.clone()).or_default();
+            e.1 += 1;
+            let listed = expected.contains(&name.as_str());
+            match result {
+                Ok(()) => {
+                    e.0 += 1;
+                    if !listed {
+                        newly.push(name.clone());
+                    }
+                }
+                Err(msg) => {
+                    if listed {
+                        regressions.push(format!("{name}: {msg}"));
+                    }
+                    failures.push(format!("{name}: {msg}"));
+                }
+            }
+        }
+        println!("ONNX node tests {what}, per op:");
+        for (op, (pass, total)) in &per_op {
+            println!("  {op:<20} {pass:>3}/{total}");
+        }
+        let (p, t) = per_op.values().fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
+        println!("  {:<20} {p:>3}/{t}", "total");
+        println!("not passing:\n  {}", failures.join("\n  "));
+        if !newly.is_empty() {
+            println!("passing but not in the expected list (add them):\n  {}", newly.join("\n  "));
+        }
+        assert!(!failures.iter().any(|f| f.ends_with("PANIC")), "a node test panicked: {failures:#?}");
+        assert!(regressions.is_empty(), "expected passes now fail:\n{}", regressions.join("\n"));
+        cases.len()
+    }
+
     /// A scratch folder under the target directory (kept small: one model
     /// per case, overwritten on each run).
     fn tempdir_in_target() -> Result<std::path::PathBuf, String> {

@@ -132,3 +132,21 @@ fn supported_ops_doc_is_current() {
         "docs/supported-ops.md is stale: regenerate with UPDATE_DOCS=1 cargo test -p zkml-tests --test op_coverage"
     );
 }
+
+/// An activation parameter given with the wrong type is refused, naming
+/// the node and the attribute, never replaced by its default.
+#[test]
+fn a_mistyped_activation_parameter_is_an_error() {
+    use prost::Message;
+    let path = fixtures_dir().join("ops/LeakyRelu.onnx");
+    let mut proto = tract_onnx::pb::ModelProto::decode(std::fs::read(&path).unwrap().as_slice()).unwrap();
+    let node = &mut proto.graph.as_mut().unwrap().node[0];
+    let alpha = node.attribute.iter_mut().find(|a| a.name == "alpha").unwrap();
+    alpha.r#type = tract_onnx::pb::attribute_proto::AttributeType::String as i32;
+    alpha.s = b"0.1".to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.onnx");
+    std::fs::write(&bad, proto.encode_to_vec()).unwrap();
+    let e = load_onnx(&bad, &FrontendOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("alpha"), "{e}");
+}

@@ -41,6 +41,14 @@ pub fn register_onnx(ops: &mut OnnxOpRegister) {
 
 fn parse(_: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
     let attr = |name: &str| node.get_attr_opt::<String>(name).ok().flatten();
+    // A parameter given with the wrong type is an error, never its default.
+    for &f in LookupFn::ACTIVATIONS.iter().filter(|f| f.onnx().iter().any(|form| form.op == node.op_type)) {
+        for (p, _) in f.params() {
+            if let Err(e) = node.get_attr_opt::<f32>(p) {
+                bail!("{} node {:?}: attribute {p}: {e:#}", node.op_type, node.name);
+            }
+        }
+    }
     let float = |name: &str| node.get_attr_opt::<f32>(name).ok().flatten();
     let Some(func) = LookupFn::from_onnx(&node.op_type, attr, float) else {
         bail!(

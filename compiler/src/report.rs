@@ -59,6 +59,18 @@ pub fn quantize_inputs(g: &Graph, inputs: &[Tensor]) -> Vec<Tensor> {
                 let ints = v.iter().map(|&x| q.quantize(x as f64)).collect();
                 Tensor::from_i64(t.shape(), ints).unwrap_or_else(|_| t.clone())
             }
+            // Integers and booleans given for a scale-1 input.
+            (DType::Q(q), TensorData::Bool(v)) => {
+                let ints = v.iter().map(|&x| q.quantize(f64::from(u8::from(x)))).collect();
+                Tensor::from_i64(t.shape(), ints).unwrap_or_else(|_| t.clone())
+            }
+            (DType::Q(q), _) => match t.as_i64() {
+                Ok(v) => {
+                    let ints = v.iter().map(|&x| q.quantize(x as f64)).collect();
+                    Tensor::from_i64(t.shape(), ints).unwrap_or_else(|_| t.clone())
+                }
+                Err(_) => t.clone(),
+            },
             _ => t.clone(),
         })
         .collect()

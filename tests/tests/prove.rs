@@ -139,24 +139,51 @@ fn rejects_a_wrong_value_at_any_node() {
     }
 }
 
-/// A computed comparison is a 0/1 step table: a prover that flips one
-/// comparison bit (and computes the rest consistently) is rejected.
+/// The first node of `c` that is a lookup into the boolean domain (the
+/// exact comparison's step or sign: integers `{-1, 0, 1}` of scale 1).
+fn boolean_lookup(c: &Case) -> usize {
+    let boolean = zkml_ir::QType::new(2, 1.0);
+    c.graph
+        .nodes()
+        .find(|(_, n)| matches!(&n.op, zkml_ir::Op::Lookup(l) if l.quant.is_some_and(|q| q.table.out == boolean)))
+        .map(|(id, _)| id)
+        .expect("a computed comparison compiles to a boolean-domain lookup")
+}
+
+/// A computed comparison is exact: a prover that flips one comparison bit
+/// (a step `[a − b > 0]`, or the sign of `a − b` behind `=`) and computes
+/// the rest consistently is rejected.
 #[test]
 fn rejects_a_flipped_comparison_bit() {
-    let c = Case::new("ops/Less.onnx", 5);
-    let (step, _) = c
-        .graph
-        .nodes()
-        .find(|(_, n)| matches!(&n.op, zkml_ir::Op::Lookup(l) if l.func == zkml_ir::ops::lookup::LookupFn::Step))
-        .expect("Less feeding a Where compiles to a step table");
-    let values = run_tampered(&c.graph, &c.inputs(), step, &|v| {
-        let one = v.iter().copied().max().unwrap_or(1).max(1);
-        v[0] = if v[0] == 0 { one } else { 0 };
-    });
-    assert!(
-        assert_rejected(&c, &values, &|_, _| {}, "flipped comparison bit"),
-        "the prover refused to prove"
-    );
+    for name in ["ops/Less.onnx", "ops/Greater.onnx", "ops/Equal.onnx"] {
+        let c = Case::new(name, 5);
+        let id = boolean_lookup(&c);
+        // Step: 0 ↔ 1; sign: ±1 → 0, 0 → 1.
+        let values = run_tampered(&c.graph, &c.inputs(), id, &|v| v[0] = i64::from(v[0] == 0));
+        assert!(
+            assert_rejected(&c, &values, &|_, _| {}, &format!("{name}: flipped comparison bit")),
+            "{name}: the prover refused to prove"
+        );
+    }
+}
+
+/// `max(a, b) = b + relu(a − b)` with an exact ReLU: a wrong ReLU output
+/// (a wrong maximum) is rejected.
+#[test]
+fn rejects_a_wrong_maximum() {
+    for name in ["ops/Max.onnx", "ops/Min.onnx"] {
+        let c = Case::new(name, 5);
+        let (id, _) = c
+            .graph
+            .nodes()
+            .find(|(_, n)| matches!(&n.op, zkml_ir::Op::Lookup(l) if l.func == zkml_ir::ops::lookup::LookupFn::Relu))
+            .expect("max and min compile to an exact ReLU of the difference");
+        let values = run_tampered(&c.graph, &c.inputs(), id, &|v| v[0] += 1);
+        assert!(
+            assert_rejected(&c, &values, &|_, _| {}, &format!("{name}: wrong maximum")),
+            "{name}: the prover refused to prove"
+        );
+    }
 }
 
 #[test]

@@ -5,7 +5,7 @@ use super::*;
 /// Per-value ranges seen during calibration.
 #[derive(Debug, Clone, Default)]
 pub struct Calibration {
-    /// Smallest and largest finite value of each float value.
+    /// Smallest and largest finite value of each value.
     range: HashMap<ValueId, (f32, f32)>,
     pub samples: usize,
 }
@@ -21,11 +21,16 @@ impl Calibration {
             let all = g.eval_all(inputs)?;
             for (id, outs) in all.iter().enumerate() {
                 for (slot, t) in outs.iter().enumerate() {
-                    if let TensorData::F32(v) = t.data() {
-                        let e = c.range.entry(ValueId::new(id, slot)).or_insert((0.0, 0.0));
-                        for &x in v.iter().filter(|x| x.is_finite()) {
-                            *e = (e.0.min(x), e.1.max(x));
-                        }
+                    // Integers and booleans are ranged too: computed ones
+                    // become scale-1 fixed point (see `lower`).
+                    let vals: Vec<f32> = match t.data() {
+                        TensorData::F32(v) => v.iter().copied().filter(|x| x.is_finite()).collect(),
+                        TensorData::Bool(v) => v.iter().map(|&b| f32::from(u8::from(b))).collect(),
+                        _ => t.as_i64().map(|v| v.iter().map(|&x| x as f32).collect()).unwrap_or_default(),
+                    };
+                    let e = c.range.entry(ValueId::new(id, slot)).or_insert((0.0, 0.0));
+                    for x in vals {
+                        *e = (e.0.min(x), e.1.max(x));
                     }
                 }
             }

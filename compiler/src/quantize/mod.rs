@@ -3,7 +3,9 @@
 //! Files: `options.rs` (settings and their bounds), `calibration.rs`
 //! (ranges over sample inputs), `domains.rs` (scale algebra, table domains,
 //! per-tensor weights), `rules.rs` (the walk and each op's fixed-point
-//! form); this file holds the errors and the entry point's types.
+//! form), `lower.rs` (integers and booleans as scale-1 values; exact
+//! comparisons, logic, selection, casts, `max`/`min` lowered into the
+//! core); this file holds the errors and the entry point's types.
 //!
 //! **Calibration** runs the float graph on sample inputs and records, for
 //! every value, the range seen (`absmax` is its largest magnitude). **Quantization** then
@@ -11,6 +13,8 @@
 //! `q·s` (symmetric, per tensor):
 //!
 //! * model inputs and table outputs: `bits` wide, `s = absmax / (2^(bits-1) - 1)`;
+//!   integer inputs used as numbers and boolean inputs: `s = 1` (integer
+//!   ids that index a table keep their plain integer type);
 //! * constants: `weight_bits` wide per tensor; a constant whose nonzero
 //!   entries all have one magnitude `m` (masks, `1/n` vectors, scalars) is
 //!   stored exactly as `{-1, 0, 1} · m`;
@@ -37,12 +41,14 @@
 
 mod calibration;
 mod domains;
+mod lower;
 mod options;
 mod rules;
 
 pub use calibration::Calibration;
 pub use domains::quantize_tensor;
 use domains::*;
+pub use lower::lowered_cost;
 pub use options::{HEADROOM, QuantOptions, WIDE_BITS};
 pub use rules::quantize;
 

@@ -10,8 +10,16 @@ pub fn quantize(g: &Graph, cal: &Calibration, opts: &QuantOptions) -> Result<Qua
         return Err(QuantError::NotCore { id, name, op });
     }
     let cal = &cal.widened(opts.headroom);
-    let mut q =
-        Quantizer { g, cal, opts: *opts, out: Graph::new(), map: HashMap::new(), requants: HashMap::new() };
+    let indices = index_values(g);
+    let mut q = Quantizer {
+        g,
+        cal,
+        opts: *opts,
+        out: Graph::new(),
+        map: HashMap::new(),
+        requants: HashMap::new(),
+        indices,
+    };
     for (id, node) in g.nodes() {
         q.node(id, node).map_err(|e| match e {
             Step::Ir(e) => QuantError::Ir(e),
@@ -52,26 +60,55 @@ pub(super) enum Val {
 }
 
 pub(super) struct Quantizer<'a> {
-    g: &'a Graph,
+    pub(super) g: &'a Graph,
     cal: &'a Calibration,
-    opts: QuantOptions,
-    out: Graph,
-    map: HashMap<ValueId, Val>,
+    pub(super) opts: QuantOptions,
+    pub(super) out: Graph,
+    pub(super) map: HashMap<ValueId, Val>,
     /// Requantizations already made: (value, bits, scale bits) → result.
     requants: HashMap<(ValueId, u8, u32), ValueId>,
+    /// Values that index a gather (directly or through data movement):
+    /// integer ids, which keep their plain integer type.
+    indices: std::collections::HashSet<ValueId>,
+}
+
+/// The values of `g` that reach a gather's index operand through data
+/// movement only.
+fn index_values(g: &Graph) -> std::collections::HashSet<ValueId> {
+    let mut marked = std::collections::HashSet::new();
+    let nodes: Vec<_> = g.nodes().collect();
+    for (id, node) in nodes.into_iter().rev() {
+        match &node.op {
+            Op::Gather(_) => {
+                marked.insert(node.inputs[1]);
+            }
+            Op::Reshape(_)
+            | Op::Transpose(_)
+            | Op::Slice(_)
+            | Op::Expand(_)
+            | Op::Concat(_)
+            | Op::Split(_)
+                if node.outputs.iter().enumerate().any(|(s, _)| marked.contains(&ValueId::new(id, s))) =>
+            {
+                marked.extend(node.inputs.iter().copied());
+            }
+            _ => {}
+        }
+    }
+    marked
 }
 
 impl Quantizer<'_> {
-    fn name(&self, v: ValueId) -> String {
+    pub(super) fn name(&self, v: ValueId) -> String {
         self.g.node(v.node).name.clone()
     }
-    fn qtype(&self, v: ValueId) -> Option<QType> {
+    pub(super) fn qtype(&self, v: ValueId) -> Option<QType> {
         self.out.fact(v).and_then(|f| f.dtype.q())
     }
 
     /// The new-graph value of an old value, materialising constants as
     /// activations-width tensors (for uses where no better type is known).
-    fn value(&mut self, old: ValueId) -> Result<ValueId, QuantError> {
+    pub(super) fn value(&mut self, old: ValueId) -> Result<ValueId, QuantError> {
         match self.map.get(&old).cloned() {
             Some(Val::Q(v)) => Ok(v),
             Some(Val::Const(t)) => {
@@ -83,7 +120,7 @@ impl Quantizer<'_> {
     }
 
     /// A quantized constant of `bits` bits (exact `{-1,0,1}·m` form when possible).
-    fn add_const(&mut self, name: &str, t: &Tensor, bits: u8) -> Result<ValueId, QuantError> {
+    pub(super) fn add_const(&mut self, name: &str, t: &Tensor, bits: u8) -> Result<ValueId, QuantError> {
         let (ints, qt) = match t.data() {
             TensorData::F32(v) => quantize_tensor(v, bits),
             _ => return Ok(self.out.add_const(name, t.clone())?),
@@ -108,13 +145,18 @@ impl Quantizer<'_> {
         Ok(ValueId::new(self.out.add_node(name, c, &[])?, 0))
     }
 
-    fn add(&mut self, name: &str, op: impl Into<Op>, inputs: &[ValueId]) -> Result<ValueId, QuantError> {
+    pub(super) fn add(
+        &mut self,
+        name: &str,
+        op: impl Into<Op>,
+        inputs: &[ValueId],
+    ) -> Result<ValueId, QuantError> {
         Ok(ValueId::new(self.out.add_node(name, op, inputs)?, 0))
     }
 
     /// A constant addend of `x` (new value of `old`), rounded to `x`'s
     /// scale; `x` is first narrowed to `wide_bits` if the sum would not fit.
-    fn with_const_addend(
+    pub(super) fn with_const_addend(
         &mut self,
         x: ValueId,
         old: ValueId,
@@ -314,7 +356,7 @@ impl Quantizer<'_> {
     /// Brings two quantized values to one scale: exactly when the ratio of
     /// scales is an integer (multiply the coarser by it), else by
     /// requantizing the finer to the coarser.
-    fn align(
+    pub(super) fn align(
         &mut self,
         (a, old_a): (ValueId, ValueId),
         (b, old_b): (ValueId, ValueId),
@@ -391,11 +433,18 @@ impl Quantizer<'_> {
         }
         let v = match &node.op {
             Op::Input(inp) => {
+                let shape = inp.fact.shape.clone();
                 let fact = match inp.fact.dtype {
                     DType::F32 => Fact::new(
                         DType::Q(QType::new(self.opts.bits, scale_for(self.cal.absmax(old), self.opts.bits))),
-                        inp.fact.shape.clone(),
+                        shape,
                     ),
+                    // Integers used as numbers, and booleans: scale 1 (see `lower`).
+                    DType::Bool => Fact::new(DType::Q(lower::bool_type()), shape),
+                    DType::I64 if !self.indices.contains(&old) => {
+                        let m = self.cal.absmax(old).ceil().max(1.0) as u128;
+                        Fact::new(DType::Q(QType::new(QType::bits_for(m) as u8, 1.0)), shape)
+                    }
                     _ => inp.fact.clone(),
                 };
                 Val::Q(self.add(&name, Input { index: inp.index, fact }, &[])?)
@@ -405,7 +454,14 @@ impl Quantizer<'_> {
                 Some((ci, axis)) => self.per_channel_einsum(e, node, ci, axis, &name)?,
                 None => self.einsum(e, node, &name)?,
             }),
+            Op::Binary(b) if matches!(b.op, BinaryOp::Max | BinaryOp::Min) => {
+                Val::Q(self.max_min(b.op, node, &name)?)
+            }
             Op::Binary(b) => self.binary(b.op, node, &name)?,
+            Op::Compare(c) => Val::Q(self.compare(c.op, node, &name)?),
+            Op::Logic(l) => Val::Q(self.logic(l.op, node, &name)?),
+            Op::Where(_) => Val::Q(self.select(node, old, &name)?),
+            Op::Cast(c) => self.cast(c, node, &name)?,
             Op::Lookup(l) => {
                 let mut x = self.value(node.inputs[0])?;
                 let input = self.qtype(x).ok_or_else(|| Step::Msg("lookup input is not quantized".into()))?;

@@ -15,6 +15,7 @@
 //! | constant | n / 8 | its share of the weight commitment's opening |
 //! | constant holding ±∞ or \|x\| > 10^30 | 10^15 | no fixed-point form (attention masks must be rewritten away) |
 //! | `reduce_sum` | 10^15 | always an einsum (the quantizer types einsums) |
+//! | comparison, logic, `where`, cast, `max`, `min` | see `crate::quantize::lowered_cost` | lowered into the core by the quantizer |
 //! | anything else | 10^15 | not provable (`zkml_protocol::provable::family`): extraction must avoid it |
 //!
 //! The cost of a graph is the sum over its distinct nodes: extraction
@@ -43,7 +44,7 @@ pub struct ProvingCost<'a> {
 /// [`UNPROVABLE`].
 pub fn op_cost(op: &Op, n: f64, in_len: f64, einsum_terms: f64) -> f64 {
     if zkml_protocol::provable::family(op).is_none() {
-        return UNPROVABLE;
+        return crate::quantize::lowered_cost(op, n).unwrap_or(UNPROVABLE);
     }
     match op {
         Op::Input(_) => 0.0,

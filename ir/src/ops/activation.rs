@@ -278,11 +278,12 @@ activation_table! {
     Ceil: "ceil", Linear, |x| libm::ceil(x), onnx ["Ceil"], tract ["Ceil"];
     /// Round half to even (ONNX `Round`).
     Round: "round", Linear, |x| libm::rint(x), onnx ["Round"], tract ["Round"];
-    /// 1 for `x > 0`, else 0: a comparison `a > b` as `step(a − b)`.
+    /// 1 for `x > 0`, else 0 (Heaviside step; comparisons themselves are
+    /// exact range checks, see the quantizer's lowering).
     Step: "step", Linear, |x| if x > 0.0 { 1.0 } else { 0.0 }, onnx [], tract [];
-    /// 1 for `x ≥ 0`, else 0: `a ≥ b` as `step_eq(a − b)`.
+    /// 1 for `x ≥ 0`, else 0.
     StepEq: "step_eq", Linear, |x| if x >= 0.0 { 1.0 } else { 0.0 }, onnx [], tract [];
-    /// 1 for `x = 0`, else 0: `a = b` as `is_zero(a − b)`.
+    /// 1 for `x = 0`, else 0.
     IsZero: "is_zero", Linear, |x| if x == 0.0 { 1.0 } else { 0.0 }, onnx [], tract [];
 }
 

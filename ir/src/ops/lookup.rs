@@ -278,9 +278,14 @@ impl OpDef for Lookup {
                     bail_op!("table function {:?} differs from the op's {:?}", q.table.func, self.func);
                 }
                 let domain_ok = match q.table.domain {
+                    // Identity and ReLU onto their own domain are range
+                    // checks, not tables: they may be wider.
                     Domain::Linear(d) => {
                         (1..=MAX_DOMAIN_BITS).contains(&d.bits)
                             || (self.func == LookupFn::Identity && d.bits <= MAX_REQUANT_BITS)
+                            || (self.func == LookupFn::Relu
+                                && q.table.output_is_domain()
+                                && d.bits <= MAX_REQUANT_BITS)
                     }
                     Domain::Log(l) => {
                         (2..=16).contains(&l.mantissa)

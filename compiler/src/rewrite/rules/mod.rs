@@ -71,18 +71,6 @@ pub(crate) fn both(
     move |eg, id, s| a(eg, id, s) && b(eg, id, s)
 }
 
-/// Condition: `var` is not a constant whose elements all equal `value` (the
-/// case a more specific rule covers).
-pub(crate) fn not_splat(name: &'static str, value: f32) -> impl Fn(&mut EGraph, Id, &Subst) -> bool {
-    let is = splat_is(name, value);
-    move |eg, id, s| !is(eg, id, s)
-}
-
-/// Condition: `var` is an f32 value.
-pub(crate) fn float(name: &'static str) -> impl Fn(&mut EGraph, Id, &Subst) -> bool {
-    move |eg, _, s| fact(eg, var(s, name)).is_some_and(|f| f.dtype == zkml_ir::DType::F32)
-}
-
 /// Condition: `var` is not a constant (a witness computed from the input).
 pub(crate) fn not_const(name: &'static str) -> impl Fn(&mut EGraph, Id, &Subst) -> bool {
     move |eg, _, s| konst(eg, var(s, name)).is_none()

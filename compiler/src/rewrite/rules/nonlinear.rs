@@ -4,7 +4,7 @@
 
 use super::super::lang::{EGraph, add_op, op_of};
 use super::{Compute, var};
-use super::{Rule, both, float, not_const, not_splat, rule, same_fact, splat_is};
+use super::{Rule, both, not_const, rule, same_fact, splat_is};
 use egg::{Id, Pattern, Rewrite, Subst, Symbol};
 use zkml_ir::Op;
 use zkml_ir::ops::lookup::{Lookup, LookupFn};
@@ -17,40 +17,6 @@ pub(super) fn rules() -> Vec<Rule> {
             "(max ?x ?z)" => "(relu ?x)" if both(splat_is("?z", 0.0), same_fact("?x"))),
         rule!("zero-max-is-relu", "ReLU exported as max(0, x)";
             "(max ?z ?x)" => "(relu ?x)" if both(splat_is("?z", 0.0), same_fact("?x"))),
-        rule!("max-is-relu-of-difference", "max(a, b) = b + relu(a − b): ReLU is proven without a table";
-            "(max ?a ?b)" => "(add ?b (relu (sub ?a ?b)))"
-            if both(not_splat("?a", 0.0), not_splat("?b", 0.0))),
-        rule!("min-is-relu-of-difference", "min(a, b) = a − relu(a − b) (clip's upper bound, ReLU6)";
-            "(min ?a ?b)" => "(sub ?a (relu (sub ?a ?b)))"),
-        // A computed condition: `where(c, x, y) = y + c·(x − y)` with the
-        // comparison a 0/1 step table of the difference (tree ensembles,
-        // thresholds). Float operands only: integer comparisons are shape
-        // arithmetic, folded before.
-        // Boolean logic in a condition becomes nested selections, down to
-        // comparisons (tree ensembles: `x[f] < t and x[g] >= u`).
-        rule!("where-not", "where(¬c, x, y) = where(c, y, x)";
-            "(where (not ?c) ?x ?y)" => "(where ?c ?y ?x)"),
-        rule!("where-and", "where(a ∧ b, x, y) = where(a, where(b, x, y), y)";
-            "(where (and ?a ?b) ?x ?y)" => "(where ?a (where ?b ?x ?y) ?y)"),
-        rule!("where-or", "where(a ∨ b, x, y) = where(a, x, where(b, x, y))";
-            "(where (or ?a ?b) ?x ?y)" => "(where ?a ?x (where ?b ?x ?y))"),
-        rule!("where-xor", "where(a ⊕ b, x, y) = where(a, where(b, y, x), where(b, x, y))";
-            "(where (xor ?a ?b) ?x ?y)" => "(where ?a (where ?b ?y ?x) (where ?b ?x ?y))"),
-        rule!("where-gt-is-step", "where(a > b, x, y) = y + step(a − b)·(x − y)";
-            "(where (gt ?a ?b) ?x ?y)" => "(add ?y (mul (step (sub ?a ?b)) (sub ?x ?y)))"
-            if both(float("?a"), float("?x"))),
-        rule!("where-lt-is-step", "where(a < b, x, y) = y + step(b − a)·(x − y)";
-            "(where (lt ?a ?b) ?x ?y)" => "(add ?y (mul (step (sub ?b ?a)) (sub ?x ?y)))"
-            if both(float("?a"), float("?x"))),
-        rule!("where-ge-is-step", "where(a ≥ b, x, y) = y + step_eq(a − b)·(x − y)";
-            "(where (ge ?a ?b) ?x ?y)" => "(add ?y (mul (step_eq (sub ?a ?b)) (sub ?x ?y)))"
-            if both(float("?a"), float("?x"))),
-        rule!("where-le-is-step", "where(a ≤ b, x, y) = y + step_eq(b − a)·(x − y)";
-            "(where (le ?a ?b) ?x ?y)" => "(add ?y (mul (step_eq (sub ?b ?a)) (sub ?x ?y)))"
-            if both(float("?a"), float("?x"))),
-        rule!("where-eq-is-step", "where(a = b, x, y) = y + is_zero(a − b)·(x − y)";
-            "(where (eq ?a ?b) ?x ?y)" => "(add ?y (mul (is_zero (sub ?a ?b)) (sub ?x ?y)))"
-            if both(float("?a"), float("?x"))),
         rule!("x-sigmoid-is-silu", "SiLU/swish exported as x · sigmoid(x)";
             "(mul ?x (sigmoid ?x))" => "(silu ?x)"),
         rule!("sigmoid-x-is-silu", "SiLU/swish exported as sigmoid(x) · x";

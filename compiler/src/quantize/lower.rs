@@ -1,0 +1,350 @@
+//! Integers, booleans, comparisons, logic, selection, casts, `max`/`min`:
+//! ops outside the provable core that the quantizer lowers into it,
+//! exactly, once every value has a fixed-point type.
+//!
+//! **Integers and booleans are fixed point with scale 1.** A computed
+//! integer or boolean value (an `int64` attention mask, a comparison's
+//! result) is a quantized value `q · 1`; a boolean is `0` or `1`. Casts
+//! between them and floats change no integer: `cast(to f32)` of a scale-1
+//! value is the value itself.
+//!
+//! **A comparison is exact on the quantized grid.** Both sides are brought
+//! to one scale `s` exactly (an integer ratio, see `align`) and
+//! subtracted: `d = a − b` in units of `s`, an integer, so `a > b ⇔ d ≥ 1`.
+//! The step `[d > 0]` is one range-checked lookup without a table: a ReLU
+//! whose requantization multiplies by 1 into a 2-bit domain `{−1, 0, 1}`
+//! (scale 1). The domain saturates (proven: the overflow columns show
+//! `y = clamp(d, −1, 1)`), and the ReLU keeps `max(sign d, 0) = [d > 0]`,
+//! whatever `s` is. The same domain without the ReLU gives `sign d`.
+//! Then `a ≥ b = 1 − [b − a > 0]`, `a = b ⇔ 1 − (sign d)² = 1`. A
+//! constant side `t` is not rounded to the grid but to the integer that
+//! keeps the comparison's answer for every grid value: `x > t ⇔ x_q >
+//! ⌊t/s⌋`, `x ≥ t ⇔ x_q ≥ ⌈t/s⌉` (and for `=`, the nearest).
+//!
+//! **Logic and selection are polynomials on 0/1 values**: `¬a = 1 − a`,
+//! `a ∧ b = a·b`, `a ∨ b = a + b − a·b`, `a ⊕ b = (a − b)²`,
+//! `where(c, x, y) = y + c·(x − y)` (`x`, `y` at one scale; `c` has scale
+//! 1, so the product keeps their scale exactly).
+//!
+//! **`max(a, b) = b + relu(a − b)`, `min(a, b) = a − relu(a − b)`**, the
+//! ReLU at the difference's own type (requantization by 1): exact, range
+//! checks only.
+
+use super::rules::{Quantizer, Val, op_err};
+use super::*;
+use zkml_ir::ops::logic::{CompareOp, LogicOp};
+use zkml_ir::ops::unary::Cast;
+
+/// Whether the quantizer lowers `op` into the provable core (on any types);
+/// with its proving cost in the rewrite stage's units for `n` output
+/// elements (see `crate::rewrite::cost`): a comparison is a subtraction and
+/// a step lookup, a selection two subtractions, a product and a sum.
+pub fn lowered_cost(op: &Op, n: f64) -> Option<f64> {
+    Some(match op {
+        Op::Compare(c) if c.op == CompareOp::Eq => 18.0 * n,
+        Op::Compare(_) => 14.0 * n,
+        Op::Logic(_) => 5.0 * n,
+        Op::Where(_) => 7.0 * n,
+        Op::Cast(_) => 0.0,
+        Op::Binary(b) if matches!(b.op, BinaryOp::Max | BinaryOp::Min) => 14.0 * n,
+        _ => return None,
+    })
+}
+
+/// The float form of a constant of any element type (booleans are 0/1).
+pub(super) fn float_tensor(t: &Tensor) -> Result<Tensor, QuantError> {
+    match t.data() {
+        TensorData::F32(_) => Ok(t.clone()),
+        _ => Ok(zkml_ir::OpDef::eval(&Cast { to: DType::F32 }, &[t]).map_err(op_err)?.remove(0)),
+    }
+}
+
+/// How a constant compared with a grid value is rounded onto the grid so
+/// that the comparison keeps its answer (see the module docs).
+#[derive(Debug, Clone, Copy)]
+enum Round {
+    Floor,
+    Ceil,
+    Nearest,
+}
+
+impl Round {
+    fn apply(self, r: f64) -> f64 {
+        match self {
+            Round::Floor => r.floor(),
+            Round::Ceil => r.ceil(),
+            Round::Nearest => r.round(),
+        }
+    }
+}
+
+/// A comparison `x ⋈ t` with `x` on the left: the same test with sides
+/// swapped when the constant is on the left.
+fn swapped(op: CompareOp) -> CompareOp {
+    match op {
+        CompareOp::Lt => CompareOp::Gt,
+        CompareOp::Gt => CompareOp::Lt,
+        CompareOp::Le => CompareOp::Ge,
+        CompareOp::Ge => CompareOp::Le,
+        CompareOp::Eq => CompareOp::Eq,
+    }
+}
+
+/// The boolean type: integers `{−1, 0, 1}` of scale 1 (only 0 and 1 occur).
+pub(super) fn bool_type() -> QType {
+    QType::new(2, 1.0)
+}
+
+impl Quantizer<'_> {
+    /// The quantized value of old value `v`; an error naming it when it has
+    /// no fixed-point type (integer ids used as numbers).
+    fn q_value(&mut self, v: ValueId, what: &str) -> Result<ValueId, QuantError> {
+        let q = self.value(v)?;
+        match self.out.fact(q).map(|f| f.dtype) {
+            Some(DType::Q(_)) => Ok(q),
+            Some(d) => Err(QuantError::Form(format!(
+                "{what}: value '{}' is {d} (integer ids used both to index a table and as numbers)",
+                self.name(v)
+            ))),
+            None => Err(QuantError::Form(format!("{what}: value '{}' has no type", self.name(v)))),
+        }
+    }
+
+    /// A constant of integers `ints` at scale `scale`, as wide as they need.
+    fn int_const(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        ints: Vec<i64>,
+        scale: f32,
+    ) -> Result<ValueId, QuantError> {
+        let m = ints.iter().map(|x| x.unsigned_abs()).max().unwrap_or(0);
+        let qt = QType::new((QType::bits_for(u128::from(m)) as u8).max(2), scale);
+        let c =
+            Const::quantized(Tensor::from_i64(shape.to_vec(), ints).map_err(op_err)?, qt).map_err(op_err)?;
+        Ok(ValueId::new(self.out.add_node(name, c, &[])?, 0))
+    }
+
+    /// The scalar `1` as a boolean.
+    fn one(&mut self, name: &str) -> Result<ValueId, QuantError> {
+        self.int_const(&format!("{name}.one"), &[], vec![1], 1.0)
+    }
+
+    fn bin(&mut self, op: BinaryOp, a: ValueId, b: ValueId, name: &str) -> Result<ValueId, QuantError> {
+        self.add(name, Binary { op }, &[a, b])
+    }
+
+    /// `clamp(d, −1, 1)` (identity) or `[d > 0]` (ReLU) of a quantized
+    /// value, whatever its scale: a requantization by 1 into the saturating
+    /// boolean domain (see the module docs).
+    fn sign_domain(&mut self, d: ValueId, func: LookupFn, name: &str) -> Result<ValueId, QuantError> {
+        let input = self.qtype(d).ok_or_else(|| QuantError::Form(format!("{name}: not quantized")))?;
+        let t = bool_type();
+        let table = TableSpec { func, domain: Domain::Linear(t), out: t };
+        let op = Lookup { func, quant: Some(LookupQuant { input, requant: Requant::IDENTITY, table }) };
+        self.add(name, op, &[d])
+    }
+
+    /// `relu(d)` at `d`'s own type: range checks, no table, exact.
+    fn relu_exact(&mut self, d: ValueId, name: &str) -> Result<ValueId, QuantError> {
+        let input = self.qtype(d).ok_or_else(|| QuantError::Form(format!("{name}: not quantized")))?;
+        let table = TableSpec { func: LookupFn::Relu, domain: Domain::Linear(input), out: input };
+        let op = Lookup {
+            func: LookupFn::Relu,
+            quant: Some(LookupQuant { input, requant: Requant::IDENTITY, table }),
+        };
+        self.add(name, op, &[d])
+    }
+
+    /// Old values `a`, `b` as quantized values at one scale, for an op that
+    /// compares or selects; a constant side is put on the other side's grid
+    /// with `round` (clamped just past that side's range, which keeps every
+    /// comparison's answer and keeps the constant narrow).
+    fn on_one_grid(
+        &mut self,
+        a: ValueId,
+        b: ValueId,
+        round: [Round; 2],
+        name: &str,
+    ) -> Result<(ValueId, ValueId), QuantError> {
+        let (ca, cb) = (self.map.get(&a).cloned(), self.map.get(&b).cloned());
+        let konst = |q: &mut Self, x: ValueId, t: &Tensor, r: Round| -> Result<ValueId, QuantError> {
+            let qt = q.qtype(x).ok_or_else(|| QuantError::Form(format!("{name}: not quantized")))?;
+            let f = float_tensor(t)?;
+            let lim = qt.max_abs() as f64 + 1.0;
+            let ints: Vec<i64> = f
+                .as_f32()
+                .map_err(op_err)?
+                .iter()
+                .map(|&v| r.apply(v as f64 / qt.scale as f64).clamp(-lim, lim) as i64)
+                .collect();
+            q.int_const(&format!("{name}.k"), t.shape(), ints, qt.scale)
+        };
+        match (ca, cb) {
+            (_, Some(Val::Const(t))) => {
+                let x = self.q_value(a, name)?;
+                let k = konst(self, x, &t, round[1])?;
+                Ok((x, k))
+            }
+            (Some(Val::Const(t)), _) => {
+                let y = self.q_value(b, name)?;
+                let k = konst(self, y, &t, round[0])?;
+                Ok((k, y))
+            }
+            _ => {
+                let (x, y) = (self.q_value(a, name)?, self.q_value(b, name)?);
+                self.align((x, a), (y, b), name)
+            }
+        }
+    }
+
+    /// `a ⋈ b` as a 0/1 value of scale 1 (see the module docs).
+    pub(super) fn compare(
+        &mut self,
+        op: CompareOp,
+        node: &zkml_ir::Node,
+        name: &str,
+    ) -> Result<ValueId, QuantError> {
+        let (a, b) = (node.inputs[0], node.inputs[1]);
+        // The rounding of a constant right-hand side `t` for `x ⋈ t`; a
+        // constant on the left is the mirrored test.
+        let right = |op| match op {
+            CompareOp::Gt | CompareOp::Le => Round::Floor,
+            CompareOp::Lt | CompareOp::Ge => Round::Ceil,
+            CompareOp::Eq => Round::Nearest,
+        };
+        let (x, y) = self.on_one_grid(a, b, [right(swapped(op)), right(op)], name)?;
+        let step = |q: &mut Self, p: ValueId, m: ValueId| -> Result<ValueId, QuantError> {
+            let d = q.bin(BinaryOp::Sub, p, m, &format!("{name}.diff"))?;
+            q.sign_domain(d, LookupFn::Relu, &format!("{name}.step"))
+        };
+        let not = |q: &mut Self, v: ValueId| -> Result<ValueId, QuantError> {
+            let one = q.one(name)?;
+            q.bin(BinaryOp::Sub, one, v, name)
+        };
+        match op {
+            CompareOp::Gt => step(self, x, y),
+            CompareOp::Lt => step(self, y, x),
+            CompareOp::Ge => {
+                let s = step(self, y, x)?;
+                not(self, s)
+            }
+            CompareOp::Le => {
+                let s = step(self, x, y)?;
+                not(self, s)
+            }
+            CompareOp::Eq => {
+                let d = self.bin(BinaryOp::Sub, x, y, &format!("{name}.diff"))?;
+                let s = self.sign_domain(d, LookupFn::Identity, &format!("{name}.sign"))?;
+                let s2 = self.bin(BinaryOp::Mul, s, s, &format!("{name}.nonzero"))?;
+                not(self, s2)
+            }
+        }
+    }
+
+    /// A boolean operand: a computed 0/1 value, or a constant as exact 0/1.
+    fn boolean(&mut self, v: ValueId, name: &str) -> Result<ValueId, QuantError> {
+        match self.map.get(&v).cloned() {
+            Some(Val::Const(t)) => {
+                let f = float_tensor(&t)?;
+                let ints = f.as_f32().map_err(op_err)?.iter().map(|&x| i64::from(x != 0.0)).collect();
+                self.int_const(&format!("{name}.k"), t.shape(), ints, 1.0)
+            }
+            _ => self.q_value(v, name),
+        }
+    }
+
+    /// `¬a`, `a ∧ b`, `a ∨ b`, `a ⊕ b` on 0/1 values.
+    pub(super) fn logic(
+        &mut self,
+        op: LogicOp,
+        node: &zkml_ir::Node,
+        name: &str,
+    ) -> Result<ValueId, QuantError> {
+        let a = self.boolean(node.inputs[0], name)?;
+        if op == LogicOp::Not {
+            let one = self.one(name)?;
+            return self.bin(BinaryOp::Sub, one, a, name);
+        }
+        let b = self.boolean(node.inputs[1], name)?;
+        match op {
+            LogicOp::And => self.bin(BinaryOp::Mul, a, b, name),
+            LogicOp::Or => {
+                let s = self.bin(BinaryOp::Add, a, b, &format!("{name}.sum"))?;
+                let p = self.bin(BinaryOp::Mul, a, b, &format!("{name}.both"))?;
+                self.bin(BinaryOp::Sub, s, p, name)
+            }
+            _ => {
+                let d = self.bin(BinaryOp::Sub, a, b, &format!("{name}.diff"))?;
+                self.bin(BinaryOp::Mul, d, d, name)
+            }
+        }
+    }
+
+    /// `where(c, x, y) = y + c·(x − y)`.
+    pub(super) fn select(
+        &mut self,
+        node: &zkml_ir::Node,
+        old: ValueId,
+        name: &str,
+    ) -> Result<ValueId, QuantError> {
+        let (c, x, y) = (node.inputs[0], node.inputs[1], node.inputs[2]);
+        let cv = self.boolean(c, name)?;
+        if let (Some(Val::Const(tx)), Some(Val::Const(ty))) =
+            (self.map.get(&x).cloned(), self.map.get(&y).cloned())
+        {
+            // Constant branches (a tree's leaves): the difference is folded,
+            // the product keeps the weight type's scale and `y` joins it.
+            let (fx, fy) = (float_tensor(&tx)?, float_tensor(&ty)?);
+            let diff = Binary { op: BinaryOp::Sub };
+            let d = zkml_ir::OpDef::eval(&diff, &[&fx, &fy]).map_err(op_err)?.remove(0);
+            let k = self.add_const(&format!("{name}.delta"), &d, self.opts.weight_bits)?;
+            let p = self.bin(BinaryOp::Mul, cv, k, &format!("{name}.pick"))?;
+            let (p, yk) = self.with_const_addend(p, old, &fy, name)?;
+            return self.bin(BinaryOp::Add, p, yk, name);
+        }
+        let nearest = [Round::Nearest; 2];
+        let (xv, yv) = self.on_one_grid(x, y, nearest, name)?;
+        let d = self.bin(BinaryOp::Sub, xv, yv, &format!("{name}.diff"))?;
+        let p = self.bin(BinaryOp::Mul, cv, d, &format!("{name}.pick"))?;
+        self.bin(BinaryOp::Add, yv, p, name)
+    }
+
+    /// `max(a, b) = b + relu(a − b)`, `min(a, b) = a − relu(a − b)`.
+    pub(super) fn max_min(
+        &mut self,
+        op: BinaryOp,
+        node: &zkml_ir::Node,
+        name: &str,
+    ) -> Result<ValueId, QuantError> {
+        let nearest = [Round::Nearest; 2];
+        let (a, b) = self.on_one_grid(node.inputs[0], node.inputs[1], nearest, name)?;
+        let d = self.bin(BinaryOp::Sub, a, b, &format!("{name}.diff"))?;
+        let r = self.relu_exact(d, &format!("{name}.relu"))?;
+        match op {
+            BinaryOp::Max => self.bin(BinaryOp::Add, b, r, name),
+            _ => self.bin(BinaryOp::Sub, a, r, name),
+        }
+    }
+
+    /// A cast: integers and booleans are already scale-1 values and floats
+    /// keep their type; to bool is `x ≠ 0 = (sign x)²`.
+    pub(super) fn cast(&mut self, c: &Cast, node: &zkml_ir::Node, name: &str) -> Result<Val, QuantError> {
+        let x = node.inputs[0];
+        let from = self.g.fact(x).map(|f| f.dtype);
+        let v = self.q_value(x, name)?;
+        let scale_one = self.qtype(v).is_some_and(|q| q.scale == 1.0);
+        match (from, c.to) {
+            (_, DType::Bool) => {
+                let s = self.sign_domain(v, LookupFn::Identity, &format!("{name}.sign"))?;
+                Ok(Val::Q(self.bin(BinaryOp::Mul, s, s, name)?))
+            }
+            (_, DType::F32) => Ok(Val::Q(v)),
+            (_, DType::I64) if scale_one => Ok(Val::Q(v)),
+            (from, to) => Err(QuantError::Form(format!(
+                "a cast of a fractional {} value to {to} (truncation) is not quantized",
+                from.map_or("unknown".to_string(), |d| d.to_string())
+            ))),
+        }
+    }
+}

@@ -116,6 +116,10 @@ fn oracle(f: LookupFn) -> Option<Box<dyn Fn(f64) -> f64>> {
         "step" => Box::new(|v: f64| f64::from(u8::from(v > 0.0))),
         "step_eq" => Box::new(|v: f64| f64::from(u8::from(v >= 0.0))),
         "is_zero" => Box::new(|v: f64| f64::from(u8::from(v == 0.0))),
+        "pow_const" => {
+            let e = p("exponent");
+            Box::new(move |v: f64| v.powf(e))
+        }
         _ => return None,
     })
 }

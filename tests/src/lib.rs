@@ -186,6 +186,9 @@ pub mod onnx_node {
             "Slice" => &[1, 2, 3, 4],
             "BatchNormalization" => &[1, 2, 3, 4],
             "Pad" => &[1, 2, 3],
+            "ConstantOfShape" => &[0],
+            "Range" => &[0, 1, 2],
+            "Dropout" => &[1, 2],
             _ => &[],
         }
     }

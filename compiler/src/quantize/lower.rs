@@ -125,6 +125,16 @@ impl Quantizer<'_> {
         Ok(ValueId::new(self.out.add_node(name, c, &[])?, 0))
     }
 
+    /// An integer or boolean constant as scale-1 fixed point.
+    pub(super) fn scale_one_const(&mut self, name: &str, t: &Tensor) -> Result<ValueId, QuantError> {
+        let ints = match t.data() {
+            TensorData::Bool(v) => v.iter().map(|&b| i64::from(b)).collect(),
+            TensorData::F32(v) => v.iter().map(|&x| x.round() as i64).collect(),
+            _ => t.as_i64().map_err(op_err)?.to_vec(),
+        };
+        self.int_const(name, t.shape(), ints, 1.0)
+    }
+
     /// The scalar `1` as a boolean.
     fn one(&mut self, name: &str) -> Result<ValueId, QuantError> {
         self.int_const(&format!("{name}.one"), &[], vec![1], 1.0)
@@ -325,6 +335,24 @@ impl Quantizer<'_> {
             BinaryOp::Max => self.bin(BinaryOp::Add, b, r, name),
             _ => self.bin(BinaryOp::Sub, a, r, name),
         }
+    }
+
+    /// `pad(x, v) = pad(x − v, 0) + v`, `v` rounded to `x`'s grid: data
+    /// movement stays zero padding.
+    pub(super) fn pad_with(
+        &mut self,
+        p: &zkml_ir::ops::layout::Pad,
+        node: &zkml_ir::Node,
+        name: &str,
+    ) -> Result<ValueId, QuantError> {
+        let x = self.q_value(node.inputs[0], name)?;
+        let qt = self.qtype(x).ok_or_else(|| QuantError::Form(format!("{name}: not quantized")))?;
+        let v = (f64::from(p.value) / f64::from(qt.scale)).round() as i64;
+        let k = self.int_const(&format!("{name}.value"), &[], vec![v], qt.scale)?;
+        let shifted = self.bin(BinaryOp::Sub, x, k, &format!("{name}.shifted"))?;
+        let zero = zkml_ir::ops::layout::Pad { value: 0.0, ..p.clone() };
+        let padded = self.add(&format!("{name}.zero"), zero, &[shifted])?;
+        self.bin(BinaryOp::Add, padded, k, name)
     }
 
     /// A cast: integers and booleans are already scale-1 values and floats

@@ -28,7 +28,11 @@ pub fn quantize(g: &Graph, cal: &Calibration, opts: &QuantOptions) -> Result<Qua
     }
     let mut outs = Vec::new();
     for &o in g.outputs() {
-        let v = q.value(o)?;
+        let v = match q.map.get(&o).cloned() {
+            // A constant integer or boolean output (a shape): scale 1.
+            Some(Val::Const(t)) if t.dtype() != DType::F32 => q.scale_one_const(&q.name(o), &t)?,
+            _ => q.value(o)?,
+        };
         let mut v = q.narrow(v, o, &format!("{}.out", q.name(o)))?;
         // An output that is an input or a constant (an identity model, a
         // cast that changes nothing) is copied by a plain requantization to
@@ -528,9 +532,7 @@ impl Quantizer<'_> {
                 let idx = self.value(node.inputs[1])?;
                 Val::Q(self.add(&name, gop.clone(), &[data, idx])?)
             }
-            Op::Pad(p) if p.value != 0.0 => {
-                return Err(Step::Msg(format!("padding with {} (only zero padding is quantized)", p.value)));
-            }
+            Op::Pad(p) if p.value != 0.0 => Val::Q(self.pad_with(p, node, &name)?),
             op => {
                 // Layout ops and max reductions: same integers, same type.
                 let args: Vec<ValueId> =

@@ -285,6 +285,9 @@ activation_table! {
     StepEq: "step_eq", Linear, |x| if x >= 0.0 { 1.0 } else { 0.0 }, onnx [], tract [];
     /// 1 for `x = 0`, else 0.
     IsZero: "is_zero", Linear, |x| if x == 0.0 { 1.0 } else { 0.0 }, onnx [], tract [];
+    /// `x^p` for a constant exponent `p` (ONNX `Pow` by a constant other
+    /// than 2, 3 or ½; negative bases where `p` is an integer).
+    PowConst { exponent = 1.0 }: "pow_const", Linear, |x| libm::pow(x, exponent), onnx [], tract [];
 }
 
 impl LookupFn {

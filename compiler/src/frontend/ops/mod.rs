@@ -89,7 +89,10 @@ const PROVEN_AS: &[(&str, &str)] = &[
     ("ConstantOfShape", "folded at compile time"),
     ("Conv", "im2col (data movement), then an einsum"),
     ("Div", "by a constant: a product; by a tensor: a `reciprocal` table, then a product"),
-    ("Dropout", "inference mode: the identity"),
+    (
+        "Dropout",
+        "inference mode: the identity (mask: constant true); training mode with a nonzero ratio is refused",
+    ),
     ("Einsum", "einsum (sumcheck)"),
     ("Equal", "exact on the fixed-point grid: 1 − sign(a − b)², the sign a saturating range check"),
     ("Expand", "data movement"),
@@ -106,12 +109,18 @@ const PROVEN_AS: &[(&str, &str)] = &[
     ("LogSoftmax", "softmax, then a `log` table"),
     ("MatMul", "einsum (sumcheck)"),
     ("Max", "b + ReLU(a − b): an exact, range-checked ReLU"),
-    ("MaxPool", "im2col (data movement), then a max reduction (committed differences)"),
+    (
+        "MaxPool",
+        "im2col (data movement; padding and ceil_mode as copies of edge cells), then a max reduction (committed differences)",
+    ),
     ("Min", "a − ReLU(a − b): an exact, range-checked ReLU"),
     ("Mul", "elementwise product (degree-3 sumcheck)"),
     ("Neg", "a product with −1"),
-    ("Pad", "data movement (zero padding)"),
-    ("Pow", "constant exponent 2 or 3: products; 0.5: a `sqrt` table"),
+    ("Pad", "data movement (constant mode; a nonzero value v: pad(x − v) + v)"),
+    (
+        "Pow",
+        "constant exponent 2 or 3: products; 0.5: a `sqrt` table; another constant: a `pow_const` table; computed exponent: exp(y·ln x), x > 0",
+    ),
     ("Range", "folded at compile time"),
     ("ReduceMax", "max reduction (committed differences)"),
     ("ReduceMean", "einsum with a 1/n vector"),
@@ -214,11 +223,10 @@ impl Registry {
         if node.op.name() == "Identity" && args.len() == 1 {
             return Ok(vec![args[0]]);
         }
-        // Inference-mode dropout (no ratio or training-mode input, no mask
-        // output) is the identity; tract-onnx's op type is private, so it
-        // is recognised by name.
-        if node.op.name() == "Dropout" && args.len() == 1 && node.outputs.len() == 1 {
-            return Ok(vec![args[0]]);
+        // Inference-mode dropout is the identity, its mask all true;
+        // tract-onnx's op type is private, so it is recognised by name.
+        if node.op.name() == "Dropout" && !args.is_empty() {
+            return dropout(ctx, node, args);
         }
         let b = self.0.get(&ty).ok_or_else(|| FrontendError::Lowering {
             node: node.name.clone(),
@@ -271,6 +279,33 @@ impl<'a> Ctx<'a> {
             .map(|s| s.to_vec())
             .ok_or_else(|| fail(node, "output shape is not concrete"))
     }
+}
+
+/// `Dropout` in inference mode: the data, and a mask of ones when asked
+/// for. Training mode with a nonzero ratio draws random masks: refused.
+fn dropout(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {
+    let scalar = |i: usize| ctx.konst(node, i).and_then(|t| t.cast_to_scalar::<f32>().ok());
+    let ratio = if args.len() > 1 { scalar(1) } else { Some(0.5) };
+    let training = if args.len() > 2 { scalar(2).map(|t| t != 0.0) } else { Some(false) };
+    match (training, ratio) {
+        (Some(false), _) | (Some(true), Some(0.0)) => {}
+        _ => {
+            return Err(fail(
+                node,
+                "Dropout in training mode draws a random mask (not provable): export the model in \
+                 inference mode",
+            ));
+        }
+    }
+    let mut outs = vec![args[0]];
+    if node.outputs.len() > 1 {
+        let shape = ctx.fact(args[0]).shape.clone();
+        let n = shape.iter().product();
+        let ones = zkml_ir::Tensor::new(shape, zkml_ir::TensorData::Bool(vec![true; n]))
+            .map_err(|e| fail(node, e.to_string()))?;
+        outs.push(ctx.graph.add_const(format!("{}.mask", node.name), ones)?);
+    }
+    Ok(outs)
 }
 
 /// A lowering error about `node`.

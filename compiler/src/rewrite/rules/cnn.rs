@@ -65,14 +65,47 @@ fn conv(eg: &mut EGraph, s: &Subst, bias: Option<Id>) -> Option<Id> {
 
 fn max_pool(eg: &mut EGraph, _: Id, s: &Subst) -> Option<Id> {
     let Op::MaxPool(p) = op_of(eg, var(s, "?k"))? else { return None };
-    // Padding cells would read as 0, not -∞: only unpadded pools are lowered.
-    if p.window.pads.iter().any(|&(a, b)| a != 0 || b != 0) || p.window.ceil_mode {
-        return None;
-    }
-    let r = p.window.kernel.len();
-    let patches = im2col(eg, p.window.clone(), var(s, "?x"));
+    let (x, window) = edge_padded(eg, var(s, "?x"), &p.window)?;
+    let r = window.kernel.len();
+    let patches = im2col(eg, window, x);
     let axes: Vec<usize> = (2..2 + r).collect();
     Some(add_op(eg, Op::from(Reduce { op: ReduceOp::Max, axes, keepdims: false }), &[patches]))
+}
+
+/// A max pool's padding (and `ceil_mode`'s overhang) as copies of the edge
+/// cells instead of −∞: with contiguous windows (dilation 1 on every padded
+/// axis) a window that covers a copy also covers the cell copied, so the
+/// maximum is unchanged, and the copies are data movement (slices and a
+/// concatenation) where −∞ has no fixed-point form. Returns the padded
+/// input and the window without padding.
+fn edge_padded(eg: &mut EGraph, x: Id, w: &Window) -> Option<(Id, Window)> {
+    use zkml_ir::ops::layout::{Concat, Slice};
+    let shape = fact(eg, x)?.shape.clone();
+    let spatial = shape.get(2..)?.to_vec();
+    let out = w.output(&spatial);
+    let mut x = x;
+    for a in 0..spatial.len() {
+        let span = w.dilations[a] * (w.kernel[a] - 1) + 1;
+        let needed = (out[a] - 1) * w.strides[a] + span;
+        let begin = w.pads[a].0;
+        let end = needed.saturating_sub(spatial[a] + begin);
+        if begin == 0 && end == 0 {
+            continue;
+        }
+        if w.dilations[a] != 1 || begin >= w.kernel[a] || end >= w.kernel[a] {
+            return None;
+        }
+        let axis = 2 + a;
+        let n = spatial[a] as i64;
+        let first = add_op(eg, Op::from(Slice { axis, start: 0, end: 1, step: 1 }), &[x]);
+        let last = add_op(eg, Op::from(Slice { axis, start: n - 1, end: n, step: 1 }), &[x]);
+        let mut parts = vec![first; begin];
+        parts.push(x);
+        parts.extend(std::iter::repeat_n(last, end));
+        x = add_op(eg, Op::from(Concat { axis }), &parts);
+    }
+    let window = Window { pads: vec![(0, 0); spatial.len()], ceil_mode: false, ..w.clone() };
+    Some((x, window))
 }
 
 fn average_pool(eg: &mut EGraph, _: Id, s: &Subst) -> Option<Id> {

@@ -45,6 +45,10 @@ pub(super) fn rules() -> Vec<Rule> {
             "(div ?a (sqrt ?b))" => "(mul ?a (rsqrt ?b))"),
         rule!("one-over-is-reciprocal", "1 / x as one table";
             "(div ?one ?x)" => "(reciprocal ?x)" if both(splat_is("?one", 1.0), same_fact("?x"))),
+        rule!("pow-const-is-table", "x^p for another constant p: one table";
+            "(pow ?x ?p)" => { Compute(pow_const) }),
+        rule!("pow-is-exp-log", "x^y with a computed exponent: exp(y · ln x), defined for x > 0";
+            "(pow ?x ?y)" => "(exp (mul ?y (log ?x)))" if not_const("?y")),
         rule!("div-is-mul-reciprocal", "division by a witness: a table for 1/b, then a product";
             "(div ?a ?b)" => "(mul ?a (reciprocal ?b))" if not_const("?b")),
     ];
@@ -73,4 +77,16 @@ fn tabulate(f: LookupFn) -> Rule {
 fn tabulate_with_params(eg: &mut EGraph, _: Id, s: &Subst) -> Option<Id> {
     let Op::Unary(Unary { op: UnaryOp::Fn(f) }) = op_of(eg, var(s, "?k"))? else { return None };
     Some(add_op(eg, Op::from(Lookup::float(f)), &[var(s, "?x")]))
+}
+
+/// `x^p` for a scalar constant `p` as the `pow_const` table.
+fn pow_const(eg: &mut EGraph, _: Id, s: &Subst) -> Option<Id> {
+    let p = super::super::lang::splat(eg, var(s, "?p"))?;
+    let x = var(s, "?x");
+    if super::super::lang::fact(eg, x)?.dtype != zkml_ir::DType::F32 {
+        return None;
+    }
+    let f =
+        LookupFn::PowConst { exponent: zkml_ir::ops::activation::Param::new(0.0) }.with_params(|_| Some(p));
+    Some(add_op(eg, Op::from(Lookup::float(f)), &[x]))
 }

@@ -87,7 +87,10 @@ const PROVEN_AS: &[(&str, &str)] = &[
     ("Concat", "data movement"),
     ("Constant", "folded at compile time"),
     ("ConstantOfShape", "folded at compile time"),
-    ("Conv", "im2col (data movement), then an einsum"),
+    (
+        "Conv",
+        "im2col (data movement), then an einsum; 1-D to 4-D, dilations, groups (depthwise) with the group as a batch axis",
+    ),
     ("Div", "by a constant: a product; by a tensor: a `reciprocal` table, then a product"),
     (
         "Dropout",

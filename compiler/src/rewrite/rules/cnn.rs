@@ -43,15 +43,37 @@ fn im2col(eg: &mut EGraph, window: Window, x: Id) -> Id {
 
 fn conv(eg: &mut EGraph, s: &Subst, bias: Option<Id>) -> Option<Id> {
     let Op::Conv(c) = op_of(eg, var(s, "?k"))? else { return None };
-    if c.group != 1 {
-        return None; // grouped/depthwise convolutions: not lowered yet
-    }
     let (x, w) = (var(s, "?x"), var(s, "?w"));
     let r = c.window.kernel.len();
     let (k, sp) = letters(r)?;
     let patches = im2col(eg, c.window.clone(), x);
-    let eq = format!("nc{k}{sp},oc{k}->no{sp}");
-    let mut y = add_op(eg, Op::from(Einsum::new(eq).ok()?), &[patches, w]);
+    let mut y = if c.group == 1 {
+        let eq = format!("nc{k}{sp},oc{k}->no{sp}");
+        add_op(eg, Op::from(Einsum::new(eq).ok()?), &[patches, w])
+    } else {
+        // Grouped (depthwise when g = C): channels split into g groups,
+        // `[n, g, C/g, k…, s…]` against weights `[g, O/g, C/g, k…]`, one
+        // einsum with the group as a batch axis; reshapes are relabellings.
+        let g = c.group;
+        let ps = fact(eg, patches)?.shape.clone();
+        let ws = fact(eg, w)?.shape.clone();
+        let (cin, o) = (ps[1], ws[0]);
+        if g == 0 || !cin.is_multiple_of(g) || !o.is_multiple_of(g) || ws[1] * g != cin {
+            return None;
+        }
+        let mut pshape = vec![ps[0], g, cin / g];
+        pshape.extend(&ps[2..]);
+        let mut wshape = vec![g, o / g, ws[1]];
+        wshape.extend(&ws[2..]);
+        let pg = add_op(eg, Op::from(Reshape { shape: pshape }), &[patches]);
+        let wg = add_op(eg, Op::from(Reshape { shape: wshape }), &[w]);
+        let eq = format!("ngc{k}{sp},goc{k}->ngo{sp}");
+        let yg = add_op(eg, Op::from(Einsum::new(eq).ok()?), &[pg, wg]);
+        let ys = fact(eg, yg)?.shape.clone();
+        let mut shape = vec![ys[0], o];
+        shape.extend(&ys[3..]);
+        add_op(eg, Op::from(Reshape { shape }), &[yg])
+    };
     if let Some(b) = bias {
         // bias [O] → [O, 1, …] so that it broadcasts over the spatial axes.
         let o = fact(eg, b)?.shape.clone();

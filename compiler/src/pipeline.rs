@@ -114,7 +114,13 @@ pub const DEFAULT_SAMPLES: usize = 8;
 /// inputs (token ids) uniform over the rows of the table they index (or
 /// `[0, 2)` if they index none). Real data is better: see `--calibration`.
 pub fn default_calibration(g: &Graph) -> Vec<Vec<Tensor>> {
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    synthetic_samples(g, DEFAULT_SAMPLES, 0)
+}
+
+/// `n` synthetic input samples drawn as [`default_calibration`]'s, from
+/// generator `seed` (0 is the default calibration's).
+pub fn synthetic_samples(g: &Graph, n: usize, seed: u64) -> Vec<Vec<Tensor>> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ seed.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     let mut next = move || {
         // xorshift64*: deterministic, dependency-free.
         state ^= state >> 12;
@@ -123,7 +129,7 @@ pub fn default_calibration(g: &Graph) -> Vec<Vec<Tensor>> {
         state.wrapping_mul(0x2545_f491_4f6c_dd1d)
     };
     let bounds: Vec<i64> = g.inputs().iter().map(|&i| vocab_of(g, i)).collect();
-    (0..DEFAULT_SAMPLES)
+    (0..n)
         .map(|_| {
             g.input_facts()
                 .iter()
@@ -166,6 +172,30 @@ fn vocab_of(g: &Graph, input: usize) -> i64 {
 
 /// Calibration samples from EZKL-style JSON: `{"input_data": [[…], …]}`,
 /// one flat list per model input holding one or more samples back to back.
+/// Samples in the calibration file's layout (EZKL's `input_data`: per
+/// input, the samples' values back to back), read by
+/// [`calibration_from_json`].
+pub fn calibration_to_json(samples: &[Vec<Tensor>]) -> String {
+    let inputs = samples.first().map_or(0, Vec::len);
+    let lists: Vec<Vec<serde_json::Value>> = (0..inputs)
+        .map(|i| {
+            samples
+                .iter()
+                .flat_map(|s| match s[i].data() {
+                    zkml_ir::TensorData::F32(v) => {
+                        v.iter().map(|&x| serde_json::json!(x)).collect::<Vec<_>>()
+                    }
+                    _ => s[i]
+                        .as_i64()
+                        .map(|v| v.iter().map(|&x| serde_json::json!(x)).collect())
+                        .unwrap_or_default(),
+                })
+                .collect()
+        })
+        .collect();
+    serde_json::json!({ "input_data": lists }).to_string()
+}
+
 pub fn calibration_from_json(g: &Graph, text: &str) -> Result<Vec<Vec<Tensor>>, QuantError> {
     let bad = |m: String| QuantError::Calibration(m);
     let v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;

@@ -227,3 +227,28 @@ fn unknown_rank_names_the_input() {
         "{e}"
     );
 }
+
+/// Without `--calibration`, `zkc compile` says it calibrates on synthetic
+/// data; `zkc gen-data` writes a calibration file that `--calibration`
+/// accepts (and then there is no warning).
+#[test]
+fn synthetic_calibration_warns_and_gen_data_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fixture("mlp.onnx");
+    let (m, d) = (model.to_str().unwrap(), dir.path());
+    let plan = d.join("plan.bin");
+    let out = zkc(&["compile", m, "-o", plan.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning: no --calibration data"), "{stderr}");
+    let data = d.join("cal.json");
+    let out = zkc(&["gen-data", m, "-o", data.to_str().unwrap(), "--samples", "3", "--seed", "4"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&data).unwrap()).unwrap();
+    // mlp: one input of 16 values, three samples back to back.
+    assert_eq!(v["input_data"][0].as_array().unwrap().len(), 3 * 16);
+    let out = zkc(&["compile", m, "-o", plan.to_str().unwrap(), "--calibration", data.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+    assert!(fails(&["gen-data", m, "--samples", "0"]).contains("--samples 0"));
+}

@@ -11,6 +11,7 @@
 
 pub mod alloc;
 pub mod exec;
+pub mod saturation;
 
 pub use exec::Executor;
 use serde::{Deserialize, Serialize};

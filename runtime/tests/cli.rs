@@ -316,3 +316,32 @@ fn a_worker_that_never_connects_is_an_error_not_a_hang() {
     let e = fails(&["worker", plan.to_str().unwrap()]);
     assert!(e.contains("--hostfile"), "{e}");
 }
+
+/// An input beyond the calibrated range is clamped: `zkrt run` warns,
+/// naming the input and the lookups whose answer changed, and lists them
+/// in `--json`; an input within the range draws no warning.
+#[test]
+fn saturated_values_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plan, _) = write_quantized(dir.path());
+    let p = plan.to_str().unwrap();
+    let run = |values: &[f64]| {
+        let input = dir.path().join("in.json");
+        std::fs::write(&input, serde_json::json!({ "input_data": [values] }).to_string()).unwrap();
+        let out = zkrt(&["run", p, "--input", input.to_str().unwrap(), "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (String::from_utf8_lossy(&out.stderr).to_string(), report["saturated"].clone())
+    };
+    // The default calibration draws inputs in [-1, 1] (headroom 2).
+    let (stderr, sat) = run(&[0.5; 16]);
+    assert!(!stderr.contains("warning"), "{stderr}");
+    assert_eq!(sat, serde_json::json!([]));
+    let mut big = vec![0.5; 16];
+    big[3] = 40.0;
+    big[7] = -40.0;
+    let (stderr, sat) = run(&big);
+    assert!(stderr.contains("warning: 2 of 16 input values beyond the calibrated range"), "{stderr}");
+    assert_eq!(sat[0]["kind"], "input");
+    assert_eq!(sat[0]["count"], 2);
+}

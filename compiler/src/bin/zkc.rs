@@ -126,7 +126,15 @@ impl QuantArgs {
                 pipeline::calibration_from_json(graph, &text)
                     .with_context(|| format!("calibration data {}", p.display()))?
             }
-            None => pipeline::default_calibration(graph),
+            None => {
+                eprintln!(
+                    "warning: no --calibration data: calibrating on {} synthetic samples (floats uniform in \
+                     [-1, 1], ids uniform over their table); values outside those ranges will saturate. \
+                     Give real inputs with --calibration (`zkc gen-data` writes a file to start from)",
+                    pipeline::DEFAULT_SAMPLES
+                );
+                pipeline::default_calibration(graph)
+            }
         })
     }
 
@@ -168,6 +176,22 @@ enum Cmd {
         report: Option<Report>,
         #[command(flatten)]
         parts: PartitionArgs,
+    },
+    /// Write random inputs of the model's shapes, in the calibration
+    /// file's layout: a starting point for `--calibration` (replace them
+    /// with real data where you can).
+    GenData {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Where to write the JSON.
+        #[arg(short, long, default_value = "calibration.json")]
+        output: PathBuf,
+        /// How many samples (1..=4096).
+        #[arg(long, default_value_t = 8)]
+        samples: usize,
+        /// Generator seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Print the IR of a compilation stage.
     Dump {
@@ -276,6 +300,19 @@ fn run(cli: Cli) -> Result<()> {
                 let digest: String = pk.digest.iter().map(|b| format!("{b:02x}")).collect();
                 println!("vk:      {} ({} bytes, digest {})", path.display(), vk_bytes.len(), &digest[..16]);
             }
+        }
+        Cmd::GenData { model, output, samples, seed } => {
+            if !(1..=4096).contains(&samples) {
+                anyhow::bail!("--samples {samples}: choose 1 to 4096");
+            }
+            let graph = model.load()?;
+            let data = pipeline::synthetic_samples(&graph, samples, seed);
+            std::fs::write(&output, pipeline::calibration_to_json(&data))
+                .with_context(|| format!("writing {}", output.display()))?;
+            println!(
+                "data:    {} ({samples} samples; floats uniform in [-1, 1], ids uniform over their table)",
+                output.display()
+            );
         }
         Cmd::Graph { plan, output, svg } => {
             let p = Plan::open(&plan).with_context(|| format!("reading {}", plan.display()))?;

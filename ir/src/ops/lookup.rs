@@ -203,6 +203,32 @@ pub struct LookupQuant {
 }
 
 impl LookupQuant {
+    /// A requantization by exactly 1 into the 2-bit domain `{−1, 0, 1}` of
+    /// scale 1: the sign (or, under a ReLU, the step) of the input integer,
+    /// whatever its scale. Saturating is its purpose (exact comparisons).
+    pub fn is_sign_domain(&self) -> bool {
+        let b = QType::new(2, 1.0);
+        self.requant == Requant::IDENTITY && self.table.domain == Domain::Linear(b) && self.table.out == b
+    }
+
+    /// Whether input integer `q` saturates in a way that changes the
+    /// output: its requantized value lies beyond the linear domain and the
+    /// function there differs (by at least one output step) from its value
+    /// at the domain's edge. `exp` far below its maximum and other
+    /// functions flat beyond the domain saturate harmlessly; a sign domain
+    /// always does.
+    pub fn saturates_harmfully(&self, q: i64) -> bool {
+        let Domain::Linear(d) = self.table.domain else { return false };
+        let y = self.requant.apply(q);
+        let m = d.max_abs() as i128;
+        if y.abs() <= m || self.is_sign_domain() {
+            return false;
+        }
+        let exact = self.table.func.apply_f64(y as f64 * d.scale as f64) / self.table.out.scale as f64;
+        let clamped = self.table.entry(self.row(q)) as f64;
+        !exact.is_finite() || (exact - clamped).abs() >= 1.0
+    }
+
     /// The table row of an input integer.
     pub fn row(&self, q: i64) -> usize {
         match self.table.domain {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use zkml_ir::{Plan, Tensor};
 use zkml_protocol::{Proof, VerifyingKey};
-use zkml_runtime::{Executor, InputData, OutputData};
+use zkml_runtime::{Executor, InputData, OutputData, saturation};
 
 #[derive(Parser, Debug)]
 #[command(name = "zkrt", version, about = "zkml runtime: execute, prove and verify a compiled plan")]
@@ -149,6 +149,24 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Warns, on stderr, about every place where values left the calibrated
+/// ranges (the answer is then that of the clamped computation).
+fn warn_saturated(saturated: &[saturation::Saturated]) {
+    for s in saturated {
+        let what = match s.kind {
+            "input" => "input values beyond the calibrated range were clamped",
+            _ => "values beyond the table's calibrated domain read its edge",
+        };
+        eprintln!("warning: {} of {} {what} at node {} '{}'", s.count, s.total, s.node, s.name);
+    }
+    if !saturated.is_empty() {
+        eprintln!(
+            "warning: the output (and its proof) is of the clamped computation and may differ from the \
+             model's: compile with --calibration data that covers these inputs, or a larger --headroom"
+        );
+    }
+}
+
 fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
@@ -216,6 +234,9 @@ fn run(cli: Cli) -> Result<()> {
                 p.graph.outputs().iter().map(|v| values[v.node][v.slot].clone()).collect();
             let out = OutputData::from_tensors(&p.graph, &outs);
             let t2 = Instant::now();
+            let mut saturated = saturation::saturated_inputs(&p.graph, &inputs.input_data);
+            saturated.extend(saturation::saturated_lookups(&p.graph, &values));
+            warn_saturated(&saturated);
             let text = serde_json::to_string(&out)?;
             match &output {
                 Some(path) => {
@@ -227,6 +248,7 @@ fn run(cli: Cli) -> Result<()> {
             let mut report = serde_json::json!({
                 "load_ms": ms(t1 - t0),
                 "inference_ms": ms(t2 - t1),
+                "saturated": saturated,
             });
             if let Some(proof_path) = proof {
                 if engine.process != 0 {

@@ -46,6 +46,35 @@ pub fn accuracy_with(
                 writeln!(s, "  {:>10.3e}  %{} {} ({})", worst[i], o.node, node.name, node.op.def().name());
         }
     }
+    // Where error enters: the values whose error most exceeds their
+    // inputs' (a node that adds error rather than passing it on).
+    let err: std::collections::HashMap<zkml_ir::ValueId, f64> =
+        c.quantized.values.iter().zip(&worst).map(|((o, _), &e)| (*o, e)).collect();
+    let mut jumps: Vec<(f64, f64, zkml_ir::ValueId)> = err
+        .iter()
+        .map(|(&o, &e)| {
+            let inputs =
+                fg.node(o.node).inputs.iter().filter_map(|i| err.get(i)).fold(0f64, |m, &x| m.max(x));
+            (e - inputs, inputs, o)
+        })
+        .filter(|(j, _, _)| *j > 0.0)
+        .collect();
+    jumps.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.2.cmp(&b.2)));
+    if !jumps.is_empty() {
+        let _ = writeln!(s, "where error enters (error of the value vs the largest of its inputs'):");
+    }
+    for (_, from, o) in jumps.iter().take(3) {
+        let node = fg.node(o.node);
+        let _ = writeln!(
+            s,
+            "  %{} {} ({}): {:.3e} -> {:.3e}",
+            o.node,
+            node.name,
+            node.op.def().name(),
+            from,
+            err[o]
+        );
+    }
     Ok(s)
 }
 

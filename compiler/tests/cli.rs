@@ -21,8 +21,10 @@ fn fails(args: &[&str]) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!out.status.success(), "zkc {args:?} succeeded");
     assert!(!stderr.contains("panicked"), "zkc {args:?} panicked: {stderr}");
-    assert!(stderr.starts_with("error: "), "unexpected stderr: {stderr}");
-    stderr
+    // Warnings (synthetic calibration) may come first; then the error.
+    let error = stderr.lines().skip_while(|l| l.starts_with("warning: ")).collect::<Vec<_>>().join("\n");
+    assert!(error.starts_with("error: "), "unexpected stderr: {stderr}");
+    error
 }
 
 #[test]
@@ -251,4 +253,26 @@ fn synthetic_calibration_warns_and_gen_data_round_trips() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
     assert!(fails(&["gen-data", m, "--samples", "0"]).contains("--samples 0"));
+}
+
+/// `--report accuracy` measures the quantized model against the float one
+/// on the calibration inputs given, per layer, and names where error enters.
+#[test]
+fn accuracy_report_names_where_error_enters() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.bin");
+    let model = fixture("gpt2.onnx");
+    let out =
+        zkc(&["compile", model.to_str().unwrap(), "-o", plan.to_str().unwrap(), "--report", "accuracy"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("accuracy of the quantized model vs float (8 samples)"), "{stdout}");
+    let enters = stdout.split("where error enters").nth(1).expect("the report names where error enters");
+    // Three nodes, each `%id name (op): from -> to` with to > from.
+    let lines: Vec<&str> = enters.lines().skip(1).take_while(|l| l.starts_with("  %")).collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    for l in lines {
+        let (from, to) = l.rsplit_once(": ").unwrap().1.split_once(" -> ").unwrap();
+        assert!(to.trim().parse::<f64>().unwrap() > from.parse::<f64>().unwrap(), "{l}");
+    }
 }

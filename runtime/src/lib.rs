@@ -10,6 +10,7 @@
 //! ```
 
 pub mod alloc;
+pub mod dump;
 pub mod exec;
 pub mod saturation;
 
@@ -26,6 +27,8 @@ pub enum RuntimeError {
     InputLength { index: usize, name: String, fact: String, expected: usize, got: usize },
     #[error("input {index} ('{name}'): value {value} is not a valid {dtype}")]
     InputValue { index: usize, name: String, value: f64, dtype: String },
+    #[error("writing tensors: {0}")]
+    Io(String),
     #[error(transparent)]
     Ir(#[from] zkml_ir::IrError),
 }

@@ -345,3 +345,40 @@ fn saturated_values_are_reported() {
     assert_eq!(sat[0]["kind"], "input");
     assert_eq!(sat[0]["count"], 2);
 }
+
+/// `--dump-tensors` writes every value of the run as `.npy`, named after
+/// its ONNX tensor; the dumped output is the output file's.
+#[test]
+fn dump_tensors_writes_every_value_named_after_onnx() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plan, _) = write_quantized(dir.path());
+    let input = dir.path().join("in.json");
+    std::fs::write(&input, serde_json::json!({ "input_data": [vec![0.25; 16]] }).to_string()).unwrap();
+    let (output, dump) = (dir.path().join("out.json"), dir.path().join("tensors"));
+    let out = zkrt(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "--dump-tensors",
+        dump.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dump.join("index.json")).unwrap()).unwrap();
+    let values: Vec<&str> = index.as_array().unwrap().iter().map(|d| d["value"].as_str().unwrap()).collect();
+    // mlp.onnx's tensors (its nodes' outputs are named `<node>_out`).
+    for name in ["x", "Sub_2_out", "Gemm_7_out", "Relu_8_out", "MatMul_10_out", "logits"] {
+        assert!(values.contains(&name), "{name} not dumped: {values:?}");
+    }
+    let bytes = std::fs::read(dump.join("logits.npy")).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    assert_eq!(npy.shape(), &[1, 10]);
+    let dumped: Vec<f32> = npy.into_vec().unwrap();
+    let want: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&output).unwrap()).unwrap();
+    let want: Vec<f32> =
+        want["output_data"][0].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    assert_eq!(dumped, want);
+}

@@ -17,16 +17,16 @@ use zkml_tests::{quantized_fixture, random_inputs};
 
 /// `(fixture, colors, vk digest, proof digest)`, the first 16 hex digits.
 const PINNED: &[(&str, usize, &str, &str)] = &[
-    ("mlp", 1, "3a77a6c93251f5c9", "e0b997ddb706d7e0"),
-    ("mlp", 2, "c5785582a590e843", "a9df72edf701b759"),
-    ("cnn", 1, "8452d2eeab52fe63", "0c34fb9a44bfba55"),
-    ("cnn", 2, "d35065f23d7ef6b8", "90d7759ae9038c87"),
-    ("lenet_mnist", 1, "d3204616f4d6b379", "fb9373893c3c4c4a"),
-    ("lenet_mnist", 2, "8c3fbc01fa170480", "f9c38d5834f721a8"),
-    ("gpt2", 1, "da411ae362edf704", "de13ec3625695240"),
-    ("gpt2", 2, "eb3a8a5b9015d994", "c7d1aabb02e4a883"),
-    ("llama", 1, "feee0aea9f37cd41", "a0fbc579d804477e"),
-    ("llama", 2, "f025b1ace2626978", "85c941fead717a2a"),
+    ("mlp", 1, "d59dd4c0a854c530", "dfb41718e43f3716"),
+    ("mlp", 2, "1b53516ace0e5cc7", "7f69ec7a75c82143"),
+    ("cnn", 1, "001c2433fae71f74", "0bbcf06641495582"),
+    ("cnn", 2, "0d52bd44cf1e0c1b", "a66c285eb8a04a7d"),
+    ("lenet_mnist", 1, "65e82223bcd89e3c", "5c34aa619a044639"),
+    ("lenet_mnist", 2, "a9cbde02b5cf1f77", "71be4cf55a95ccde"),
+    ("gpt2", 1, "522d00b1123d5929", "7816c5335ad91ab8"),
+    ("gpt2", 2, "bc384972edf357b2", "d99b94ac91734e0b"),
+    ("llama", 1, "ef58ce582a30fd83", "169eba15a329d7c6"),
+    ("llama", 2, "2c52e943b6a7ee1c", "9ba79bc036d2d251"),
 ];
 
 fn hex16(bytes: &[u8]) -> String {

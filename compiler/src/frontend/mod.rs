@@ -257,6 +257,14 @@ pub fn lower(typed: &TypedModel) -> Result<Graph, FrontendError> {
             .collect::<Result<_, _>>()?;
         let outs = registry.lower(&mut ctx, node, &args)?;
         for (slot, v) in outs.into_iter().enumerate() {
+            // Values keep their ONNX tensor names (for tensor dumps and
+            // reports a user compares with onnxruntime's).
+            if let Some(label) = typed.outlet_label(OutletId::new(id, slot))
+                && !args.contains(&v)
+                && ctx.graph.node(v.node).op.def().name() != "const"
+            {
+                ctx.graph.set_value_name(v, label);
+            }
             values.insert(OutletId::new(id, slot), v);
         }
     }

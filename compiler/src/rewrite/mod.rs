@@ -151,7 +151,7 @@ fn import(g: &Graph) -> (EGraph, Imported) {
         };
         for (slot, e) in outs.into_iter().enumerate() {
             imp.ids.insert(ValueId::new(id, slot), e);
-            let name = if slot == 0 { node.name.clone() } else { node.outputs[slot].name.clone() };
+            let name = node.outputs[slot].name.clone();
             imp.names.entry(e).or_insert(name);
         }
     }

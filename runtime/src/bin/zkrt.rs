@@ -46,6 +46,10 @@ enum Cmd {
         /// Print timings, proof size and peak memory as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Write every intermediate tensor, dequantized, as NumPy `.npy`
+        /// files named after their ONNX tensors (and `index.json`) here.
+        #[arg(long, value_name = "DIR")]
+        dump_tensors: Option<PathBuf>,
         #[command(flatten)]
         engine: EngineArgs,
     },
@@ -222,7 +226,7 @@ fn run(cli: Cli) -> Result<()> {
             zkml_engine::prove(graph, std::sync::Arc::new(pk), None, &cfg).context("proving")?;
             eprintln!("worker {}: done", cfg.process);
         }
-        Cmd::Run { plan, input, output, proof, json, engine } => {
+        Cmd::Run { plan, input, output, proof, json, dump_tensors, engine } => {
             let t0 = Instant::now();
             let p = Plan::open(&plan).with_context(|| format!("reading plan {}", plan.display()))?;
             let inputs =
@@ -237,6 +241,10 @@ fn run(cli: Cli) -> Result<()> {
             let mut saturated = saturation::saturated_inputs(&p.graph, &inputs.input_data);
             saturated.extend(saturation::saturated_lookups(&p.graph, &values));
             warn_saturated(&saturated);
+            if let Some(dir) = &dump_tensors {
+                let index = zkml_runtime::dump::dump_tensors(&p.graph, &values, dir)?;
+                eprintln!("tensors: {} values in {} (index.json lists them)", index.len(), dir.display());
+            }
             let text = serde_json::to_string(&out)?;
             match &output {
                 Some(path) => {

@@ -118,6 +118,7 @@ fn rejects_a_wrong_value_at_any_node() {
         "ops/Max.onnx",
         "ops/Gather.onnx",
         "ops/LeakyRelu.onnx",
+        "ops/ArgMax.onnx",
     ] {
         let c = Case::new(name, 11);
         let mut kinds_seen = std::collections::BTreeSet::new();
@@ -165,6 +166,19 @@ fn rejects_a_flipped_comparison_bit() {
             "{name}: the prover refused to prove"
         );
     }
+}
+
+/// An argmax is two proven max reductions around an exact step: a prover
+/// that reports another index (and computes on from it) is rejected.
+#[test]
+fn rejects_a_wrong_argmax_index() {
+    let c = Case::new("ops/ArgMax.onnx", 5);
+    let out = c.graph.outputs()[0];
+    // The output is the index (a copy of the last arithmetic node): tamper
+    // with the node that computes it.
+    let id = c.graph.node(out.node).inputs.first().map_or(out.node, |v| v.node);
+    let values = run_tampered(&c.graph, &c.inputs(), id, &|v| v[0] = (v[0] + 1) % 8);
+    assert!(assert_rejected(&c, &values, &|_, _| {}, "wrong argmax index"), "the prover refused to prove");
 }
 
 /// `max(a, b) = b + relu(a − b)` with an exact ReLU: a wrong ReLU output

@@ -46,6 +46,8 @@ pub fn lowered_cost(op: &Op, n: f64) -> Option<f64> {
         Op::Logic(_) => 5.0 * n,
         Op::Where(_) => 7.0 * n,
         Op::Cast(_) => 0.0,
+        // A max reduction, a step per entry, a second max reduction.
+        Op::Arg(_) => 60.0 * n,
         Op::Binary(b) if matches!(b.op, BinaryOp::Max | BinaryOp::Min) => 14.0 * n,
         _ => return None,
     })
@@ -353,6 +355,58 @@ impl Quantizer<'_> {
         let zero = zkml_ir::ops::layout::Pad { value: 0.0, ..p.clone() };
         let padded = self.add(&format!("{name}.zero"), zero, &[shifted])?;
         self.bin(BinaryOp::Add, padded, k, name)
+    }
+
+    /// `argmax` along an axis of `n` entries, exactly: `m = max x` (a max
+    /// reduction), `s_i = [m − x_i > 0]` (a step), then the first index is
+    /// `min_i (i + n·s_i) = −max_i (−i − n·s_i)` and the last is
+    /// `max_i (i − n·s_i)`: indices of a maximum stay below `n`, the others
+    /// are pushed past every one of them. `argmin` is `argmax` of `−x`.
+    pub(super) fn arg(
+        &mut self,
+        a: &zkml_ir::ops::reduce::Arg,
+        node: &zkml_ir::Node,
+        name: &str,
+    ) -> Result<ValueId, QuantError> {
+        use zkml_ir::ops::reduce::{Reduce, ReduceOp};
+        let mut x = self.q_value(node.inputs[0], name)?;
+        let shape = self.out.fact(x).map(|f| f.shape.clone()).unwrap_or_default();
+        let n = shape[a.axis];
+        if a.min {
+            let minus = self.int_const(&format!("{name}.minus"), &[], vec![-1], 1.0)?;
+            x = self.bin(BinaryOp::Mul, x, minus, &format!("{name}.neg"))?;
+        }
+        let max = Reduce { op: ReduceOp::Max, axes: vec![a.axis], keepdims: true };
+        let m = self.add(&format!("{name}.max"), max.clone(), &[x])?;
+        let d = self.bin(BinaryOp::Sub, m, x, &format!("{name}.gap"))?;
+        let s = self.sign_domain(d, LookupFn::Relu, &format!("{name}.below"))?;
+        let mut iota_shape = vec![1; shape.len()];
+        iota_shape[a.axis] = n;
+        let sign = if a.last { 1 } else { -1 };
+        let iota = self.int_const(
+            &format!("{name}.index"),
+            &iota_shape,
+            (0..n as i64).map(|i| sign * i).collect(),
+            1.0,
+        )?;
+        let push = self.int_const(&format!("{name}.push"), &[], vec![-(n as i64)], 1.0)?;
+        let pushed = self.bin(BinaryOp::Mul, s, push, &format!("{name}.pushed"))?;
+        let key = self.bin(BinaryOp::Add, iota, pushed, &format!("{name}.key"))?;
+        // The last op takes the node's name.
+        let final_name = |step: &str| if a.keepdims { name.to_string() } else { format!("{name}.{step}") };
+        let idx = if a.last {
+            self.add(&final_name("best"), max, &[key])?
+        } else {
+            let best = self.add(&format!("{name}.best"), max, &[key])?;
+            let zero = self.int_const(&format!("{name}.zero"), &[], vec![0], 1.0)?;
+            self.bin(BinaryOp::Sub, zero, best, &final_name("first"))?
+        };
+        if a.keepdims {
+            return Ok(idx);
+        }
+        let mut out = shape.clone();
+        out.remove(a.axis);
+        self.add(name, zkml_ir::ops::layout::Reshape { shape: out }, &[idx])
     }
 
     /// A cast: integers and booleans are already scale-1 values and floats

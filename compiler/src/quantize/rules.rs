@@ -464,6 +464,7 @@ impl Quantizer<'_> {
             Op::Binary(b) => self.binary(b.op, node, &name)?,
             Op::Compare(c) => Val::Q(self.compare(c.op, node, &name)?),
             Op::Logic(l) => Val::Q(self.logic(l.op, node, &name)?),
+            Op::Arg(a) => Val::Q(self.arg(a, node, &name)?),
             Op::Where(_) => Val::Q(self.select(node, old, &name)?),
             Op::Cast(c) => self.cast(c, node, &name)?,
             Op::Lookup(l) => {

@@ -88,6 +88,7 @@ op_table! {
     AveragePool(cnn::AveragePool),
     Im2Col(cnn::Im2Col),
     Logic(logic::Logic),
+    Arg(reduce::Arg),
 }
 
 impl Op {

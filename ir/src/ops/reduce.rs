@@ -109,3 +109,67 @@ impl OpDef for Reduce {
         Ok(vec![Tensor::from_f32(self.out_shape(s), data)?])
     }
 }
+
+/// The index of the largest (`min`: smallest) entry along `axis`: the first
+/// one, or the last with `last` (ONNX `ArgMax`/`ArgMin`,
+/// `select_last_index`); `i64` indices, the axis kept (size 1) with
+/// `keepdims`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Arg {
+    pub axis: usize,
+    pub keepdims: bool,
+    pub min: bool,
+    pub last: bool,
+}
+
+impl OpDef for Arg {
+    fn name(&self) -> &'static str {
+        if self.min { "argmin" } else { "argmax" }
+    }
+    fn attrs(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("axis", self.axis.to_string()),
+            ("keepdims", self.keepdims.to_string()),
+            ("last", self.last.to_string()),
+        ]
+    }
+    fn infer(&self, inputs: &[&Fact]) -> Result<Vec<Fact>, OpError> {
+        expect_inputs(inputs, 1)?;
+        let x = inputs[0];
+        if !matches!(x.dtype, DType::F32 | DType::I64) {
+            bail_op!("{} of {} values", self.name(), x.dtype);
+        }
+        if self.axis >= x.rank() || x.shape[self.axis] == 0 {
+            bail_op!("axis {} of shape {:?} is not a non-empty axis", self.axis, x.shape);
+        }
+        let shape =
+            Reduce { op: ReduceOp::Max, axes: vec![self.axis], keepdims: self.keepdims }.out_shape(&x.shape);
+        Ok(vec![Fact::new(DType::I64, shape)])
+    }
+    fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
+        let x = inputs[0];
+        let s = x.shape();
+        let vals: Vec<f64> = match x.data() {
+            TensorData::F32(v) => v.iter().map(|&a| f64::from(a)).collect(),
+            _ => x.as_i64()?.iter().map(|&a| a as f64).collect(),
+        };
+        let (n, inner) = (s[self.axis], s[self.axis + 1..].iter().product::<usize>());
+        let outer: usize = s[..self.axis].iter().product();
+        let better = |a: f64, b: f64| if self.min { a < b } else { a > b };
+        let mut out = Vec::with_capacity(outer * inner);
+        for o in 0..outer {
+            for i in 0..inner {
+                let at = |k: usize| vals[(o * n + k) * inner + i];
+                let mut best = 0;
+                for k in 1..n {
+                    if better(at(k), at(best)) || (self.last && at(k) == at(best)) {
+                        best = k;
+                    }
+                }
+                out.push(best as i64);
+            }
+        }
+        let shape = Reduce { op: ReduceOp::Max, axes: vec![self.axis], keepdims: self.keepdims }.out_shape(s);
+        Ok(vec![Tensor::from_i64(shape, out)?])
+    }
+}

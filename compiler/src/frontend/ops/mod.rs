@@ -61,6 +61,11 @@ pub fn provable_onnx_ops() -> Vec<&'static str> {
 /// proven, for the supported-ops table (`docs/supported-ops.md`).
 const PROVEN_AS: &[(&str, &str)] = &[
     ("Add", "elementwise add (linear)"),
+    (
+        "ArgMax",
+        "m = max (committed differences), then the smallest index i + n·[m − x_i > 0] (a max of its negation); exact",
+    ),
+    ("ArgMin", "ArgMax of −x"),
     ("And", "a·b on 0/1 values"),
     ("Or", "a + b − a·b on 0/1 values"),
     ("Xor", "(a − b)² on 0/1 values"),

@@ -21,6 +21,8 @@ pub(super) const ONNX: &[&str] = &[
     "ReduceLogSumExp",
     "GlobalAveragePool",
     "GlobalMaxPool",
+    "ArgMax",
+    "ArgMin",
 ];
 
 pub(super) fn register(r: &mut Registry) {
@@ -29,6 +31,13 @@ pub(super) fn register(r: &mut Registry) {
 
 fn reduce(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {
     let op = node.op_as::<Reduce>().ok_or_else(|| fail(node, "not a reduce"))?;
+    if let Reducer::ArgMax(last) | Reducer::ArgMin(last) = op.reducer {
+        // tract keeps the axis; `keepdims=0` is a following axis removal.
+        let [axis] = op.axes.as_slice() else { return Err(fail(node, "an arg reduction over several axes")) };
+        let min = matches!(op.reducer, Reducer::ArgMin(_));
+        let arg = reduce::Arg { axis: *axis, keepdims: true, min, last };
+        return Ok(vec![ctx.add(&node.name, arg, args)?]);
+    }
     let r = match op.reducer {
         Reducer::Sum => ReduceOp::Sum,
         Reducer::Max => ReduceOp::Max,

@@ -189,6 +189,7 @@ pub mod onnx_node {
             "ConstantOfShape" => &[0],
             "Range" => &[0, 1, 2],
             "Dropout" => &[1, 2],
+            "Resize" => &[1, 2, 3],
             _ => &[],
         }
     }

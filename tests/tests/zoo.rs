@@ -74,3 +74,10 @@ fn mobilenet() {
 fn bert() {
     proves_like_onnxruntime("bert");
 }
+
+/// A U-Net-style encoder-decoder: a padded max pool, a transposed
+/// convolution, a skip connection, a nearest resize.
+#[test]
+fn unet() {
+    proves_like_onnxruntime("unet");
+}

@@ -14,6 +14,7 @@ mod element_wise;
 mod logic;
 mod nn;
 mod reduce;
+mod resize;
 
 pub use activation::register_onnx;
 
@@ -38,6 +39,7 @@ const FAMILIES: &[Family] = &[
     Family { onnx: array::ONNX, register: array::register },
     Family { onnx: reduce::ONNX, register: reduce::register },
     Family { onnx: nn::ONNX, register: nn::register },
+    Family { onnx: resize::ONNX, register: resize::register },
     Family { onnx: cnn::ONNX, register: cnn::register },
 ];
 
@@ -91,6 +93,10 @@ const PROVEN_AS: &[(&str, &str)] = &[
     ("Clip", "max and min, each an exact ReLU of a difference"),
     ("Concat", "data movement"),
     ("Constant", "folded at compile time"),
+    (
+        "ConvTranspose",
+        "a convolution of the input with zeros inserted (data movement) and the kernel flipped (reversing slices); groups, dilations, output padding",
+    ),
     ("ConstantOfShape", "folded at compile time"),
     (
         "Conv",
@@ -135,6 +141,10 @@ const PROVEN_AS: &[(&str, &str)] = &[
     ("ReduceMin", "−max(−x)"),
     ("ReduceProd", "on constants only (shape arithmetic)"),
     ("ReduceSum", "einsum with a ones vector"),
+    (
+        "Resize",
+        "per resized axis, an einsum with the constant interpolation matrix (nearest: a 0/1 selection; linear, cubic); integer nearest upsampling: data movement",
+    ),
     ("ReduceSumSquare", "a product, then an einsum"),
     ("Relu", "a range-checked ReLU (no table)"),
     ("Reshape", "data movement (a relabelling when the padded layouts agree)"),

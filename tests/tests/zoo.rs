@@ -81,3 +81,15 @@ fn bert() {
 fn unet() {
     proves_like_onnxruntime("unet");
 }
+
+/// A bidirectional LSTM sequence classifier, unrolled over its 6 steps.
+#[test]
+fn lstm() {
+    proves_like_onnxruntime("lstm");
+}
+
+/// A bidirectional GRU sequence classifier, unrolled over its 6 steps.
+#[test]
+fn gru() {
+    proves_like_onnxruntime("gru");
+}

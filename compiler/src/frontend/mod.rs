@@ -232,15 +232,43 @@ pub fn lower(typed: &TypedModel) -> Result<Graph, FrontendError> {
     let mut ctx = ops::Ctx::new(typed);
     let registry = ops::Registry::new();
     let mut values: HashMap<OutletId, ValueId> = HashMap::new();
-    for id in order {
-        let node = typed.node(id);
+    for (ix, o) in inputs.iter().enumerate() {
+        let node = typed.node(o.node);
         let err = |message: String| FrontendError::Lowering { node: node.name.clone(), message };
-        if let Some(ix) = inputs.iter().position(|o| o.node == id) {
-            let fact = ops::ir_fact(&node.outputs[0].fact).map_err(err)?;
-            let op = zkml_ir::ops::source::Input { index: ix, fact };
-            values.insert(OutletId::new(id, 0), ValueId::new(ctx.graph.add_node(&node.name, op, &[])?, 0));
+        let fact = ops::ir_fact(&node.outputs[0].fact).map_err(err)?;
+        let op = zkml_ir::ops::source::Input { index: ix, fact };
+        values.insert(*o, ValueId::new(ctx.graph.add_node(&node.name, op, &[])?, 0));
+    }
+    lower_nodes(&mut ctx, &registry, &order, &mut values)?;
+    let mut graph = ctx.graph;
+    let mut outs = Vec::new();
+    for o in &outputs {
+        let v = *values.get(o).ok_or_else(|| FrontendError::Tract(format!("output {o:?} not lowered")))?;
+        if let Some(label) = typed.outlet_label(*o) {
+            graph.set_value_name(v, label);
+        }
+        outs.push(v);
+    }
+    graph.set_outputs(outs);
+    rebuild(rebuild(graph, true)?, false)
+}
+
+/// Lowers the nodes `order` of `ctx.model` into `ctx.graph`, given the
+/// values already bound (the model's sources); records every output's
+/// value in `values`. Also the body of an unrolled loop (`ops::scan`).
+pub(crate) fn lower_nodes(
+    ctx: &mut ops::Ctx,
+    registry: &ops::Registry,
+    order: &[usize],
+    values: &mut HashMap<OutletId, ValueId>,
+) -> Result<(), FrontendError> {
+    let model = ctx.model;
+    for &id in order {
+        let node = model.node(id);
+        if values.contains_key(&OutletId::new(id, 0)) {
             continue;
         }
+        let err = |message: String| FrontendError::Lowering { node: node.name.clone(), message };
         // Constant-valued outputs (weights, folded shape arithmetic).
         if node.outputs.iter().all(|o| o.fact.konst.is_some()) {
             for (slot, o) in node.outputs.iter().enumerate() {
@@ -255,11 +283,11 @@ pub fn lower(typed: &TypedModel) -> Result<Graph, FrontendError> {
             .iter()
             .map(|i| values.get(i).copied().ok_or_else(|| err(format!("input {i:?} not lowered"))))
             .collect::<Result<_, _>>()?;
-        let outs = registry.lower(&mut ctx, node, &args)?;
+        let outs = registry.lower(ctx, node, &args)?;
         for (slot, v) in outs.into_iter().enumerate() {
             // Values keep their ONNX tensor names (for tensor dumps and
             // reports a user compares with onnxruntime's).
-            if let Some(label) = typed.outlet_label(OutletId::new(id, slot))
+            if let Some(label) = model.outlet_label(OutletId::new(id, slot))
                 && !args.contains(&v)
                 && ctx.graph.node(v.node).op.def().name() != "const"
             {
@@ -268,17 +296,7 @@ pub fn lower(typed: &TypedModel) -> Result<Graph, FrontendError> {
             values.insert(OutletId::new(id, slot), v);
         }
     }
-    let mut graph = ctx.graph;
-    let mut outs = Vec::new();
-    for o in &outputs {
-        let v = *values.get(o).ok_or_else(|| FrontendError::Tract(format!("output {o:?} not lowered")))?;
-        if let Some(label) = typed.outlet_label(*o) {
-            graph.set_value_name(v, label);
-        }
-        outs.push(v);
-    }
-    graph.set_outputs(outs);
-    rebuild(rebuild(graph, true)?, false)
+    Ok(())
 }
 
 /// Copies the graph, dropping nodes that no output depends on (tract keeps

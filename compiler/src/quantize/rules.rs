@@ -523,6 +523,21 @@ impl Quantizer<'_> {
                     let (_, ai) = self.align((args[0], olds[0]), (args[i], olds[i]), &name)?;
                     args[i] = ai;
                 }
+                // Wide operands align pairwise to a type fitted to each pair's
+                // range: when that leaves scales apart, every operand goes to
+                // one type fitted to all of them.
+                let types: Vec<Option<QType>> = args.iter().map(|&a| self.qtype(a)).collect();
+                if types.iter().any(|t| t.map(|t| t.scale) != types[0].map(|t| t.scale)) {
+                    let bits = types.iter().flatten().map(|t| t.bits).max().unwrap_or(self.opts.bits);
+                    let bits = bits.min(self.opts.wide_bits);
+                    let absmax = olds.iter().map(|&o| self.cal.absmax(o)).fold(0f32, f32::max);
+                    let target = QType::new(bits, scale_for(absmax, bits));
+                    for a in args.iter_mut() {
+                        if self.qtype(*a).map(|t| t.scale) != Some(target.scale) {
+                            *a = self.requant(*a, target, &format!("{name}.align"))?;
+                        }
+                    }
+                }
                 Val::Q(self.add(&name, c.clone(), &args)?)
             }
             Op::Gather(gop) => {

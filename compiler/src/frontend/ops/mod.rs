@@ -15,6 +15,7 @@ mod logic;
 mod nn;
 mod reduce;
 mod resize;
+mod scan;
 
 pub use activation::register_onnx;
 
@@ -40,6 +41,7 @@ const FAMILIES: &[Family] = &[
     Family { onnx: reduce::ONNX, register: reduce::register },
     Family { onnx: nn::ONNX, register: nn::register },
     Family { onnx: resize::ONNX, register: resize::register },
+    Family { onnx: scan::ONNX, register: scan::register },
     Family { onnx: cnn::ONNX, register: cnn::register },
 ];
 
@@ -113,6 +115,16 @@ const PROVEN_AS: &[(&str, &str)] = &[
     ("Flatten", "data movement (a relabelling)"),
     ("Gather", "by public ids from a constant table: embedding rows; by constant indices: data movement"),
     ("Gemm", "einsum (sumcheck) and an add"),
+    (
+        "GRU",
+        "unrolled over the static sequence (both directions): per step einsums, sigmoid and tanh tables, products",
+    ),
+    (
+        "LSTM",
+        "unrolled over the static sequence (both directions): per step einsums, sigmoid and tanh tables, products",
+    ),
+    ("RNN", "unrolled over the static sequence (both directions): per step einsums and an activation table"),
+    ("Scan", "unrolled over the static trip count: the body's ops, once per step"),
     ("GlobalAveragePool", "einsum with a 1/n vector"),
     ("Greater", "exact on the fixed-point grid: a saturating range check [a − b > 0] (scale-1 boolean)"),
     ("GreaterOrEqual", "exact on the fixed-point grid: 1 − [b − a > 0], a saturating range check"),

@@ -10,6 +10,7 @@ use super::{Ctx, Registry, fail};
 use crate::FrontendError;
 use std::collections::HashMap;
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::ops::gru_seq::GruSeq;
 use tract_onnx::tract_core::ops::lstm_cell::LstmEpilogue;
 use tract_onnx::tract_core::ops::scan::{InputMapping, Scan};
 use zkml_ir::ValueId;
@@ -20,6 +21,102 @@ pub(super) const ONNX: &[&str] = &["LSTM", "GRU", "RNN", "Scan"];
 pub(super) fn register(r: &mut Registry) {
     r.insert::<Scan>(scan);
     r.insert::<LstmEpilogue>(lstm_cell);
+    r.insert::<GruSeq>(gru_seq);
+}
+
+/// tract's whole-sequence GRU (`linear_before_reset`, as PyTorch exports
+/// it), unrolled: `x·Wᵀ + Wb` once for the sequence, then per step
+/// `z, r = σ(xw + h·Rᵀ + Rb)`, `n = tanh(xw_n + r ⊙ (h·R_nᵀ + Rb_n))`,
+/// `h' = n + z ⊙ (h − n)`. Gate order z, r, n (ONNX).
+fn gru_seq(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {
+    use zkml_ir::ops::binary::{Binary, BinaryOp};
+    use zkml_ir::ops::einsum::Einsum;
+    use zkml_ir::ops::layout::Reshape;
+    use zkml_ir::ops::lookup::LookupFn;
+    use zkml_ir::ops::unary::{Unary, UnaryOp};
+    let op = node.op_as::<GruSeq>().ok_or_else(|| fail(node, "not a GRU"))?;
+    let h = op.hidden;
+    let name = node.name.clone();
+    let shape = ctx.fact(args[0]).shape.clone();
+    let [b, t_len, _] = shape[..] else {
+        return Err(fail(node, "a GRU input that is not [batch, time, features]"));
+    };
+    let r_slot = if op.projected { 1 } else { 2 };
+    let bin =
+        |ctx: &mut Ctx, o: BinaryOp, x: ValueId, y: ValueId, n: &str| ctx.add(n, Binary { op: o }, &[x, y]);
+    let act =
+        |ctx: &mut Ctx, f: LookupFn, x: ValueId, n: &str| ctx.add(n, Unary { op: UnaryOp::Fn(f) }, &[x]);
+    let einsum = |ctx: &mut Ctx, eq: &str, x: ValueId, y: ValueId, n: &str| {
+        ctx.add(n, Einsum::new(eq).map_err(|e| fail(node, e.to_string()))?, &[x, y])
+    };
+    let slice = |ctx: &mut Ctx, x: ValueId, axis: usize, k: usize, n: &str| {
+        ctx.add(n, Slice { axis, start: (k * h) as i64, end: ((k + 1) * h) as i64, step: 1 }, &[x])
+    };
+    // Biases: [1, 6h] or [6h] -> W side and R side, [3h] each.
+    let (wb, rb) = if op.has_bias {
+        let bias = ctx.add(&format!("{name}.bias"), Reshape { shape: vec![6 * h] }, &[args[r_slot + 1]])?;
+        let w =
+            ctx.add(&format!("{name}.wb"), Slice { axis: 0, start: 0, end: 3 * h as i64, step: 1 }, &[bias])?;
+        let r = ctx.add(
+            &format!("{name}.rb"),
+            Slice { axis: 0, start: 3 * h as i64, end: 6 * h as i64, step: 1 },
+            &[bias],
+        )?;
+        (Some(w), Some(r))
+    } else {
+        (None, None)
+    };
+    let mut xw = if op.projected {
+        args[0]
+    } else {
+        einsum(ctx, "bti,gi->btg", args[0], args[1], &format!("{name}.xw"))?
+    };
+    if let (Some(wb), false) = (wb, op.projected) {
+        xw = bin(ctx, BinaryOp::Add, xw, wb, &format!("{name}.xw.bias"))?;
+    }
+    let r = args[r_slot];
+    let mut ht = ctx.add(&format!("{name}.h0"), Reshape { shape: vec![b, h] }, &[args[args.len() - 1]])?;
+    let mut ys: Vec<Option<ValueId>> = vec![None; t_len];
+    for step in 0..t_len {
+        let t = if op.chunk < 0 { t_len - 1 - step } else { step };
+        let n = format!("{name}.t{t}");
+        let xt = ctx.add(&n, Slice { axis: 1, start: t as i64, end: t as i64 + 1, step: 1 }, &[xw])?;
+        let xt = ctx.add(&n, Reshape { shape: vec![b, 3 * h] }, &[xt])?;
+        let mut rh = einsum(ctx, "bh,gh->bg", ht, r, &format!("{n}.rh"))?;
+        if let Some(rb) = rb {
+            rh = bin(ctx, BinaryOp::Add, rh, rb, &format!("{n}.rh.bias"))?;
+        }
+        let gate = |ctx: &mut Ctx, k: usize| -> Result<ValueId, FrontendError> {
+            let a = slice(ctx, xt, 1, k, &format!("{n}.x{k}"))?;
+            let c = slice(ctx, rh, 1, k, &format!("{n}.r{k}"))?;
+            let s = bin(ctx, BinaryOp::Add, a, c, &format!("{n}.g{k}"))?;
+            act(ctx, LookupFn::Sigmoid, s, &format!("{n}.g{k}.act"))
+        };
+        let z = gate(ctx, 0)?;
+        let rg = gate(ctx, 1)?;
+        let xn = slice(ctx, xt, 1, 2, &format!("{n}.x2"))?;
+        let rn = slice(ctx, rh, 1, 2, &format!("{n}.r2"))?;
+        let reset = bin(ctx, BinaryOp::Mul, rg, rn, &format!("{n}.reset"))?;
+        let pre = bin(ctx, BinaryOp::Add, xn, reset, &format!("{n}.cand.pre"))?;
+        let cand = act(ctx, LookupFn::Tanh, pre, &format!("{n}.cand"))?;
+        let keep = bin(ctx, BinaryOp::Sub, ht, cand, &format!("{n}.keep"))?;
+        let upd = bin(ctx, BinaryOp::Mul, z, keep, &format!("{n}.update"))?;
+        ht = bin(ctx, BinaryOp::Add, cand, upd, &format!("{n}.h"))?;
+        ys[t] = Some(ctx.add(&format!("{n}.y"), Reshape { shape: vec![b, 1, h] }, &[ht])?);
+    }
+    let ys: Vec<ValueId> = ys.into_iter().flatten().collect();
+    let y = if !op.emit_y {
+        // The sequence output is left empty (only the last state is read).
+        let empty =
+            zkml_ir::Tensor::from_f32(vec![b, 0, h], vec![]).map_err(|e| fail(node, e.to_string()))?;
+        ctx.graph.add_const(format!("{name}.y"), empty)?
+    } else if ys.len() == 1 {
+        ys[0]
+    } else {
+        ctx.add(&format!("{name}.y"), Concat { axis: 1 }, &ys)?
+    };
+    let last = ctx.add(&format!("{name}.h_last"), Reshape { shape: vec![b, 1, h] }, &[ht])?;
+    Ok(vec![y, last])
 }
 
 /// tract's fused LSTM step: gate pre-activations `[…, 4h]` in ONNX order

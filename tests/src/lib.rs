@@ -190,6 +190,9 @@ pub mod onnx_node {
             "Range" => &[0, 1, 2],
             "Dropout" => &[1, 2],
             "Resize" => &[1, 2, 3],
+            "Tile" => &[1],
+            "OneHot" => &[1, 2],
+            "CumSum" => &[1],
             _ => &[],
         }
     }

@@ -294,26 +294,36 @@ impl Quantizer<'_> {
     }
 
     /// `where(c, x, y) = y + c·(x − y)`.
-    pub(super) fn select(
-        &mut self,
-        node: &zkml_ir::Node,
-        old: ValueId,
-        name: &str,
-    ) -> Result<ValueId, QuantError> {
+    pub(super) fn select(&mut self, node: &zkml_ir::Node, name: &str) -> Result<ValueId, QuantError> {
         let (c, x, y) = (node.inputs[0], node.inputs[1], node.inputs[2]);
         let cv = self.boolean(c, name)?;
         if let (Some(Val::Const(tx)), Some(Val::Const(ty))) =
             (self.map.get(&x).cloned(), self.map.get(&y).cloned())
         {
-            // Constant branches (a tree's leaves): the difference is folded,
-            // the product keeps the weight type's scale and `y` joins it.
+            // Constant integer branches: scale 1, exact.
+            if tx.dtype() != DType::F32 && ty.dtype() != DType::F32 {
+                let (kx, ky) = (
+                    self.scale_one_const(&format!("{name}.x"), &tx)?,
+                    self.scale_one_const(&format!("{name}.y"), &ty)?,
+                );
+                let d = self.bin(BinaryOp::Sub, kx, ky, &format!("{name}.delta"))?;
+                let p = self.bin(BinaryOp::Mul, cv, d, &format!("{name}.pick"))?;
+                return self.bin(BinaryOp::Add, ky, p, name);
+            }
+            // Constant branches (a tree's leaves): `y` and the folded
+            // difference on one grid fitted to both, so the sum is exact.
             let (fx, fy) = (float_tensor(&tx)?, float_tensor(&ty)?);
             let diff = Binary { op: BinaryOp::Sub };
             let d = zkml_ir::OpDef::eval(&diff, &[&fx, &fy]).map_err(op_err)?.remove(0);
-            let k = self.add_const(&format!("{name}.delta"), &d, self.opts.weight_bits)?;
+            let absmax = [&d, &fy]
+                .iter()
+                .flat_map(|t| t.as_f32().map(|v| v.to_vec()).unwrap_or_default())
+                .fold(0f32, |m, v| m.max(v.abs()));
+            let scale = super::scale_for(absmax, self.opts.weight_bits);
+            let k = self.add_const_at(&format!("{name}.delta"), &d, scale)?;
+            let yk = self.add_const_at(&format!("{name}.y"), &fy, scale)?;
             let p = self.bin(BinaryOp::Mul, cv, k, &format!("{name}.pick"))?;
-            let (p, yk) = self.with_const_addend(p, old, &fy, name)?;
-            return self.bin(BinaryOp::Add, p, yk, name);
+            return self.bin(BinaryOp::Add, yk, p, name);
         }
         let nearest = [Round::Nearest; 2];
         let (xv, yv) = self.on_one_grid(x, y, nearest, name)?;

@@ -134,7 +134,7 @@ impl Quantizer<'_> {
     }
 
     /// A constant at a given scale (rounded), as wide as its values need.
-    fn add_const_at(&mut self, name: &str, t: &Tensor, scale: f32) -> Result<ValueId, QuantError> {
+    pub(super) fn add_const_at(&mut self, name: &str, t: &Tensor, scale: f32) -> Result<ValueId, QuantError> {
         let TensorData::F32(v) = t.data() else { return Ok(self.out.add_const(name, t.clone())?) };
         let ints: Vec<i64> = v.iter().map(|x| (*x as f64 / scale as f64).round() as i64).collect();
         let m = ints.iter().map(|x| x.unsigned_abs()).max().unwrap_or(0);
@@ -465,7 +465,7 @@ impl Quantizer<'_> {
             Op::Compare(c) => Val::Q(self.compare(c.op, node, &name)?),
             Op::Logic(l) => Val::Q(self.logic(l.op, node, &name)?),
             Op::Arg(a) => Val::Q(self.arg(a, node, &name)?),
-            Op::Where(_) => Val::Q(self.select(node, old, &name)?),
+            Op::Where(_) => Val::Q(self.select(node, &name)?),
             Op::Cast(c) => self.cast(c, node, &name)?,
             Op::Lookup(l) => {
                 let mut x = self.value(node.inputs[0])?;

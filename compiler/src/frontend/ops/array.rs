@@ -5,7 +5,7 @@ use super::{Ctx, Registry, fail, konst_i64};
 use crate::FrontendError;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::array::{
-    Gather, MultiBroadcastTo, Pad, PadMode, Slice, StridedSlice, TypedConcat,
+    CumSum, Gather, MultiBroadcastTo, OneHot, Pad, PadMode, Slice, StridedSlice, Tile, TypedConcat,
 };
 use tract_onnx::tract_core::ops::change_axes::AxisOp;
 use zkml_ir::ValueId;
@@ -25,6 +25,10 @@ pub(super) const ONNX: &[&str] = &[
     "Gather",
     "Pad",
     "Expand",
+    "Tile",
+    "OneHot",
+    "Hardmax",
+    "CumSum",
 ];
 
 pub(super) fn register(r: &mut Registry) {
@@ -35,6 +39,116 @@ pub(super) fn register(r: &mut Registry) {
     r.insert::<Gather>(gather);
     r.insert::<Pad>(pad);
     r.insert::<MultiBroadcastTo>(broadcast);
+    r.insert::<Tile>(tile);
+    r.insert::<OneHot>(one_hot);
+    r.insert::<CumSum>(cumsum);
+}
+
+/// `CumSum` along an axis of `n`: one einsum with the constant 0/1
+/// triangle `T[i, j] = [j ≤ i]` (`<` when exclusive, mirrored when
+/// reversed): exact, `n²` terms per row.
+fn cumsum(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {
+    let op = node.op_as::<CumSum>().ok_or_else(|| fail(node, "not a cumulative sum"))?;
+    let x = args[0];
+    let rank = ctx.fact(x).rank();
+    if rank > 20 {
+        return Err(fail(node, "a cumulative sum of rank above 20"));
+    }
+    let n = ctx.fact(x).shape[op.axis];
+    let mut tri = vec![0f32; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            let (a, b) = if op.reverse { (i, j) } else { (j, i) };
+            // Forward: j before i; reversed: j after i.
+            let take = if op.exclusive { a < b } else { a <= b };
+            tri[i * n + j] = f32::from(u8::from(take));
+        }
+    }
+    let t = zkml_ir::Tensor::from_f32(vec![n, n], tri).map_err(|e| fail(node, e.to_string()))?;
+    let t = ctx.graph.add_const(format!("{}.triangle", node.name), t)?;
+    let x = if ctx.fact(x).dtype == zkml_ir::DType::F32 {
+        x
+    } else {
+        ctx.add(&format!("{}.float", node.name), zkml_ir::ops::unary::Cast { to: zkml_ir::DType::F32 }, &[x])?
+    };
+    let letters: Vec<char> = (0..rank).map(|a| (b'a' + a as u8) as char).collect();
+    let term: String = letters.iter().collect();
+    let out: String = letters.iter().enumerate().map(|(a, &c)| if a == op.axis { 'z' } else { c }).collect();
+    let eq = format!("{term},z{}->{out}", letters[op.axis]);
+    let e = zkml_ir::ops::einsum::Einsum::new(eq).map_err(|e| fail(node, e.to_string()))?;
+    let y = ctx.add(&node.name, e, &[x, t])?;
+    if ctx.fact(args[0]).dtype == zkml_ir::DType::F32 {
+        return Ok(vec![y]);
+    }
+    Ok(vec![ctx.add(
+        &format!("{}.int", node.name),
+        zkml_ir::ops::unary::Cast { to: zkml_ir::DType::I64 },
+        &[y],
+    )?])
+}
+
+/// `Tile`: per repeated axis, a reshape `[…, 1, d, …]`, a broadcast
+/// `[…, m, d, …]` and a reshape `[…, m·d, …]` (data movement).
+fn tile(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {
+    let op = node.op_as::<Tile>().ok_or_else(|| fail(node, "not a tile"))?;
+    let mut y = args[0];
+    for (axis, m) in op.multipliers.iter().enumerate() {
+        let m = usize::try_from(m.to_i64().map_err(|_| fail(node, "a symbolic tile count"))?)
+            .map_err(|_| fail(node, "a negative tile count"))?;
+        if m == 1 {
+            continue;
+        }
+        let shape = ctx.fact(y).shape.clone();
+        let mut split = shape.clone();
+        split.insert(axis, 1);
+        let mut wide = split.clone();
+        wide[axis] = m;
+        let mut merged = shape;
+        merged[axis] *= m;
+        let name = format!("{}.axis{axis}", node.name);
+        y = ctx.add(&name, layout::Reshape { shape: split }, &[y])?;
+        y = ctx.add(&name, layout::Expand { shape: wide }, &[y])?;
+        y = ctx.add(&name, layout::Reshape { shape: merged }, &[y])?;
+    }
+    Ok(vec![y])
+}
+
+/// `OneHot`: `on` where the index equals the position along the new axis
+/// (or the position minus the depth: negative indices), `off` elsewhere; a
+/// comparison and a selection, proven exactly.
+fn one_hot(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {
+    use zkml_ir::ops::logic::{Compare, CompareOp, Logic, LogicOp, Where};
+    let op = node.op_as::<OneHot>().ok_or_else(|| fail(node, "not a one-hot"))?;
+    let name = &node.name;
+    let shape = ctx.fact(args[0]).shape.clone();
+    // Positions in the index's own type (float indices hold integers).
+    let float = ctx.fact(args[0]).dtype == zkml_ir::DType::F32;
+    let idx = args[0];
+    let mut unsq = shape.clone();
+    unsq.insert(op.axis, 1);
+    let idx = ctx.add(&format!("{name}.idx"), layout::Reshape { shape: unsq.clone() }, &[idx])?;
+    let mut pos_shape = vec![1; unsq.len()];
+    pos_shape[op.axis] = op.dim;
+    let d = op.dim as i64;
+    let iota = |ctx: &mut Ctx, off: i64, n: &str| {
+        let t = if float {
+            zkml_ir::Tensor::from_f32(pos_shape.clone(), (0..d).map(|i| (i - off) as f32).collect())
+        } else {
+            zkml_ir::Tensor::from_i64(pos_shape.clone(), (0..d).map(|i| i - off).collect())
+        }
+        .map_err(|e| fail(node, e.to_string()))?;
+        Ok::<_, FrontendError>(ctx.graph.add_const(format!("{name}.{n}"), t)?)
+    };
+    let (pos, neg) = (iota(ctx, 0, "positions")?, iota(ctx, d, "negative_positions")?);
+    let eq = Compare { op: CompareOp::Eq };
+    let a = ctx.add(&format!("{name}.hit"), eq.clone(), &[idx, pos])?;
+    let b = ctx.add(&format!("{name}.hit_negative"), eq, &[idx, neg])?;
+    let hit = ctx.add(&format!("{name}.hits"), Logic { op: LogicOp::Or }, &[a, b])?;
+    let on = super::ir_tensor(&op.on).map_err(|e| fail(node, e))?;
+    let off = super::ir_tensor(&op.off).map_err(|e| fail(node, e))?;
+    let on = ctx.graph.add_const(format!("{name}.on"), on)?;
+    let off = ctx.graph.add_const(format!("{name}.off"), off)?;
+    Ok(vec![ctx.add(name, Where, &[hit, on, off])?])
 }
 
 fn axis_op(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {

@@ -115,6 +115,10 @@ const PROVEN_AS: &[(&str, &str)] = &[
     ("Flatten", "data movement (a relabelling)"),
     ("Gather", "by public ids from a constant table: embedding rows; by constant indices: data movement"),
     ("Gemm", "einsum (sumcheck) and an add"),
+    ("Hardmax", "ArgMax, then a one-hot of it"),
+    ("OneHot", "exact comparisons of the index with the positions, then a selection"),
+    ("Tile", "data movement (a reshape, a broadcast, a reshape per axis)"),
+    ("CumSum", "tract's expansion, a loop unrolled into additions"),
     (
         "GRU",
         "unrolled over the static sequence (both directions): per step einsums, sigmoid and tanh tables, products",

@@ -191,6 +191,7 @@ pub mod onnx_node {
             "Dropout" => &[1, 2],
             "Resize" => &[1, 2, 3],
             "Tile" => &[1],
+            "TopK" => &[1],
             "OneHot" => &[1, 2],
             "CumSum" => &[1],
             _ => &[],

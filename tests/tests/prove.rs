@@ -119,6 +119,7 @@ fn rejects_a_wrong_value_at_any_node() {
         "ops/Gather.onnx",
         "ops/LeakyRelu.onnx",
         "ops/ArgMax.onnx",
+        "ops/TopK.onnx",
     ] {
         let c = Case::new(name, 11);
         let mut kinds_seen = std::collections::BTreeSet::new();
@@ -179,6 +180,18 @@ fn rejects_a_wrong_argmax_index() {
     let id = c.graph.node(out.node).inputs.first().map_or(out.node, |v| v.node);
     let values = run_tampered(&c.graph, &c.inputs(), id, &|v| v[0] = (v[0] + 1) % 8);
     assert!(assert_rejected(&c, &values, &|_, _| {}, "wrong argmax index"), "the prover refused to prove");
+}
+
+/// TopK's values come in proven order: a prover that reports the top
+/// values in another order (or another value) is rejected.
+#[test]
+fn rejects_a_wrong_top_k_order() {
+    let c = Case::new("ops/TopK.onnx", 5);
+    let out = c.graph.outputs()[0];
+    let values = run_tampered(&c.graph, &c.inputs(), out.node, &|v| v.swap(0, 1));
+    let same = values[out.node][0].as_i64().unwrap()[..2].windows(2).all(|w| w[0] == w[1]);
+    assert!(!same, "the first two top values are equal: pick another seed");
+    assert!(assert_rejected(&c, &values, &|_, _| {}, "top values swapped"), "the prover refused to prove");
 }
 
 /// `max(a, b) = b + relu(a − b)` with an exact ReLU: a wrong ReLU output

@@ -48,6 +48,7 @@ pub fn lowered_cost(op: &Op, n: f64) -> Option<f64> {
         Op::Cast(_) => 0.0,
         // A max reduction, a step per entry, a second max reduction.
         Op::Arg(_) => 60.0 * n,
+        Op::TopK(t) => 60.0 * n * t.k as f64,
         Op::Binary(b) if matches!(b.op, BinaryOp::Max | BinaryOp::Min) => 14.0 * n,
         _ => return None,
     })
@@ -367,56 +368,146 @@ impl Quantizer<'_> {
         self.bin(BinaryOp::Add, padded, k, name)
     }
 
-    /// `argmax` along an axis of `n` entries, exactly: `m = max x` (a max
-    /// reduction), `s_i = [m − x_i > 0]` (a step), then the first index is
-    /// `min_i (i + n·s_i) = −max_i (−i − n·s_i)` and the last is
-    /// `max_i (i − n·s_i)`: indices of a maximum stay below `n`, the others
-    /// are pushed past every one of them. `argmin` is `argmax` of `−x`.
+    /// The maximum of `x` along `axis` (kept, size 1) and the first index
+    /// reaching it, exactly: `m = max x` (a max reduction), the step
+    /// `s_i = [m − x_i > 0]`, then the first index is `min_i (i + n·s_i)`,
+    /// computed as `−max_i (−i − n·s_i)`, and the last is `max_i (i − n·s_i)`:
+    /// indices of a maximum stay below `n`, the others are pushed past them.
+    fn max_and_index(
+        &mut self,
+        x: ValueId,
+        axis: usize,
+        last: bool,
+        name: &str,
+    ) -> Result<(ValueId, ValueId), QuantError> {
+        use zkml_ir::ops::reduce::{Reduce, ReduceOp};
+        let shape = self.out.fact(x).map(|f| f.shape.clone()).unwrap_or_default();
+        let n = shape[axis];
+        let max = Reduce { op: ReduceOp::Max, axes: vec![axis], keepdims: true };
+        let m = self.add(&format!("{name}.max"), max.clone(), &[x])?;
+        let d = self.bin(BinaryOp::Sub, m, x, &format!("{name}.gap"))?;
+        let s = self.sign_domain(d, LookupFn::Relu, &format!("{name}.below"))?;
+        let sign = if last { 1 } else { -1 };
+        let iota = self.positions(&shape, axis, sign, name)?;
+        let push = self.int_const(&format!("{name}.push"), &[], vec![-(n as i64)], 1.0)?;
+        let pushed = self.bin(BinaryOp::Mul, s, push, &format!("{name}.pushed"))?;
+        let key = self.bin(BinaryOp::Add, iota, pushed, &format!("{name}.key"))?;
+        let best = self.add(&format!("{name}.best"), max, &[key])?;
+        if last {
+            return Ok((m, best));
+        }
+        let zero = self.int_const(&format!("{name}.zero"), &[], vec![0], 1.0)?;
+        Ok((m, self.bin(BinaryOp::Sub, zero, best, &format!("{name}.first"))?))
+    }
+
+    /// `sign · i` along `axis` of `shape` (the others size 1), scale 1.
+    fn positions(
+        &mut self,
+        shape: &[usize],
+        axis: usize,
+        sign: i64,
+        name: &str,
+    ) -> Result<ValueId, QuantError> {
+        let mut s = vec![1; shape.len()];
+        s[axis] = shape[axis];
+        self.int_const(&format!("{name}.index"), &s, (0..shape[axis] as i64).map(|i| sign * i).collect(), 1.0)
+    }
+
+    /// `x` negated (for the smallest entries), exactly.
+    fn negated(&mut self, x: ValueId, name: &str) -> Result<ValueId, QuantError> {
+        let minus = self.int_const(&format!("{name}.minus"), &[], vec![-1], 1.0)?;
+        self.bin(BinaryOp::Mul, x, minus, &format!("{name}.neg"))
+    }
+
+    /// `argmax` (`argmin`: of `−x`) along an axis, as [`Self::max_and_index`].
     pub(super) fn arg(
         &mut self,
         a: &zkml_ir::ops::reduce::Arg,
         node: &zkml_ir::Node,
         name: &str,
     ) -> Result<ValueId, QuantError> {
-        use zkml_ir::ops::reduce::{Reduce, ReduceOp};
         let mut x = self.q_value(node.inputs[0], name)?;
         let shape = self.out.fact(x).map(|f| f.shape.clone()).unwrap_or_default();
-        let n = shape[a.axis];
         if a.min {
-            let minus = self.int_const(&format!("{name}.minus"), &[], vec![-1], 1.0)?;
-            x = self.bin(BinaryOp::Mul, x, minus, &format!("{name}.neg"))?;
+            x = self.negated(x, name)?;
         }
-        let max = Reduce { op: ReduceOp::Max, axes: vec![a.axis], keepdims: true };
-        let m = self.add(&format!("{name}.max"), max.clone(), &[x])?;
-        let d = self.bin(BinaryOp::Sub, m, x, &format!("{name}.gap"))?;
-        let s = self.sign_domain(d, LookupFn::Relu, &format!("{name}.below"))?;
-        let mut iota_shape = vec![1; shape.len()];
-        iota_shape[a.axis] = n;
-        let sign = if a.last { 1 } else { -1 };
-        let iota = self.int_const(
-            &format!("{name}.index"),
-            &iota_shape,
-            (0..n as i64).map(|i| sign * i).collect(),
-            1.0,
-        )?;
-        let push = self.int_const(&format!("{name}.push"), &[], vec![-(n as i64)], 1.0)?;
-        let pushed = self.bin(BinaryOp::Mul, s, push, &format!("{name}.pushed"))?;
-        let key = self.bin(BinaryOp::Add, iota, pushed, &format!("{name}.key"))?;
-        // The last op takes the node's name.
-        let final_name = |step: &str| if a.keepdims { name.to_string() } else { format!("{name}.{step}") };
-        let idx = if a.last {
-            self.add(&final_name("best"), max, &[key])?
-        } else {
-            let best = self.add(&format!("{name}.best"), max, &[key])?;
-            let zero = self.int_const(&format!("{name}.zero"), &[], vec![0], 1.0)?;
-            self.bin(BinaryOp::Sub, zero, best, &final_name("first"))?
-        };
-        if a.keepdims {
-            return Ok(idx);
-        }
+        let (_, idx) = self.max_and_index(x, a.axis, a.last, name)?;
         let mut out = shape.clone();
+        if a.keepdims {
+            // The node's value: a relabelling keeps its name on the last op.
+            return self.add(
+                name,
+                zkml_ir::ops::layout::Reshape {
+                    shape: {
+                        out[a.axis] = 1;
+                        out
+                    },
+                },
+                &[idx],
+            );
+        }
         out.remove(a.axis);
         self.add(name, zkml_ir::ops::layout::Reshape { shape: out }, &[idx])
+    }
+
+    /// `TopK`: `k` rounds of [`Self::max_and_index`]; after each, the entry
+    /// found is pushed below every entry of the type (`x − [i = idx]·(2M +
+    /// 1)`, `M` the type's largest magnitude), so the next round finds the
+    /// next one. Values and indices come from the same rounds (computed
+    /// once for both outputs), in order: the order is proven with them.
+    pub(super) fn topk(
+        &mut self,
+        t: &zkml_ir::ops::reduce::TopK,
+        node: &zkml_ir::Node,
+        name: &str,
+    ) -> Result<ValueId, QuantError> {
+        let key = (node.inputs[0], t.axis, t.k, t.largest);
+        let (values, indices) = match self.topk_cache.get(&key) {
+            Some(&found) => found,
+            None => {
+                let found = self.topk_rounds(t, node.inputs[0], name)?;
+                self.topk_cache.insert(key, found);
+                found
+            }
+        };
+        Ok(if t.indices { indices } else { values })
+    }
+
+    fn topk_rounds(
+        &mut self,
+        t: &zkml_ir::ops::reduce::TopK,
+        input: ValueId,
+        name: &str,
+    ) -> Result<(ValueId, ValueId), QuantError> {
+        let mut cur = self.q_value(input, name)?;
+        let shape = self.out.fact(cur).map(|f| f.shape.clone()).unwrap_or_default();
+        let qt = self.qtype(cur).ok_or_else(|| QuantError::Form(format!("{name}: not quantized")))?;
+        if !t.largest {
+            cur = self.negated(cur, name)?;
+        }
+        let (mut vals, mut idxs) = (vec![], vec![]);
+        let pos = self.positions(&shape, t.axis, 1, &format!("{name}.rank"))?;
+        let push = self.int_const(&format!("{name}.below_all"), &[], vec![2 * qt.max_abs() + 1], qt.scale)?;
+        for j in 0..t.k {
+            let step = format!("{name}.r{j}");
+            let (m, idx) = self.max_and_index(cur, t.axis, false, &step)?;
+            vals.push(if t.largest { m } else { self.negated(m, &step)? });
+            idxs.push(idx);
+            if j + 1 < t.k {
+                let d = self.bin(BinaryOp::Sub, pos, idx, &format!("{step}.offset"))?;
+                let s = self.sign_domain(d, LookupFn::Identity, &format!("{step}.sign"))?;
+                let miss = self.bin(BinaryOp::Mul, s, s, &format!("{step}.miss"))?;
+                let one = self.one(&step)?;
+                let hit = self.bin(BinaryOp::Sub, one, miss, &format!("{step}.hit"))?;
+                let down = self.bin(BinaryOp::Mul, hit, push, &format!("{step}.down"))?;
+                cur = self.bin(BinaryOp::Sub, cur, down, &format!("{step}.rest"))?;
+            }
+        }
+        let cat = zkml_ir::ops::layout::Concat { axis: t.axis };
+        let values = if vals.len() == 1 { vals[0] } else { self.add(name, cat.clone(), &vals)? };
+        let indices =
+            if idxs.len() == 1 { idxs[0] } else { self.add(&format!("{name}.indices"), cat, &idxs)? };
+        Ok((values, indices))
     }
 
     /// A cast: integers and booleans are already scale-1 values and floats

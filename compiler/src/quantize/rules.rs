@@ -19,6 +19,7 @@ pub fn quantize(g: &Graph, cal: &Calibration, opts: &QuantOptions) -> Result<Qua
         map: HashMap::new(),
         requants: HashMap::new(),
         indices,
+        topk_cache: HashMap::new(),
     };
     for (id, node) in g.nodes() {
         q.node(id, node).map_err(|e| match e {
@@ -74,6 +75,9 @@ pub(super) struct Quantizer<'a> {
     /// Values that index a gather (directly or through data movement):
     /// integer ids, which keep their plain integer type.
     indices: std::collections::HashSet<ValueId>,
+    /// `TopK` rounds already lowered, by (input, axis, k, largest): values
+    /// and indices.
+    pub(super) topk_cache: HashMap<(ValueId, usize, usize, bool), (ValueId, ValueId)>,
 }
 
 /// The values of `g` that reach a gather's index operand through data
@@ -465,6 +469,7 @@ impl Quantizer<'_> {
             Op::Compare(c) => Val::Q(self.compare(c.op, node, &name)?),
             Op::Logic(l) => Val::Q(self.logic(l.op, node, &name)?),
             Op::Arg(a) => Val::Q(self.arg(a, node, &name)?),
+            Op::TopK(t) => Val::Q(self.topk(t, node, &name)?),
             Op::Where(_) => Val::Q(self.select(node, &name)?),
             Op::Cast(c) => self.cast(c, node, &name)?,
             Op::Lookup(l) => {

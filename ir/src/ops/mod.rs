@@ -89,6 +89,7 @@ op_table! {
     Im2Col(cnn::Im2Col),
     Logic(logic::Logic),
     Arg(reduce::Arg),
+    TopK(reduce::TopK),
 }
 
 impl Op {

@@ -173,3 +173,84 @@ impl OpDef for Arg {
         Ok(vec![Tensor::from_i64(shape, out)?])
     }
 }
+
+/// The `k` largest (or smallest) entries along `axis`, sorted, ties to the
+/// lower index (ONNX `TopK`): the values, or with `indices` their `i64`
+/// positions. One op per output (the IR's ops have one output each here;
+/// the quantizer shares the work of the two).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopK {
+    pub axis: usize,
+    pub k: usize,
+    pub largest: bool,
+    pub indices: bool,
+}
+
+impl OpDef for TopK {
+    fn name(&self) -> &'static str {
+        if self.indices { "topk_indices" } else { "topk_values" }
+    }
+    fn attrs(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("axis", self.axis.to_string()),
+            ("k", self.k.to_string()),
+            ("largest", self.largest.to_string()),
+        ]
+    }
+    fn infer(&self, inputs: &[&Fact]) -> Result<Vec<Fact>, OpError> {
+        expect_inputs(inputs, 1)?;
+        let x = inputs[0];
+        if !matches!(x.dtype, DType::F32 | DType::I64) {
+            bail_op!("{} of {} values", self.name(), x.dtype);
+        }
+        if self.axis >= x.rank() || self.k > x.shape[self.axis] {
+            bail_op!("top {} along axis {} of shape {:?}", self.k, self.axis, x.shape);
+        }
+        let mut shape = x.shape.clone();
+        shape[self.axis] = self.k;
+        Ok(vec![Fact::new(if self.indices { DType::I64 } else { x.dtype }, shape)])
+    }
+    fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
+        let x = inputs[0];
+        let s = x.shape();
+        let vals: Vec<f64> = match x.data() {
+            TensorData::F32(v) => v.iter().map(|&a| f64::from(a)).collect(),
+            _ => x.as_i64()?.iter().map(|&a| a as f64).collect(),
+        };
+        let (n, inner) = (s[self.axis], s[self.axis + 1..].iter().product::<usize>());
+        let outer: usize = s[..self.axis].iter().product();
+        let mut picked = vec![0usize; outer * self.k * inner];
+        for o in 0..outer {
+            for i in 0..inner {
+                let at = |j: usize| vals[(o * n + j) * inner + i];
+                let mut order: Vec<usize> = (0..n).collect();
+                // Stable: equal values keep the lower index first.
+                order.sort_by(|&a, &b| {
+                    let c = at(a).total_cmp(&at(b));
+                    if self.largest { c.reverse() } else { c }
+                });
+                for (r, &j) in order.iter().take(self.k).enumerate() {
+                    picked[(o * self.k + r) * inner + i] = j;
+                }
+            }
+        }
+        let mut shape = s.to_vec();
+        shape[self.axis] = self.k;
+        if self.indices {
+            return Ok(vec![Tensor::from_i64(shape, picked.iter().map(|&j| j as i64).collect())?]);
+        }
+        let src = |p: usize, j: usize| {
+            let (o, i) = (p / (self.k * inner), p % inner);
+            (o * n + j) * inner + i
+        };
+        Ok(vec![match x.data() {
+            TensorData::F32(v) => {
+                Tensor::from_f32(shape, picked.iter().enumerate().map(|(p, &j)| v[src(p, j)]).collect())?
+            }
+            _ => {
+                let v = x.as_i64()?;
+                Tensor::from_i64(shape, picked.iter().enumerate().map(|(p, &j)| v[src(p, j)]).collect())?
+            }
+        }])
+    }
+}

@@ -70,6 +70,10 @@ const PROVEN_AS: &[(&str, &str)] = &[
         "m = max (committed differences), then the smallest index i + n·[m − x_i > 0] (a max of its negation); exact",
     ),
     ("ArgMin", "ArgMax of −x"),
+    (
+        "TopK",
+        "k rounds of ArgMax: the max, its first index, then that entry pushed below every other; values and order proven",
+    ),
     ("And", "a·b on 0/1 values"),
     ("Or", "a + b − a·b on 0/1 values"),
     ("Xor", "(a − b)² on 0/1 values"),

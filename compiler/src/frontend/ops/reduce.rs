@@ -4,6 +4,7 @@
 use super::{Ctx, Registry, fail};
 use crate::FrontendError;
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::ops::array::Topk;
 use tract_onnx::tract_core::ops::nn::{Reduce, Reducer};
 use zkml_ir::ValueId;
 use zkml_ir::ops::reduce::{self, ReduceOp};
@@ -23,10 +24,26 @@ pub(super) const ONNX: &[&str] = &[
     "GlobalMaxPool",
     "ArgMax",
     "ArgMin",
+    "TopK",
 ];
 
 pub(super) fn register(r: &mut Registry) {
     r.insert::<Reduce>(reduce);
+    r.insert::<Topk>(topk);
+}
+
+/// `TopK` with a constant `k`: the values and the indices, one IR op each.
+fn topk(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {
+    let op = node.op_as::<Topk>().ok_or_else(|| fail(node, "not a top-k"))?;
+    let k = ctx
+        .konst(node, 1)
+        .and_then(|t| t.cast_to_scalar::<i64>().ok())
+        .and_then(|k| usize::try_from(k).ok())
+        .ok_or_else(|| fail(node, "TopK's k must be a constant, non-negative integer"))?;
+    let mk = |indices| reduce::TopK { axis: op.axis, k, largest: op.largest, indices };
+    let values = ctx.add(&node.name, mk(false), &args[..1])?;
+    let indices = ctx.add(&format!("{}.indices", node.name), mk(true), &args[..1])?;
+    Ok(vec![values, indices])
 }
 
 fn reduce(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {

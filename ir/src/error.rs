@@ -68,3 +68,22 @@ impl From<IrError> for PlanError {
         PlanError::Graph(e)
     }
 }
+
+/// An error and its sources as one line, `outer: inner: …`, leaving out a
+/// source whose message the previous one already ends with (a typed error
+/// that wraps another usually prints it too: `partitioning: {0}`).
+pub fn chain_message(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut last = out.clone();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let msg = s.to_string();
+        if !last.ends_with(&msg) {
+            out.push_str(": ");
+            out.push_str(&msg);
+        }
+        last = msg;
+        source = s.source();
+    }
+    out
+}

@@ -21,7 +21,7 @@ mod tensor;
 mod text;
 
 pub use dtype::{DType, Fact, QType};
-pub use error::{IrError, OpError, PlanError};
+pub use error::{IrError, OpError, PlanError, chain_message};
 pub use graph::{Graph, Node, Value, ValueId};
 pub use ops::{Op, OpDef};
 pub use partition::{Partition, Partitioning};

@@ -147,7 +147,7 @@ fn main() -> std::process::ExitCode {
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", zkml_ir::chain_message(e.as_ref()));
             std::process::ExitCode::FAILURE
         }
     }

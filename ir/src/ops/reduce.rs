@@ -110,6 +110,31 @@ impl OpDef for Reduce {
     }
 }
 
+/// A tensor's values (as f64) seen as `outer × n × inner` lanes along an
+/// axis of `n` entries: entry `j` of lane `(o, i)` is `vals[(o·n + j)·inner + i]`.
+struct Lanes {
+    vals: Vec<f64>,
+    outer: usize,
+    n: usize,
+    inner: usize,
+}
+
+impl Lanes {
+    fn of(x: &Tensor, axis: usize) -> Result<Lanes, OpError> {
+        let s = x.shape();
+        let vals = match x.data() {
+            TensorData::F32(v) => v.iter().map(|&a| f64::from(a)).collect(),
+            _ => x.as_i64()?.iter().map(|&a| a as f64).collect(),
+        };
+        Ok(Lanes {
+            vals,
+            outer: s[..axis].iter().product(),
+            n: s[axis],
+            inner: s[axis + 1..].iter().product(),
+        })
+    }
+}
+
 /// The index of the largest (`min`: smallest) entry along `axis`: the first
 /// one, or the last with `last` (ONNX `ArgMax`/`ArgMin`,
 /// `select_last_index`); `i64` indices, the axis kept (size 1) with
@@ -149,12 +174,7 @@ impl OpDef for Arg {
     fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
         let x = inputs[0];
         let s = x.shape();
-        let vals: Vec<f64> = match x.data() {
-            TensorData::F32(v) => v.iter().map(|&a| f64::from(a)).collect(),
-            _ => x.as_i64()?.iter().map(|&a| a as f64).collect(),
-        };
-        let (n, inner) = (s[self.axis], s[self.axis + 1..].iter().product::<usize>());
-        let outer: usize = s[..self.axis].iter().product();
+        let Lanes { vals, outer, n, inner } = Lanes::of(x, self.axis)?;
         let better = |a: f64, b: f64| if self.min { a < b } else { a > b };
         let mut out = Vec::with_capacity(outer * inner);
         for o in 0..outer {
@@ -213,12 +233,7 @@ impl OpDef for TopK {
     fn eval(&self, inputs: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
         let x = inputs[0];
         let s = x.shape();
-        let vals: Vec<f64> = match x.data() {
-            TensorData::F32(v) => v.iter().map(|&a| f64::from(a)).collect(),
-            _ => x.as_i64()?.iter().map(|&a| a as f64).collect(),
-        };
-        let (n, inner) = (s[self.axis], s[self.axis + 1..].iter().product::<usize>());
-        let outer: usize = s[..self.axis].iter().product();
+        let Lanes { vals, outer, n, inner } = Lanes::of(x, self.axis)?;
         let mut picked = vec![0usize; outer * self.k * inner];
         for o in 0..outer {
             for i in 0..inner {

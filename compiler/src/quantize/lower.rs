@@ -1,6 +1,7 @@
-//! Integers, booleans, comparisons, logic, selection, casts, `max`/`min`:
-//! ops outside the provable core that the quantizer lowers into it,
-//! exactly, once every value has a fixed-point type.
+//! Integers, booleans, comparisons, logic, selection, casts, `max`/`min`,
+//! `argmax`/`argmin`, `TopK` and padding with a value: ops outside the
+//! provable core that the quantizer lowers into it, exactly, once every
+//! value has a fixed-point type.
 //!
 //! **Integers and booleans are fixed point with scale 1.** A computed
 //! integer or boolean value (an `int64` attention mask, a comparison's
@@ -29,6 +30,10 @@
 //! **`max(a, b) = b + relu(a − b)`, `min(a, b) = a − relu(a − b)`**, the
 //! ReLU at the difference's own type (requantization by 1): exact, range
 //! checks only.
+//!
+//! **`argmax` is a max reduction, a step per entry and a max of pushed
+//! indices** (see `max_and_index`); `TopK` is `k` rounds of it, each found
+//! entry pushed below every value of the type before the next round.
 
 use super::rules::{Quantizer, Val, op_err};
 use super::*;

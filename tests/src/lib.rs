@@ -194,6 +194,14 @@ pub mod onnx_node {
             "TopK" => &[1],
             "OneHot" => &[1, 2],
             "CumSum" => &[1],
+            // Quantization parameters: constants of the model.
+            "QuantizeLinear" | "DequantizeLinear" => &[1, 2],
+            "QLinearMatMul" => &[1, 2, 4, 5, 6, 7],
+            "QLinearConv" => &[1, 2, 4, 5, 6, 7, 8],
+            "MatMulInteger" | "ConvInteger" => &[2, 3],
+            // Indices and tables of the indexing ops.
+            "Gather" | "GatherND" | "ScatterElements" | "Scatter" | "ScatterND" => &[1],
+            "RotaryEmbedding" => &[1, 2, 3],
             _ => &[],
         }
     }

@@ -194,6 +194,57 @@ fn rejects_a_wrong_top_k_order() {
     assert!(assert_rejected(&c, &values, &|_, _| {}, "top values swapped"), "the prover refused to prove");
 }
 
+/// The last node of `c` whose name contains `part`.
+fn node_named(c: &Case, part: &str) -> usize {
+    c.graph
+        .nodes()
+        .filter(|(_, n)| n.name.contains(part))
+        .last()
+        .map(|(id, _)| id)
+        .unwrap_or_else(|| panic!("no node named *{part}*"))
+}
+
+/// A gather by computed indices selects through a one-hot of exact
+/// comparisons: a prover that selects another element (flips a bit of the
+/// one-hot) and computes on from it is rejected.
+#[test]
+fn rejects_a_wrong_gathered_element() {
+    let c = Case::new("ops/GatherElements.onnx", 5);
+    let id = node_named(&c, ".hit.sign");
+    let values = run_tampered(&c.graph, &c.inputs(), id, &|v| v[1] = if v[1] == 0 { 1 } else { 0 });
+    assert!(
+        assert_rejected(&c, &values, &|_, _| {}, "wrong gathered element"),
+        "the prover refused to prove"
+    );
+}
+
+/// A scatter by constant indices is data movement the plan fixes: a prover
+/// that writes an update to another target is rejected.
+#[test]
+fn rejects_a_wrong_scatter_target() {
+    let c = Case::new("ops/ScatterElements.onnx", 5);
+    let id = node_named(&c, ".moved");
+    let moved = c.values[id][0].as_i64().unwrap().to_vec();
+    // Row 0 of column 0 and the row below it hold different values: swap them.
+    let (p, q) = (0, 8);
+    assert_ne!(moved[p], moved[q], "pick another seed");
+    let values = run_tampered(&c.graph, &c.inputs(), id, &|v| v.swap(p, q));
+    assert!(assert_rejected(&c, &values, &|_, _| {}, "wrong scatter target"), "the prover refused to prove");
+}
+
+/// `QLinearMatMul`'s requantization to `uint8` is one range-checked
+/// rounding: a prover that rounds to another integer is rejected.
+#[test]
+fn rejects_a_wrong_quantized_integer() {
+    let c = Case::new("ops/QLinearMatMul.onnx", 5);
+    let id = node_named(&c, ".round");
+    let values = run_tampered(&c.graph, &c.inputs(), id, &|v| v[0] += 1);
+    assert!(
+        assert_rejected(&c, &values, &|_, _| {}, "wrong quantized integer"),
+        "the prover refused to prove"
+    );
+}
+
 /// `max(a, b) = b + relu(a − b)` with an exact ReLU: a wrong ReLU output
 /// (a wrong maximum) is rejected.
 #[test]

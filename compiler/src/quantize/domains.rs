@@ -48,7 +48,9 @@ pub(super) fn scale_for(absmax: f32, bits: u8) -> f32 {
 }
 
 /// Symmetric per-tensor quantization of `v` to `bits` bits; a tensor whose
-/// nonzero entries share one magnitude becomes exactly `{-1,0,1}·m`.
+/// nonzero entries share one magnitude becomes exactly `{-1,0,1}·m`, and a
+/// tensor of integers that fit `bits` is kept exactly at scale 1, and one on
+/// an int8 grid `k · absmax/127` keeps that grid.
 pub fn quantize_tensor(v: &[f32], bits: u8) -> (Vec<i64>, QType) {
     let absmax = v.iter().fold(0f32, |m, x| m.max(x.abs()));
     if absmax > 0.0 && v.iter().all(|x| *x == 0.0 || x.abs() == absmax) {
@@ -65,6 +67,22 @@ pub fn quantize_tensor(v: &[f32], bits: u8) -> (Vec<i64>, QType) {
             })
             .collect();
         return (ints, QType::new(2, absmax));
+    }
+    // Integers (the zero-point-shifted weights of a quantized model) are
+    // kept exactly, at scale 1, when they fit the width.
+    if absmax <= QType::new(bits, 1.0).max_abs() as f32 && v.iter().all(|x| x.fract() == 0.0) {
+        let ints: Vec<i64> = v.iter().map(|&x| x as i64).collect();
+        return (ints, QType::new((QType::bits_for(absmax as u128) as u8).max(2), 1.0));
+    }
+    // Weights of an int8 model, dequantized (`k · s`, the largest at
+    // `±127 · s`, as symmetric int8 quantizers write them), keep their own
+    // grid exactly.
+    if bits >= 8 && absmax > 0.0 {
+        let s = f64::from(absmax) / 127.0;
+        let ks: Vec<f64> = v.iter().map(|&x| f64::from(x) / s).collect();
+        if ks.iter().all(|k| (k - k.round()).abs() < 1e-4) {
+            return (ks.iter().map(|k| k.round() as i64).collect(), QType::new(8, s as f32));
+        }
     }
     let s = scale_for(absmax, bits);
     let m = QType::new(bits, s).max_abs() as f64;

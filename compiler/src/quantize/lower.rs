@@ -1,5 +1,6 @@
 //! Integers, booleans, comparisons, logic, selection, casts, `max`/`min`,
-//! `argmax`/`argmin`, `TopK` and padding with a value: ops outside the
+//! `argmax`/`argmin`, `TopK`, padding with a value and ONNX's linear
+//! quantization (`QuantizeLinear`): ops outside the
 //! provable core that the quantizer lowers into it, exactly, once every
 //! value has a fixed-point type.
 //!
@@ -31,6 +32,15 @@
 //! ReLU at the difference's own type (requantization by 1): exact, range
 //! checks only.
 //!
+//! **`QuantizeLinear` is one requantization into a saturating integer
+//! domain**: `round(x / scale)` of `x = q · s` is `q` requantized by `s /
+//! scale` (round half up) into a scale-1 domain `±D` just wide enough for
+//! `[lo − zp, hi − zp]`; then `+ zp`, and `lo + relu(y − lo)`,
+//! `hi − relu(hi − y)` where the domain reaches past the type. Integer
+//! in, integer out: `QLinearMatMul`'s accumulator is exact and only its
+//! final rounding is a requantization, as the model wrote it. The rounding
+//! differs from ONNX's (half to even) only on exact ties.
+//!
 //! **`argmax` is a max reduction, a step per entry and a max of pushed
 //! indices** (see `max_and_index`); `TopK` is `k` rounds of it, each found
 //! entry pushed below every value of the type before the next round.
@@ -38,6 +48,7 @@
 use super::rules::{Quantizer, Val, op_err};
 use super::*;
 use zkml_ir::ops::logic::{CompareOp, LogicOp};
+use zkml_ir::ops::quant::QuantizeLinear;
 use zkml_ir::ops::unary::Cast;
 
 /// Whether the quantizer lowers `op` into the provable core (on any types);
@@ -55,6 +66,8 @@ pub fn lowered_cost(op: &Op, n: f64) -> Option<f64> {
         Op::Arg(_) => 60.0 * n,
         Op::TopK(t) => 60.0 * n * t.k as f64,
         Op::Binary(b) if matches!(b.op, BinaryOp::Max | BinaryOp::Min) => 14.0 * n,
+        // A requantization, an addition, up to two ReLUs.
+        Op::QuantizeLinear(_) => 30.0 * n,
         _ => return None,
     })
 }
@@ -513,6 +526,43 @@ impl Quantizer<'_> {
         let indices =
             if idxs.len() == 1 { idxs[0] } else { self.add(&format!("{name}.indices"), cat, &idxs)? };
         Ok((values, indices))
+    }
+
+    /// `QuantizeLinear` (see the module docs).
+    pub(super) fn quantize_linear(
+        &mut self,
+        ql: &QuantizeLinear,
+        node: &zkml_ir::Node,
+        name: &str,
+    ) -> Result<ValueId, QuantError> {
+        let x = self.q_value(node.inputs[0], name)?;
+        let input = self.qtype(x).ok_or_else(|| QuantError::Form(format!("{name}: not quantized")))?;
+        let (lo, hi, zp) = (ql.lo, ql.hi, ql.zero_point);
+        let reach = (lo - zp).unsigned_abs().max((hi - zp).unsigned_abs()).max(1);
+        let domain = QType::new(QType::bits_for(u128::from(reach)) as u8, 1.0);
+        let requant =
+            Requant::approximating(input.scale as f64 / ql.scale as f64, input.bits).map_err(op_err)?;
+        let table = TableSpec { func: LookupFn::Identity, domain: Domain::Linear(domain), out: domain };
+        let op = Lookup { func: LookupFn::Identity, quant: Some(LookupQuant { input, requant, table }) };
+        let mut y = self.add(&format!("{name}.round"), op, &[x])?;
+        let d = domain.max_abs();
+        if zp != 0 {
+            let k = self.int_const(&format!("{name}.zero_point"), &[], vec![zp], 1.0)?;
+            y = self.bin(BinaryOp::Add, y, k, &format!("{name}.shift"))?;
+        }
+        if zp - d < lo {
+            let k = self.int_const(&format!("{name}.lo"), &[], vec![lo], 1.0)?;
+            let over = self.bin(BinaryOp::Sub, y, k, &format!("{name}.above_lo"))?;
+            let r = self.relu_exact(over, &format!("{name}.relu_lo"))?;
+            y = self.bin(BinaryOp::Add, r, k, &format!("{name}.clamp_lo"))?;
+        }
+        if zp + d > hi {
+            let k = self.int_const(&format!("{name}.hi"), &[], vec![hi], 1.0)?;
+            let under = self.bin(BinaryOp::Sub, k, y, &format!("{name}.below_hi"))?;
+            let r = self.relu_exact(under, &format!("{name}.relu_hi"))?;
+            y = self.bin(BinaryOp::Sub, k, r, &format!("{name}.clamp_hi"))?;
+        }
+        Ok(y)
     }
 
     /// A cast: integers and booleans are already scale-1 values and floats

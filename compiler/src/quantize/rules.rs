@@ -470,6 +470,7 @@ impl Quantizer<'_> {
             Op::Logic(l) => Val::Q(self.logic(l.op, node, &name)?),
             Op::Arg(a) => Val::Q(self.arg(a, node, &name)?),
             Op::TopK(t) => Val::Q(self.topk(t, node, &name)?),
+            Op::QuantizeLinear(ql) => Val::Q(self.quantize_linear(ql, node, &name)?),
             Op::Where(_) => Val::Q(self.select(node, &name)?),
             Op::Cast(c) => self.cast(c, node, &name)?,
             Op::Lookup(l) => {

@@ -22,6 +22,7 @@ pub mod layout;
 pub mod logic;
 pub mod lookup;
 pub mod nn;
+pub mod quant;
 pub mod reduce;
 pub mod source;
 pub mod unary;
@@ -90,6 +91,7 @@ op_table! {
     Logic(logic::Logic),
     Arg(reduce::Arg),
     TopK(reduce::TopK),
+    QuantizeLinear(quant::QuantizeLinear),
 }
 
 impl Op {

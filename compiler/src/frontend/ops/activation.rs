@@ -83,6 +83,9 @@ impl ElementWiseMiniOp for TableActivation {
 /// op of that name) or one of the non-tabulated unary ops.
 fn lower(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {
     let op = node.op_as::<ElementWiseOp>().ok_or_else(|| fail(node, "not an elementwise op"))?;
+    if let Some(out) = super::quant::quantize_elementwise(ctx, node, op, args)? {
+        return Ok(out);
+    }
     let u = if let Some(TableActivation(f)) = op.0.downcast_ref::<TableActivation>() {
         UnaryOp::Fn(*f)
     } else {

@@ -231,6 +231,9 @@ fn gather(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<Value
     if op.output_type.is_some() {
         return Err(fail(node, "block-quantized gather is not supported"));
     }
+    if !super::indexing::is_public(ctx, args[1]) {
+        return Ok(vec![super::indexing::gather_computed(ctx, node, args[0], args[1], op.axis)?]);
+    }
     Ok(vec![ctx.add(&node.name, layout::Gather { axis: op.axis }, args)?])
 }
 

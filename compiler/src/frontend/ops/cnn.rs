@@ -1,6 +1,7 @@
 //! Convolution and pooling. tract resolves `auto_pad` and the ONNX pooling
 //! padding rules in its `PoolSpec`; we read back explicit pads.
 
+use super::quant::{QParams, float, nonzero_bias};
 use super::{Ctx, Registry, fail};
 use crate::FrontendError;
 use tract_onnx::prelude::*;
@@ -47,27 +48,45 @@ fn spatial(ctx: &Ctx, v: ValueId) -> Vec<usize> {
 
 fn conv(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {
     let op = node.op_as::<Conv>().ok_or_else(|| fail(node, "not a conv"))?;
-    if op.q_params.is_some() {
-        return Err(fail(node, "quantized convolution is not supported (give a float model)"));
-    }
     if op.kernel_fmt != KernelFormat::OIHW {
         return Err(fail(node, format!("kernel format {:?} is not supported", op.kernel_fmt)));
     }
     let window = window(node, &op.pool_spec, &spatial(ctx, args[0]))?;
-    let mut args = args.to_vec();
-    // tract passes an absent or scalar bias as a scalar; ours is one per
-    // output channel.
-    let o = ctx.fact(args[1]).shape.first().copied().unwrap_or(0);
-    if let Some(b) = args.get(2).copied().filter(|b| ctx.fact(*b).shape != [o]) {
-        let shape = vec![o];
-        let name = format!("{}.bias", node.name);
-        args[2] = if ctx.fact(b).len() == 1 {
-            ctx.add(&name, zkml_ir::ops::layout::Expand { shape }, &[b])?
-        } else {
-            ctx.add(&name, zkml_ir::ops::layout::Reshape { shape }, &[b])?
-        };
+    let Some(out_type) = op.q_params else {
+        return Ok(vec![float_conv(ctx, node, &node.name, window, op.group, args)?]);
+    };
+    // QLinearConv, ConvInteger: the operands, the bias, then the
+    // quantization parameters (see `quant`). The input's zero point pads:
+    // `x − x₀` pads with zeros.
+    if args.len() != 9 {
+        return Err(fail(node, format!("a quantized convolution has 9 inputs, got {}", args.len())));
     }
-    Ok(vec![ctx.add(&node.name, cnn::Conv { window, group: op.group }, &args)?])
+    let q = QParams::read(ctx, node)?;
+    let (x, k) = q.centred(ctx, node, args[0], args[1])?;
+    let mut operands = vec![x, k];
+    if let Some(b) = nonzero_bias(ctx, node, args[2]) {
+        operands.push(float(ctx, node, b, "bias_float")?);
+    }
+    let acc = float_conv(ctx, node, &format!("{}.acc", node.name), window, op.group, &operands)?;
+    q.finish(ctx, node, acc, None, out_type)
+}
+
+/// A float-level convolution; an absent or scalar bias (tract's form) is
+/// made one per output channel.
+fn float_conv(
+    ctx: &mut Ctx,
+    node: &TypedNode,
+    name: &str,
+    window: Window,
+    group: usize,
+    args: &[ValueId],
+) -> Result<ValueId, FrontendError> {
+    let mut args = args.to_vec();
+    let o = ctx.fact(args[1]).shape.first().copied().unwrap_or(0);
+    if let Some(b) = args.get(2).copied() {
+        args[2] = channel_bias(ctx, node, b, o)?;
+    }
+    ctx.add(name, cnn::Conv { window, group }, &args)
 }
 
 /// A bias of one value per output channel (tract passes an absent or

@@ -1,6 +1,9 @@
 //! MatMul, Gemm and Einsum: tract turns all of them into `EinSum` (Gemm's
-//! `alpha`/`beta`/bias become elementwise ops around it).
+//! `alpha`/`beta`/bias become elementwise ops around it). So are
+//! `QLinearMatMul` and `MatMulInteger`, whose quantization parameters are
+//! read by [`super::quant`].
 
+use super::quant::{QParams, nonzero_bias};
 use super::{Ctx, Registry, fail};
 use crate::FrontendError;
 use tract_onnx::prelude::*;
@@ -52,22 +55,40 @@ fn broadcast_operands(
 /// from the equation and restored by a reshape.
 fn einsum(ctx: &mut Ctx, node: &TypedNode, args: &[ValueId]) -> Result<Vec<ValueId>, FrontendError> {
     let op = node.op_as::<EinSum>().ok_or_else(|| fail(node, "not an EinSum"))?;
-    if op.q_params.is_some() {
-        return Err(fail(node, "quantized einsum inputs are not supported (give a float model)"));
-    }
     let eq = op.axes.to_string();
     let (lhs, rhs) = eq.split_once("->").ok_or_else(|| fail(node, format!("bad equation {eq}")))?;
+    let Some(out_type) = op.q_params else {
+        return Ok(vec![float_einsum(ctx, node, &node.name, lhs, rhs, args)?]);
+    };
+    // QLinearMatMul, MatMulInteger: the operands, then the quantization
+    // parameters (see `quant`).
+    if args.len() != 9 {
+        return Err(fail(node, format!("a quantized einsum has 9 inputs, got {}", args.len())));
+    }
+    let q = QParams::read(ctx, node)?;
+    let (a, b) = q.centred(ctx, node, args[0], args[1])?;
+    let terms: Vec<&str> = lhs.split(',').take(2).collect();
+    let acc = float_einsum(ctx, node, &format!("{}.acc", node.name), &terms.join(","), rhs, &[a, b])?;
+    let bias = nonzero_bias(ctx, node, args[2]);
+    q.finish(ctx, node, acc, bias, out_type)
+}
+
+/// The einsum `lhs->rhs` of float-level operands.
+fn float_einsum(
+    ctx: &mut Ctx,
+    node: &TypedNode,
+    name: &str,
+    lhs: &str,
+    rhs: &str,
+    args: &[ValueId],
+) -> Result<ValueId, FrontendError> {
     let kept: String = rhs.chars().filter(|c| lhs.contains(*c)).collect();
     let args = broadcast_operands(ctx, node, lhs, args)?;
-    let args = &args[..];
-    let out = ctx.add(
-        &node.name,
-        Einsum::new(format!("{lhs}->{kept}")).map_err(|e| fail(node, e.to_string()))?,
-        args,
-    )?;
+    let out =
+        ctx.add(name, Einsum::new(format!("{lhs}->{kept}")).map_err(|e| fail(node, e.to_string()))?, &args)?;
     if kept.len() == rhs.len() {
-        return Ok(vec![out]);
+        return Ok(out);
     }
     let shape = ctx.out_shape(node)?;
-    Ok(vec![ctx.add(&format!("{}.unsqueeze", node.name), Reshape { shape }, &[out])?])
+    ctx.add(&format!("{name}.unsqueeze"), Reshape { shape }, &[out])
 }

@@ -8,22 +8,30 @@
 
 mod activation;
 mod array;
+mod attention;
 mod cnn;
 mod einsum;
 mod element_wise;
+mod indexing;
 mod logic;
 mod nn;
+mod quant;
 mod reduce;
 mod resize;
 mod scan;
-
-pub use activation::register_onnx;
 
 use crate::FrontendError;
 use std::any::TypeId;
 use std::collections::HashMap;
 use tract_onnx::prelude::*;
 use zkml_ir::{DType, Fact, Graph, Op, ValueId};
+
+/// Registers zkml's own ONNX parsers with tract's: the activation table
+/// (see [`activation`]) and `Attention` (see [`attention`]).
+pub fn register_onnx(ops: &mut tract_onnx::model::OnnxOpRegister) {
+    activation::register_onnx(ops);
+    attention::register_onnx(ops);
+}
 
 /// A family of ops: its ONNX op types and its builder registration.
 struct Family {
@@ -43,6 +51,9 @@ const FAMILIES: &[Family] = &[
     Family { onnx: resize::ONNX, register: resize::register },
     Family { onnx: scan::ONNX, register: scan::register },
     Family { onnx: cnn::ONNX, register: cnn::register },
+    Family { onnx: quant::ONNX, register: quant::register },
+    Family { onnx: attention::ONNX, register: attention::register },
+    Family { onnx: indexing::ONNX, register: indexing::register },
 ];
 
 /// ONNX op types that only produce constants or are no-ops at inference;
@@ -65,6 +76,35 @@ pub fn provable_onnx_ops() -> Vec<&'static str> {
 /// proven, for the supported-ops table (`docs/supported-ops.md`).
 const PROVEN_AS: &[(&str, &str)] = &[
     ("Add", "elementwise add (linear)"),
+    (
+        "Attention",
+        "einsums for the scores and the weighted values (grouped-query heads as a batch axis), a product with the scale, softmax; a −∞ mask (causal, boolean) becomes a 0/1 factor after exp",
+    ),
+    (
+        "RotaryEmbedding",
+        "the cos/sin caches gathered by position (embedding rows), products and sums, data movement",
+    ),
+    (
+        "QuantizeLinear",
+        "one requantization by s_x/scale into a saturating integer domain, the zero point added, exact ReLU clamps to the type (rounds half up: differs from half-to-even on exact ties only)",
+    ),
+    (
+        "DequantizeLinear",
+        "(q − q₀)·scale: a subtraction and a product with a constant (one scale per tensor)",
+    ),
+    (
+        "QLinearMatMul",
+        "a − a₀, b − b₀ as exact integers, an exact integer einsum, one requantization to the output type (as QuantizeLinear)",
+    ),
+    (
+        "QLinearConv",
+        "x − x₀, w − w₀ as exact integers, an exact integer convolution (im2col and an einsum) plus the int32 bias, one requantization to the output type",
+    ),
+    ("MatMulInteger", "the exact int32 accumulator: an einsum of (a − a₀) and (b − b₀) on scale-1 integers"),
+    (
+        "ConvInteger",
+        "the exact int32 accumulator: a convolution of (x − x₀) and (w − w₀) on scale-1 integers",
+    ),
     (
         "ArgMax",
         "m = max (committed differences), then the smallest index i + n·[m − x_i > 0] (a max of its negation); exact",
@@ -117,7 +157,24 @@ const PROVEN_AS: &[(&str, &str)] = &[
     ("Equal", "exact on the fixed-point grid: 1 − sign(a − b)², the sign a saturating range check"),
     ("Expand", "data movement"),
     ("Flatten", "data movement (a relabelling)"),
-    ("Gather", "by public ids from a constant table: embedding rows; by constant indices: data movement"),
+    (
+        "Gather",
+        "by public ids from a constant table: embedding rows; by constant indices: data movement; by computed indices: exact comparisons with the positions (a one-hot), then an einsum",
+    ),
+    (
+        "GatherElements",
+        "constant indices: data movement (one gather by a constant source map); computed indices: a one-hot of exact comparisons, then an einsum",
+    ),
+    ("GatherND", "constant indices: data movement (one gather by a constant source map)"),
+    (
+        "ScatterElements",
+        "constant indices, no reduction: data movement (one gather of data and updates by a constant source map)",
+    ),
+    ("Scatter", "as ScatterElements"),
+    (
+        "ScatterND",
+        "constant indices, no reduction: data movement (one gather of data and updates by a constant source map)",
+    ),
     ("Gemm", "einsum (sumcheck) and an add"),
     ("Hardmax", "ArgMax, then a one-hot of it"),
     ("OneHot", "exact comparisons of the index with the positions, then a selection"),
@@ -138,6 +195,11 @@ const PROVEN_AS: &[(&str, &str)] = &[
     ("GreaterOrEqual", "exact on the fixed-point grid: 1 − [b − a > 0], a saturating range check"),
     ("Identity", "the identity"),
     ("LayerNormalization", "means as einsums, an `rsqrt` table, products"),
+    ("GroupNormalization", "means over each group as einsums, an `rsqrt` table, products"),
+    (
+        "LRN",
+        "squares, the channel window's sum as one einsum with a constant 0/1 band, a `pow_const` table, a product",
+    ),
     ("Less", "exact on the fixed-point grid: a saturating range check [b − a > 0] (scale-1 boolean)"),
     ("LessOrEqual", "exact on the fixed-point grid: 1 − [a − b > 0], a saturating range check"),
     ("LogSoftmax", "softmax, then a `log` table"),

@@ -6,7 +6,8 @@
 //!   a product. Masked attention (`where(mask, x, -∞)` or `x + (0 | -∞)`
 //!   before the softmax) takes the max over kept entries (a finite bias on
 //!   dropped ones) and multiplies `e` by the 0/1 mask, so that no infinity
-//!   ever reaches the quantizer;
+//!   ever reaches the quantizer; a computed boolean mask (`where(m, x,
+//!   -∞)`, `m` a model value) multiplies `e` only;
 //! * `LayerNorm(x) = (x - μ) · rsqrt(mean((x - μ)²) + ε) · γ + β` and
 //!   `RMSNorm(x) = x · rsqrt(mean(x²) + ε) · γ`: means become einsums, the
 //!   inverse square root one table. (ONNX `LayerNormalization` reaches us
@@ -19,7 +20,8 @@ use egg::{Id, Subst};
 use zkml_ir::ops::binary::{Binary, BinaryOp};
 use zkml_ir::ops::lookup::{Lookup, LookupFn};
 use zkml_ir::ops::reduce::{Reduce, ReduceOp};
-use zkml_ir::{Op, Tensor, TensorData};
+use zkml_ir::ops::unary::Cast;
+use zkml_ir::{DType, Op, Tensor, TensorData};
 
 pub(super) fn rules() -> Vec<Rule> {
     vec![
@@ -54,15 +56,24 @@ fn reduce(eg: &mut EGraph, op: ReduceOp, axes: Vec<usize>, x: Id) -> Id {
 /// reciprocal table needs no range beyond `[1/n, 1]`. Dropped entries reach
 /// `exp` far below zero (the table saturates them to ≈ 0) and are then
 /// multiplied by the 0/1 mask, so they contribute exactly 0.
-fn softmax(eg: &mut EGraph, s: &Subst, mask: Option<Tensor>) -> Option<Id> {
+///
+/// A computed mask (a boolean tensor of the model) is applied to the
+/// exponentials only: the shift is then the maximum over all entries,
+/// which changes no result (the softmax is shift-invariant) but leaves the
+/// kept entries' precision to the spread of the scores.
+fn softmax(eg: &mut EGraph, s: &Subst, mask: Option<Mask>) -> Option<Id> {
     let Op::Softmax(sm) = op_of(eg, var(s, "?k"))? else { return None };
     let mut x = var(s, "?x");
     let mut keep = None;
-    if let Some(mask) = mask {
-        let bias = mask.as_f32().ok()?.iter().map(|&k| if k == 0.0 { MASK_BIAS } else { 0.0 }).collect();
-        let b = add_const(eg, Tensor::from_f32(mask.shape(), bias).ok()?);
-        x = binary(eg, BinaryOp::Add, x, b);
-        keep = Some(add_const(eg, mask));
+    match mask {
+        Some(Mask::Const(mask)) => {
+            let bias = mask.as_f32().ok()?.iter().map(|&k| if k == 0.0 { MASK_BIAS } else { 0.0 }).collect();
+            let b = add_const(eg, Tensor::from_f32(mask.shape(), bias).ok()?);
+            x = binary(eg, BinaryOp::Add, x, b);
+            keep = Some(add_const(eg, mask));
+        }
+        Some(Mask::Computed(m)) => keep = Some(add_op(eg, Op::from(Cast { to: DType::F32 }), &[m])),
+        None => {}
     }
     let m = reduce(eg, ReduceOp::Max, vec![sm.axis], x);
     let d = binary(eg, BinaryOp::Sub, x, m);
@@ -95,9 +106,22 @@ fn masked_where(eg: &mut EGraph, id: Id, s: &Subst) -> Option<Id> {
     if splat(eg, n)? > MASKED || fact(eg, x) != fact(eg, id) {
         return None;
     }
-    let mask = konst(eg, m)?;
+    let Some(mask) = konst(eg, m) else {
+        return (fact(eg, m)?.dtype == DType::Bool)
+            .then(|| softmax(eg, s, Some(Mask::Computed(m))))
+            .flatten();
+    };
     let TensorData::Bool(v) = mask.data() else { return None };
-    softmax(eg, s, Some(Tensor::from_f32(mask.shape(), v.iter().map(|&b| b as u8 as f32).collect()).ok()?))
+    let keep = Tensor::from_f32(mask.shape(), v.iter().map(|&b| b as u8 as f32).collect()).ok()?;
+    softmax(eg, s, Some(Mask::Const(keep)))
+}
+
+/// The 0/1 mask of a masked softmax.
+enum Mask {
+    /// A constant (a causal mask): dropped entries also leave the shift.
+    Const(Tensor),
+    /// A boolean value of the model.
+    Computed(Id),
 }
 
 fn masked_add(eg: &mut EGraph, id: Id, s: &Subst) -> Option<Id> {
@@ -110,11 +134,8 @@ fn masked_add(eg: &mut EGraph, id: Id, s: &Subst) -> Option<Id> {
     if !is_additive_mask(v) {
         return None;
     }
-    softmax(
-        eg,
-        s,
-        Some(Tensor::from_f32(mask.shape(), v.iter().map(|&a| (a == 0.0) as u8 as f32).collect()).ok()?),
-    )
+    let keep = Tensor::from_f32(mask.shape(), v.iter().map(|&a| (a == 0.0) as u8 as f32).collect()).ok()?;
+    softmax(eg, s, Some(Mask::Const(keep)))
 }
 
 /// `rsqrt(mean_{axis..}(t) + eps)`, keepdims.

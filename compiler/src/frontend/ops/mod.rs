@@ -59,7 +59,7 @@ const FAMILIES: &[Family] = &[
 /// ONNX op types that only produce constants or are no-ops at inference;
 /// tract folds them, so no builder is needed.
 const FOLDED_ONNX: &[&str] =
-    &["Constant", "ConstantOfShape", "Identity", "Shape", "Size", "Range", "Dropout", "CastLike"];
+    &["Constant", "ConstantOfShape", "Identity", "Shape", "Size", "Range", "Dropout", "CastLike", "EyeLike"];
 
 /// ONNX op types the frontend accepts that are proven only where they
 /// compute on constants (shape arithmetic, masks built from positions),
@@ -144,6 +144,7 @@ const PROVEN_AS: &[(&str, &str)] = &[
         "a convolution of the input with zeros inserted (data movement) and the kernel flipped (reversing slices); groups, dilations, output padding",
     ),
     ("ConstantOfShape", "folded at compile time"),
+    ("EyeLike", "folded at compile time (it depends on the input's shape only)"),
     (
         "Conv",
         "im2col (data movement), then an einsum; 1-D to 4-D, dilations, groups (depthwise) with the group as a batch axis",

@@ -15,8 +15,9 @@ CAL=()
 if [ -f "${MODEL%.onnx}.calibration.json" ]; then CAL=(--calibration "${MODEL%.onnx}.calibration.json"); fi
 ./target/release/zkc compile "$MODEL" "${CAL[@]}" -o "$OUT/plan.bin"
 ./target/release/zkc compile "$MODEL" --float -o "$OUT/plan.f32.bin" > /dev/null
-./target/release/zkrt run "$OUT/plan.bin" --input "$INPUT" --output "$OUT/output.json" --proof "$OUT/proof.bin" --json
-./target/release/zkrt verify "$OUT/plan.vk" --input "$INPUT" --output "$OUT/output.json" --proof "$OUT/proof.bin"
+./target/release/zkrt run "$OUT/plan.bin" --input "$INPUT" --output "$OUT/output.json" --proof "$OUT/proof.bin" \
+  --proved-input "$OUT/proved_input.json" --json
+./target/release/zkrt verify "$OUT/plan.vk" --input "$OUT/proved_input.json" --output "$OUT/output.json" --proof "$OUT/proof.bin"
 ./target/release/zkrt run "$OUT/plan.f32.bin" --input "$INPUT" --output "$OUT/output.f32.json"
 echo "quantized outputs (proven): $(cat "$OUT/output.json")"
 echo "float outputs:              $(cat "$OUT/output.f32.json")"

@@ -276,3 +276,20 @@ fn accuracy_report_names_where_error_enters() {
         assert!(to.trim().parse::<f64>().unwrap() > from.parse::<f64>().unwrap(), "{l}");
     }
 }
+
+/// Compiles are reproducible: anyone with the ONNX re-derives a verifying
+/// key and checks it (`--verify-key`), and another model's key is refused.
+#[test]
+fn a_key_is_re_derived_from_its_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("mlp.bin");
+    let out = zkc(&["compile", fixture("mlp.onnx").to_str().unwrap(), "-o", plan.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = dir.path().join("mlp.vk");
+    let again =
+        zkc(&["compile", fixture("mlp.onnx").to_str().unwrap(), "--verify-key", key.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success() && said.contains("key matches"), "{said}");
+    let e = fails(&["compile", fixture("cnn.onnx").to_str().unwrap(), "--verify-key", key.to_str().unwrap()]);
+    assert!(e.contains("does not come from this model"), "{e}");
+}

@@ -1,7 +1,8 @@
 //! The one place that knows the binary encoding of structured data (plan
 //! headers now, proofs later): bincode 2 with its serde bridge, a size limit
-//! so that untrusted lengths cannot trigger huge allocations, and a check
-//! that the whole input was consumed.
+//! so that untrusted lengths cannot trigger huge allocations, a check
+//! that the whole input was consumed, and (for files whose hash names
+//! them) a check that the bytes are the canonical encoding.
 //!
 //! bincode is pinned to `=2.0.1` in the workspace: 3.0.0 is an empty
 //! tombstone release.
@@ -34,6 +35,18 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
         bincode::serde::decode_from_slice(bytes, config()).map_err(|e| CodecError::Decode(e.to_string()))?;
     if used != bytes.len() {
         return Err(CodecError::Trailing(bytes.len() - used));
+    }
+    Ok(v)
+}
+
+/// [`decode`], also requiring `bytes` to be the one encoding of what they
+/// decode to (bincode's varints accept padded forms: a structure that
+/// re-encodes differently is refused), so that a file's hash identifies
+/// its content.
+pub fn decode_canonical<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
+    let v: T = decode(bytes)?;
+    if encode(&v)? != bytes {
+        return Err(CodecError::Decode("not the canonical encoding".into()));
     }
     Ok(v)
 }

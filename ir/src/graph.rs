@@ -287,3 +287,58 @@ impl Graph {
         Ok(self.outputs.iter().map(|v| all[v.node][v.slot].clone()).collect())
     }
 }
+
+/// For each model input (`inputs`: node ids among `nodes`), the rows of the
+/// smallest table it indexes: a gather's table along the gathered axis,
+/// reached from the input through data movement only; `None` when it
+/// indexes no table. Public ids must lie in `[0, rows)`: a negative id
+/// would wrap to a valid row under ONNX's gather semantics, which is never
+/// what a token id means, so the runtime and the verifier refuse both.
+pub fn id_bounds<'a>(
+    nodes: impl IntoIterator<Item = (usize, &'a Node)>,
+    inputs: &[usize],
+) -> Vec<Option<usize>> {
+    let nodes: std::collections::BTreeMap<usize, &Node> = nodes.into_iter().collect();
+    let mut users: std::collections::BTreeMap<ValueId, Vec<usize>> = std::collections::BTreeMap::new();
+    for (&id, n) in &nodes {
+        for &v in &n.inputs {
+            users.entry(v).or_default().push(id);
+        }
+    }
+    let fact = |v: ValueId| nodes.get(&v.node).and_then(|n| n.outputs.get(v.slot)).map(|o| &o.fact);
+    inputs
+        .iter()
+        .map(|&input| {
+            let mut bound: Option<usize> = None;
+            let mut todo = vec![ValueId::new(input, 0)];
+            let mut seen = std::collections::BTreeSet::new();
+            while let Some(v) = todo.pop() {
+                if !seen.insert(v) {
+                    continue;
+                }
+                for &u in users.get(&v).map(Vec::as_slice).unwrap_or(&[]) {
+                    let n = nodes[&u];
+                    match &n.op {
+                        Op::Gather(g) if n.inputs.get(1) == Some(&v) => {
+                            if let Some(rows) =
+                                n.inputs.first().and_then(|&t| fact(t)).and_then(|f| f.shape.get(g.axis))
+                            {
+                                bound = Some(bound.map_or(*rows, |b| b.min(*rows)));
+                            }
+                        }
+                        Op::Reshape(_)
+                        | Op::Transpose(_)
+                        | Op::Slice(_)
+                        | Op::Expand(_)
+                        | Op::Concat(_)
+                        | Op::Split(_) => {
+                            todo.extend((0..n.outputs.len()).map(|s| ValueId::new(u, s)));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            bound
+        })
+        .collect()
+}

@@ -22,7 +22,7 @@ mod text;
 
 pub use dtype::{DType, Fact, QType};
 pub use error::{IrError, OpError, PlanError, chain_message};
-pub use graph::{Graph, Node, Value, ValueId};
+pub use graph::{Graph, Node, Value, ValueId, id_bounds};
 pub use ops::{Op, OpDef};
 pub use partition::{Partition, Partitioning};
 pub use plan::Plan;

@@ -26,8 +26,9 @@
 //! covers the header, which holds the section's own hash, so one digest
 //! identifies everything.
 //!
-//! Reading checks, in order: length ≥ 72, magic, version, lengths against the
-//! file length, content hash, header decoding, the prover section's hash,
+//! Reading checks, in order: length ≥ 72, magic, version, reserved bytes
+//! (zero), lengths against the file length, content hash, padding (zero),
+//! header decoding (canonical: re-encoding gives the same bytes), the prover section's hash,
 //! blob references, and finally full graph validation (shape inference of
 //! every node). Any failure is a typed [`PlanError`]; no input makes the
 //! reader panic. [`Plan::open`] reads the header and blob, and leaves the
@@ -263,7 +264,8 @@ impl Plan {
 
     /// Reads and fully validates a plan from bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Plan, PlanError> {
-        Plan::parse(bytes, bytes.len(), |start, len| {
+        Plan::parse(bytes, bytes.len(), |gap, start, len| {
+            zero_padding(&bytes[gap..start])?;
             let sec = ProverSection::owned(bytes[start..start + len].to_vec());
             Ok((*blake3::hash(&bytes[start..start + len]).as_bytes(), sec))
         })
@@ -271,12 +273,12 @@ impl Plan {
 
     /// Parses a plan of `total` bytes from `bytes`, its first bytes (at
     /// least through the blob: the whole file, or what [`Plan::open`]
-    /// reads); `section(start, len)` hashes the prover section and returns
-    /// it.
+    /// reads); `section(gap, start, len)` checks that the alignment padding
+    /// `gap..start` is zero, hashes the prover section and returns it.
     fn parse(
         bytes: &[u8],
         total: usize,
-        section: impl FnOnce(usize, usize) -> Result<([u8; 32], ProverSection), PlanError>,
+        section: impl FnOnce(usize, usize, usize) -> Result<([u8; 32], ProverSection), PlanError>,
     ) -> Result<Plan, PlanError> {
         if bytes.len() < 8 || &bytes[..8] != MAGIC {
             return Err(if bytes.len() < 8 && MAGIC.starts_with(bytes) {
@@ -293,6 +295,9 @@ impl Plan {
         let version = u32_at(8);
         if version != FORMAT_VERSION {
             return Err(PlanError::Version { found: version, supported: FORMAT_VERSION });
+        }
+        if u32_at(12) != 0 {
+            return Err(PlanError::Corrupt("reserved bytes 12..16 are not zero".into()));
         }
         let (h_len, b_off, b_len) = (u64_at(16), u64_at(24), u64_at(32));
         let end =
@@ -311,7 +316,12 @@ impl Plan {
                 computed: computed.to_hex().to_string(),
             });
         }
-        let header: Header = codec::decode(&bytes[FIXED..FIXED + h_len as usize])
+        // The padding up to the blob is hashed but carries nothing: zero, so
+        // that one plan has one encoding.
+        if bytes[FIXED + h_len as usize..b_off as usize].iter().any(|&b| b != 0) {
+            return Err(PlanError::Corrupt("padding before the blob is not zero".into()));
+        }
+        let header: Header = codec::decode_canonical(&bytes[FIXED..FIXED + h_len as usize])
             .map_err(|e| PlanError::Corrupt(format!("header: {e}")))?;
         let prover = match header.prover {
             None if total == end => None,
@@ -321,7 +331,7 @@ impl Plan {
                 if start.checked_add(len) != Some(total) {
                     return Err(PlanError::Corrupt("prover section is misplaced or truncated".into()));
                 }
-                let (hash, sec) = section(start, len)?;
+                let (hash, sec) = section(end, start, len)?;
                 if hash != r.blake3 {
                     return Err(PlanError::Corrupt("prover section does not match its hash".into()));
                 }
@@ -375,11 +385,23 @@ impl Plan {
             head.resize(end.max(FIXED), 0);
             file.read_exact_at(&mut head[FIXED..], FIXED as u64)?;
         }
-        Plan::parse(&head, total, |start, len| {
+        Plan::parse(&head, total, |gap, start, len| {
+            let mut pad = vec![0u8; start - gap];
+            file.read_exact_at(&mut pad, gap as u64)?;
+            zero_padding(&pad)?;
             let hash = hash_file_range(&file, start..start + len)?;
             Ok((hash, ProverSection { bytes: SectionBytes::File(file.clone()), start, len }))
         })
     }
+}
+
+/// The alignment padding before the prover section (outside every hash):
+/// zero, so that one plan has one encoding.
+fn zero_padding(pad: &[u8]) -> Result<(), PlanError> {
+    if pad.iter().any(|&b| b != 0) {
+        return Err(PlanError::Corrupt("padding before the prover section is not zero".into()));
+    }
+    Ok(())
 }
 
 fn hash_file_range(file: &std::fs::File, range: std::ops::Range<usize>) -> Result<[u8; 32], PlanError> {

@@ -12,6 +12,7 @@
 pub mod alloc;
 pub mod dump;
 pub mod exec;
+pub mod files;
 pub mod saturation;
 
 pub use exec::Executor;
@@ -27,6 +28,21 @@ pub enum RuntimeError {
     InputLength { index: usize, name: String, fact: String, expected: usize, got: usize },
     #[error("input {index} ('{name}'): value {value} is not a valid {dtype}")]
     InputValue { index: usize, name: String, value: f64, dtype: String },
+    #[error(
+        "input {index} ('{name}'): {count} values beyond its calibrated range ±{limit} (first: {first}); \
+         compile with calibration data that covers them, or pass --saturate to clamp them (the proof \
+         is then of the clamped input)"
+    )]
+    InputRange { index: usize, name: String, count: usize, first: f64, limit: f64 },
+    #[error(
+        "input {index} ('{name}'): value {value} is not exactly on the grid of {dtype}: a proof's \
+         statement is the integers it proved (verify with the file `zkrt run --proved-input` writes)"
+    )]
+    InputOffGrid { index: usize, name: String, value: f64, dtype: String },
+    #[error("input {index} ('{name}'): id {value} is outside [0, {rows}), the rows of the table it indexes")]
+    IdRange { index: usize, name: String, value: i64, rows: usize },
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
     #[error("writing tensors: {0}")]
     Io(String),
     #[error(transparent)]
@@ -45,36 +61,81 @@ pub struct OutputData {
     pub output_data: Vec<Vec<f64>>,
 }
 
+/// How [`InputData`] values become their inputs' integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputMode {
+    /// What a prover does with real-valued data: round each value to its
+    /// input's grid. A value beyond the type's range is an error, unless
+    /// `saturate` (then it is clamped, and counted in [`Inputs::clamped`]).
+    Round { saturate: bool },
+    /// What a verifier accepts: every value exactly on its grid and in
+    /// range, so that one statement has one input file (`zkrt run
+    /// --proved-input` writes it).
+    Exact,
+}
+
+/// One model input as the runtime reads it: name, fact, and the rows of
+/// the table it indexes when it holds ids (see [`zkml_ir::id_bounds`]).
+#[derive(Debug, Clone)]
+pub struct InputSpec {
+    pub name: String,
+    pub fact: Fact,
+    pub id_rows: Option<usize>,
+}
+
+impl InputSpec {
+    /// The inputs of a graph.
+    pub fn of_graph(graph: &Graph) -> Vec<InputSpec> {
+        let bounds = zkml_ir::id_bounds(graph.nodes(), graph.inputs());
+        graph
+            .inputs()
+            .iter()
+            .zip(bounds)
+            .map(|(&i, id_rows)| {
+                let node = graph.node(i);
+                let fact = node
+                    .outputs
+                    .first()
+                    .map(|o| o.fact.clone())
+                    .unwrap_or_else(|| Fact::new(DType::F32, vec![]));
+                InputSpec { name: node.name.clone(), fact, id_rows }
+            })
+            .collect()
+    }
+}
+
+/// Quantized inputs, and how many values of each were clamped.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    pub tensors: Vec<Tensor>,
+    pub clamped: Vec<usize>,
+}
+
 impl InputData {
     pub fn parse(text: &str) -> Result<Self, RuntimeError> {
         serde_json::from_str(text).map_err(|e| RuntimeError::InputJson(e.to_string()))
     }
 
-    /// Builds the graph's input tensors, checking counts, lengths and types.
+    /// Builds the graph's input tensors, rounding to the grid and clamping
+    /// out-of-range values (for library callers that feed data of their
+    /// own; `zkrt` uses [`InputData::quantize`] with an explicit mode).
     pub fn to_tensors(&self, graph: &Graph) -> Result<Vec<Tensor>, RuntimeError> {
-        let named: Vec<(String, Fact)> = graph
-            .input_facts()
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (graph.node(graph.inputs()[i]).name.clone(), (*f).clone()))
-            .collect();
-        self.tensors_for(&named)
+        Ok(self.quantize(&InputSpec::of_graph(graph), InputMode::Round { saturate: true })?.tensors)
     }
 
-    /// Builds input tensors for inputs given by name and fact (a verifier
-    /// has the facts from the verifying key, not a graph).
-    pub fn tensors_for(&self, inputs: &[(String, Fact)]) -> Result<Vec<Tensor>, RuntimeError> {
-        let facts: Vec<&Fact> = inputs.iter().map(|(_, f)| f).collect();
-        if facts.len() != self.input_data.len() {
+    /// The inputs' integers (see [`InputMode`]), checking counts, lengths,
+    /// types, ranges and id bounds.
+    pub fn quantize(&self, inputs: &[InputSpec], mode: InputMode) -> Result<Inputs, RuntimeError> {
+        if inputs.len() != self.input_data.len() {
             return Err(RuntimeError::InputJson(format!(
                 "the model has {} inputs, input_data has {} lists",
-                facts.len(),
+                inputs.len(),
                 self.input_data.len()
             )));
         }
-        let mut out = Vec::new();
-        for (index, (fact, data)) in facts.iter().zip(&self.input_data).enumerate() {
-            let name = inputs[index].0.clone();
+        let mut out = Inputs { tensors: Vec::new(), clamped: Vec::new() };
+        for (index, (spec, data)) in inputs.iter().zip(&self.input_data).enumerate() {
+            let (fact, name) = (&spec.fact, spec.name.clone());
             if data.len() != fact.len() {
                 return Err(RuntimeError::InputLength {
                     index,
@@ -90,22 +151,60 @@ impl InputData {
                 value,
                 dtype: fact.dtype.to_string(),
             };
+            if let Some(&v) = data.iter().find(|v| !v.is_finite()) {
+                return Err(bad(v));
+            }
+            let mut clamped = 0;
             let t = match fact.dtype {
-                DType::F32 | DType::Q(_) => {
-                    if let Some(&v) = data.iter().find(|v| !v.is_finite()) {
-                        return Err(bad(v));
+                DType::Q(q) => {
+                    let m = q.max_abs();
+                    let mut ints = Vec::with_capacity(data.len());
+                    let mut beyond = (0, None);
+                    for &v in data {
+                        let r = (v / q.scale as f64).round();
+                        let i = r.clamp(-(m as f64), m as f64) as i64;
+                        if mode == InputMode::Exact && (r.abs() > m as f64 || q.dequantize(i) != v) {
+                            return Err(RuntimeError::InputOffGrid {
+                                index,
+                                name,
+                                value: v,
+                                dtype: fact.dtype.to_string(),
+                            });
+                        }
+                        if r.abs() > m as f64 {
+                            beyond.0 += 1;
+                            beyond.1.get_or_insert(v);
+                        }
+                        ints.push(i);
                     }
-                    match fact.dtype {
-                        DType::Q(q) => Tensor::from_i64(
-                            fact.shape.clone(),
-                            data.iter().map(|&v| q.quantize(v)).collect(),
-                        ),
-                        _ => Tensor::from_f32(fact.shape.clone(), data.iter().map(|&v| v as f32).collect()),
+                    if let (count @ 1.., Some(first)) = beyond {
+                        if mode == (InputMode::Round { saturate: false }) {
+                            return Err(RuntimeError::InputRange {
+                                index,
+                                name,
+                                count,
+                                first,
+                                limit: q.dequantize(m),
+                            });
+                        }
+                        clamped = count;
                     }
+                    Tensor::from_i64(fact.shape.clone(), ints)
                 }
+                DType::F32 => Tensor::from_f32(fact.shape.clone(), data.iter().map(|&v| v as f32).collect()),
                 DType::I64 => {
+                    let rows = spec.id_rows.map_or(9.0e15, |r| r as f64);
                     if let Some(&v) = data.iter().find(|v| v.fract() != 0.0 || v.abs() > 9.0e15) {
                         return Err(bad(v));
+                    }
+                    if let Some(&v) = data.iter().find(|&&v| spec.id_rows.is_some() && (v < 0.0 || v >= rows))
+                    {
+                        return Err(RuntimeError::IdRange {
+                            index,
+                            name,
+                            value: v as i64,
+                            rows: rows as usize,
+                        });
                     }
                     Tensor::from_i64(fact.shape.clone(), data.iter().map(|&v| v as i64).collect())
                 }
@@ -116,9 +215,27 @@ impl InputData {
                 }
             }
             .map_err(|e| RuntimeError::InputJson(e.to_string()))?;
-            out.push(t);
+            out.tensors.push(t);
+            out.clamped.push(clamped);
         }
         Ok(out)
+    }
+
+    /// The input file of these integers: every value exactly `q · scale`,
+    /// which [`InputMode::Exact`] reads back to the same integers.
+    pub fn of_tensors(inputs: &[InputSpec], ts: &[Tensor]) -> Self {
+        let input_data = ts
+            .iter()
+            .zip(inputs)
+            .map(|(t, spec)| match (t.data(), t.as_i64(), spec.fact.dtype.q()) {
+                (zkml_ir::TensorData::F32(v), _, _) => v.iter().map(|&x| x as f64).collect(),
+                (zkml_ir::TensorData::Bool(v), _, _) => v.iter().map(|&x| x as u8 as f64).collect(),
+                (_, Ok(v), Some(q)) => v.iter().map(|&x| q.dequantize(x)).collect(),
+                (_, Ok(v), None) => v.iter().map(|&x| x as f64).collect(),
+                (_, Err(_), _) => vec![],
+            })
+            .collect();
+        InputData { input_data }
     }
 }
 

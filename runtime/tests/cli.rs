@@ -136,18 +136,25 @@ fn prove_then_verify_and_reject_tampering() {
         &d("out.json"),
         "--proof",
         &d("proof.bin"),
+        "--proved-input",
+        &d("proved.json"),
         "--json",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for key in ["inference_ms", "prove_ms", "proof_bytes", "peak_rss_bytes"] {
+    for key in ["inference_ms", "prove_ms", "self_check_ms", "proof_bytes", "peak_rss_bytes"] {
         assert!(report[key].as_f64().is_some_and(|v| v > 0.0), "{key} missing in {report}");
     }
     let verify = |vk: &str, input: &str, output: &str, proof: &str| {
         zkrt(&["verify", vk, "--input", input, "--output", output, "--proof", proof])
     };
-    let ok = verify(&vk.to_string_lossy(), &d("in.json"), &d("out.json"), &d("proof.bin"));
+    let ok = verify(&vk.to_string_lossy(), &d("proved.json"), &d("out.json"), &d("proof.bin"));
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    // The statement is the proven integers: the user's own (off-grid)
+    // floats are not it.
+    let e = verify(&vk.to_string_lossy(), &d("in.json"), &d("out.json"), &d("proof.bin"));
+    let e = String::from_utf8_lossy(&e.stderr).to_string();
+    assert!(e.contains("not exactly on the grid") && e.contains("--proved-input"), "{e}");
     // A plan without stored prover data proves the same statement: the
     // proof is byte-identical (proving is deterministic).
     let again = zkrt(&[
@@ -183,10 +190,20 @@ fn prove_then_verify_and_reject_tampering() {
         ]
     };
     let e = fails(
-        &args(&d("out2.json"), &d("in.json"), &d("proof.bin")).iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        &args(&d("out2.json"), &d("proved.json"), &d("proof.bin"))
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>(),
     );
     assert!(e.contains("rejected"), "{e}");
-    std::fs::write(d("in2.json"), format!(r#"{{"input_data": [[{},0.5]]}}"#, x[..15].join(","))).unwrap();
+    // Another input on the grid: two values swapped.
+    let mut proved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d("proved.json")).unwrap()).unwrap();
+    let (a, b) = (proved["input_data"][0][0].clone(), proved["input_data"][0][1].clone());
+    assert_ne!(a, b);
+    proved["input_data"][0][0] = b;
+    proved["input_data"][0][1] = a;
+    std::fs::write(d("in2.json"), proved.to_string()).unwrap();
     let e = fails(
         &args(&d("out.json"), &d("in2.json"), &d("proof.bin")).iter().map(|s| s.as_str()).collect::<Vec<_>>(),
     );
@@ -196,7 +213,10 @@ fn prove_then_verify_and_reject_tampering() {
     p[mid] ^= 0x10;
     std::fs::write(d("proof2.bin"), &p).unwrap();
     let e = fails(
-        &args(&d("out.json"), &d("in.json"), &d("proof2.bin")).iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        &args(&d("out.json"), &d("proved.json"), &d("proof2.bin"))
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>(),
     );
     assert!(e.contains("rejected"), "{e}");
     // An output off the fixed-point grid (edited by hand) is refused.
@@ -204,7 +224,10 @@ fn prove_then_verify_and_reject_tampering() {
     outs["output_data"][0][1] = v1.into();
     std::fs::write(d("out3.json"), outs.to_string()).unwrap();
     let e = fails(
-        &args(&d("out3.json"), &d("in.json"), &d("proof.bin")).iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        &args(&d("out3.json"), &d("proved.json"), &d("proof.bin"))
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>(),
     );
     assert!(e.contains("not a valid"), "{e}");
     let mut k = std::fs::read(&vk).unwrap();
@@ -214,7 +237,7 @@ fn prove_then_verify_and_reject_tampering() {
         "verify",
         &d("bad.vk"),
         "--input",
-        &d("in.json"),
+        &d("proved.json"),
         "--output",
         &d("out.json"),
         "--proof",
@@ -317,7 +340,7 @@ fn a_worker_that_never_connects_is_an_error_not_a_hang() {
     assert!(e.contains("--hostfile"), "{e}");
 }
 
-/// An input beyond the calibrated range is clamped: `zkrt run` warns,
+/// An input beyond the calibrated range is clamped under `--saturate`: `zkrt run` warns,
 /// naming the input and the lookups whose answer changed, and lists them
 /// in `--json`; an input within the range draws no warning.
 #[test]
@@ -328,7 +351,7 @@ fn saturated_values_are_reported() {
     let run = |values: &[f64]| {
         let input = dir.path().join("in.json");
         std::fs::write(&input, serde_json::json!({ "input_data": [values] }).to_string()).unwrap();
-        let out = zkrt(&["run", p, "--input", input.to_str().unwrap(), "--json"]);
+        let out = zkrt(&["run", p, "--input", input.to_str().unwrap(), "--json", "--saturate"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         (String::from_utf8_lossy(&out.stderr).to_string(), report["saturated"].clone())
@@ -381,4 +404,203 @@ fn dump_tensors_writes_every_value_named_after_onnx() {
     let want: Vec<f32> =
         want["output_data"][0].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
     assert_eq!(dumped, want);
+}
+
+/// The MLP plan proven once, for the trust-boundary tests: its directory,
+/// plan, key, and the files of one proven run (`in.json`, `proved.json`,
+/// `out.json`, `proof.bin`).
+fn proven_mlp() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let (plan, vk) = write_quantized(dir.path());
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let x: Vec<String> = (0..16).map(|i| format!("{:.3}", (i as f64 * 0.37).sin())).collect();
+    std::fs::write(d("in.json"), format!(r#"{{"input_data": [[{}]]}}"#, x.join(","))).unwrap();
+    let out = zkrt(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--input",
+        &d("in.json"),
+        "--output",
+        &d("out.json"),
+        "--proof",
+        &d("proof.bin"),
+        "--proved-input",
+        &d("proved.json"),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (dir, plan, vk)
+}
+
+/// An input beyond its calibrated range is an error unless `--saturate`
+/// (then a warning names the input and the count); a verifier never
+/// accepts such a value as the proven input.
+#[test]
+fn an_input_beyond_its_range_is_refused_unless_saturated() {
+    let (dir, plan, vk) = proven_mlp();
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    std::fs::write(d("big.json"), format!(r#"{{"input_data": [[5.0{}]]}}"#, ",0.1".repeat(15))).unwrap();
+    let run = |extra: &[&str]| {
+        let mut a = vec!["run", plan.to_str().unwrap(), "--input", "IN", "--output", "OUT"];
+        let (i, o) = (d("big.json"), d("big.out.json"));
+        a[3] = &i;
+        a[5] = &o;
+        a.extend_from_slice(extra);
+        zkrt(&a)
+    };
+    let e = String::from_utf8_lossy(&run(&[]).stderr).to_string();
+    assert!(e.contains("beyond its calibrated range") && e.contains("--saturate"), "{e}");
+    assert!(!dir.path().join("big.out.json").exists(), "a refused run wrote an output");
+    let ok = run(&["--saturate"]);
+    let warn = String::from_utf8_lossy(&ok.stderr);
+    assert!(ok.status.success() && warn.contains("input 'x'") && warn.contains("1 values"), "{warn}");
+    // The verifier reads the statement exactly: 1e300 is no input of this key.
+    std::fs::write(d("huge.json"), format!(r#"{{"input_data": [[1e300{}]]}}"#, ",0.1".repeat(15))).unwrap();
+    let e = fails(&[
+        "verify",
+        vk.to_str().unwrap(),
+        "--input",
+        &d("huge.json"),
+        "--output",
+        &d("out.json"),
+        "--proof",
+        &d("proof.bin"),
+    ]);
+    assert!(e.contains("not exactly on the grid"), "{e}");
+}
+
+/// A proof file is self-describing and has one encoding: magic, version,
+/// reserved bytes and the key's digest are checked, and a byte appended,
+/// changed in the header or re-encoded is rejected; `zkrt info` reads
+/// plans, keys and proofs.
+#[test]
+fn proof_and_key_files_are_canonical_and_self_describing() {
+    let (dir, plan, vk) = proven_mlp();
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let verify = |proof: &str, key: &str| {
+        zkrt(&["verify", key, "--input", &d("proved.json"), "--output", &d("out.json"), "--proof", proof])
+    };
+    let good = std::fs::read(d("proof.bin")).unwrap();
+    assert_eq!(&good[..8], zkml_protocol::PROOF_MAGIC);
+    let tampered = |name: &str, f: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = good.clone();
+        f(&mut b);
+        std::fs::write(d(name), &b).unwrap();
+        let out = verify(&d(name), vk.to_str().unwrap());
+        let e = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!out.status.success() && e.contains("rejected") && !e.contains("panicked"), "{name}: {e}");
+        e
+    };
+    tampered("appended.bin", &|b| b.push(0));
+    tampered("reserved.bin", &|b| b[13] = 1);
+    tampered("version.bin", &|b| b[8] = 9);
+    let e = tampered("digest.bin", &|b| b[20] ^= 1);
+    assert!(e.contains("another") || e.contains("not this one"), "{e}");
+    // A length prefix re-encoded in a longer varint form: the first
+    // length of the body (the `saturating` list) as bincode's 3-byte form.
+    tampered("varint.bin", &|b| {
+        let at = 48;
+        assert!(b[at] < 251, "a short list");
+        let n = b[at];
+        b.splice(at..at + 1, [251, n, 0]);
+    });
+    // A key with a reserved byte set is corrupt.
+    let mut k = std::fs::read(&vk).unwrap();
+    k[13] = 1;
+    std::fs::write(d("reserved.vk"), &k).unwrap();
+    let e = String::from_utf8_lossy(&verify(&d("proof.bin"), &d("reserved.vk")).stderr).to_string();
+    assert!(e.contains("reserved"), "{e}");
+    // So is a plan.
+    let mut p = std::fs::read(&plan).unwrap();
+    p[12] = 1;
+    std::fs::write(d("reserved.bin"), &p).unwrap();
+    assert!(fails(&["info", &d("reserved.bin")]).contains("reserved"));
+    // `zkrt info` tells the three apart.
+    for (file, says) in
+        [(plan.to_str().unwrap(), "plan:"), (vk.to_str().unwrap(), "digest:"), (&d("proof.bin"), "for key:")]
+    {
+        let out = zkrt(&["info", file]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.contains(says), "{file}: {text}");
+    }
+    let key_digest = String::from_utf8_lossy(&zkrt(&["info", vk.to_str().unwrap()]).stdout).to_string();
+    let proof_key = String::from_utf8_lossy(&zkrt(&["info", &d("proof.bin")]).stdout).to_string();
+    let hexes = |t: &str, tag: &str| {
+        t.lines().find(|l| l.starts_with(tag)).map(|l| l.split_whitespace().last().unwrap().to_string())
+    };
+    assert_eq!(hexes(&key_digest, "digest:"), hexes(&proof_key, "for key:"));
+}
+
+/// Absurd flags and unbounded files are clear errors: no division by zero,
+/// no abort, no gigabytes read from `/dev/zero`; a failed run leaves no
+/// output behind.
+#[test]
+fn absurd_flags_and_endless_files_are_errors() {
+    let (dir, plan, vk) = proven_mlp();
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let run = |extra: &[&str]| {
+        let mut a =
+            vec!["run", plan.to_str().unwrap(), "--input", "IN", "--output", "OUT", "--proof", "PROOF"];
+        let (i, o, p) = (d("in.json"), d("fresh.json"), d("fresh.proof"));
+        a[3] = &i;
+        a[5] = &o;
+        a[7] = &p;
+        a.extend_from_slice(extra);
+        fails(&a)
+    };
+    assert!(run(&["--workers", "0"]).contains("--workers 0"));
+    assert!(run(&["--threads-per-worker", "100000"]).contains("--threads-per-worker 100000"));
+    assert!(run(&["--timeout", "0"]).contains("--timeout 0"));
+    assert!(!dir.path().join("fresh.json").exists() && !dir.path().join("fresh.proof").exists());
+    let e = fails(&[
+        "verify",
+        vk.to_str().unwrap(),
+        "--input",
+        &d("proved.json"),
+        "--output",
+        &d("out.json"),
+        "--proof",
+        "/dev/zero",
+    ]);
+    assert!(e.contains("larger than"), "{e}");
+    let e = fails(&["run", plan.to_str().unwrap(), "--input", "/dev/zero"]);
+    assert!(e.contains("larger than"), "{e}");
+    // A proof that cannot be written: nothing else is written either.
+    let e = fails(&[
+        "run",
+        plan.to_str().unwrap(),
+        "--input",
+        &d("in.json"),
+        "--output",
+        &d("late.json"),
+        "--proof",
+        &d("no/such/dir/proof.bin"),
+    ]);
+    assert!(e.contains("proof.bin"), "{e}");
+    assert!(!dir.path().join("late.json").exists(), "the output was written before the proof");
+}
+
+/// Token ids must index their table: an id outside `[0, rows)` is an error
+/// in every mode (never wrapped to a valid row), at run and at verify.
+#[test]
+fn token_ids_out_of_range_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plan, vk) = write_quantized_colors(dir.path(), "gpt2.onnx", 1);
+    let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    for (name, bad) in [("neg.json", -65), ("big.json", 64)] {
+        let ids: Vec<String> = (0..8).map(|i| if i == 3 { bad.to_string() } else { i.to_string() }).collect();
+        std::fs::write(d(name), format!(r#"{{"input_data": [[{}]]}}"#, ids.join(","))).unwrap();
+        let e = fails(&["run", plan.to_str().unwrap(), "--input", &d(name)]);
+        assert!(e.contains(&format!("id {bad} is outside [0, 64)")), "{e}");
+        let e = fails(&[
+            "verify",
+            vk.to_str().unwrap(),
+            "--input",
+            &d(name),
+            "--output",
+            &d(name),
+            "--proof",
+            &d(name),
+        ]);
+        assert!(e.contains(&format!("id {bad} is outside [0, 64)")), "{e}");
+    }
 }

@@ -165,6 +165,11 @@ enum Cmd {
         /// extension `.vk`).
         #[arg(long)]
         vk: Option<PathBuf>,
+        /// Re-derive the verifying key and compare it with this one instead
+        /// of writing anything: exit 0 iff this ONNX, calibration data and
+        /// options give exactly that key.
+        #[arg(long, value_name = "KEY")]
+        verify_key: Option<PathBuf>,
         #[command(flatten)]
         quant: QuantArgs,
         /// Write the float graph (no rewrite, no quantization): for inference only.
@@ -223,6 +228,30 @@ enum Report {
     Accuracy,
 }
 
+/// `zkc compile --verify-key`: the given key against the one just derived.
+fn check_key(given: &std::path::Path, pk: &zkml_protocol::ProvingKey) -> Result<()> {
+    const MAX_KEY_BYTES: u64 = 256 << 20;
+    let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let len = std::fs::metadata(given).with_context(|| format!("reading {}", given.display()))?.len();
+    if len > MAX_KEY_BYTES {
+        anyhow::bail!("{}: larger than {MAX_KEY_BYTES} bytes: not a verifying key", given.display());
+    }
+    let bytes = std::fs::read(given).with_context(|| format!("reading {}", given.display()))?;
+    let key = zkml_protocol::VerifyingKey::from_bytes(&bytes)
+        .with_context(|| format!("reading the verifying key {}", given.display()))?;
+    let digest = key.digest()?;
+    if digest != pk.digest {
+        anyhow::bail!(
+            "{} does not come from this model: its digest is {}, this compile gives {}",
+            given.display(),
+            hex(&digest),
+            hex(&pk.digest)
+        );
+    }
+    println!("key matches: {} is this model's verifying key (digest {})", given.display(), hex(&digest));
+    Ok(())
+}
+
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -241,7 +270,10 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Compile { model, output, vk, quant, float, report, parts } => {
+        Cmd::Compile { model, output, vk, verify_key, quant, float, report, parts } => {
+            if verify_key.is_some() && float {
+                anyhow::bail!("--verify-key: a float plan has no verifying key");
+            }
             let graph = model.load()?;
             let samples = if float { vec![] } else { quant.samples(&graph)? };
             let build = pipeline::BuildOptions {
@@ -256,6 +288,9 @@ fn run(cli: Cli) -> Result<()> {
                 print!("{}", zkml_compiler::report::accuracy(c, &samples)?);
             }
             let (plan, pk) = (built.plan, built.pk);
+            if let (Some(given), Some(pk)) = (&verify_key, &pk) {
+                return check_key(given, pk);
+            }
             match &pk {
                 // The weights' prover data, streamed into the plan.
                 Some(pk) => plan.write_streaming(&output, |w| pk.write_prover(w)),

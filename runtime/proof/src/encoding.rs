@@ -1,7 +1,7 @@
 //! Binary encoding of proofs: bincode 2 (pinned `=2.0.1`; 3.0.0 is an empty
 //! tombstone) through serde, with a size limit so untrusted lengths cannot
-//! allocate without bound, and a trailing-bytes check. Decoding untrusted
-//! bytes returns an error, never panics.
+//! allocate without bound, a trailing-bytes check and a canonical-encoding
+//! check. Decoding untrusted bytes returns an error, never panics.
 //!
 //! The IR crate has the same wrapper for plan headers; the proof crate keeps
 //! its own so that a verifier links neither the IR nor the compiler.
@@ -29,7 +29,11 @@ pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, EncodingError> {
     bincode::serde::encode_to_vec(v, config()).map_err(|e| EncodingError::Encode(e.to_string()))
 }
 
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, EncodingError> {
+/// Decodes `bytes`, which must be the one encoding of the value (bincode's
+/// varints also accept padded forms, and a field element may be written
+/// unreduced: anything that re-encodes differently is refused), so that a
+/// proof's hash can serve as its id.
+pub fn decode<T: Serialize + DeserializeOwned>(bytes: &[u8]) -> Result<T, EncodingError> {
     if bytes.len() > MAX_PROOF_BYTES {
         return Err(EncodingError::Decode("proof too large".into()));
     }
@@ -37,6 +41,9 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, EncodingError> {
         .map_err(|e| EncodingError::Decode(e.to_string()))?;
     if used != bytes.len() {
         return Err(EncodingError::Trailing(bytes.len() - used));
+    }
+    if encode(&v)? != bytes {
+        return Err(EncodingError::Decode("not the canonical encoding".into()));
     }
     Ok(v)
 }

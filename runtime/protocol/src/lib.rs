@@ -60,7 +60,7 @@ pub mod vk;
 pub use prover::{
     PartWitness, ProveStats, Seed, Tamper, commit_part, prove, prove_part, prove_with, public_values,
 };
-pub use stream::{PartProof, Proof};
+pub use stream::{PROOF_MAGIC, PROOF_VERSION, PartProof, Proof};
 pub use verifier::verify;
 pub use vk::{ProvingKey, VerifyingKey, setup, setup_partitioned, setup_stored};
 

@@ -41,12 +41,68 @@ pub struct PartProof {
     pub weight_opening: Option<DirectOpening>,
 }
 
+/// Magic of a proof file.
+pub const PROOF_MAGIC: &[u8; 8] = b"ZKMLPRF1";
+/// Format version of proof files; bump on any change of the proof's encoding.
+pub const PROOF_VERSION: u32 = 1;
+/// Bytes before a proof file's body.
+const PROOF_HEAD: usize = 48;
+
 impl Proof {
+    /// The proof's body: its canonical encoding (see [`Proof::to_file_bytes`]
+    /// for the file).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         Ok(zkml_proof::encoding::encode(self)?)
     }
+    /// Decodes a body; bytes that are not the canonical encoding of a proof
+    /// are refused.
     pub fn from_bytes(bytes: &[u8]) -> Result<Proof> {
         Ok(zkml_proof::encoding::decode(bytes)?)
+    }
+
+    /// The proof file, for the verifying key of digest `vk`:
+    ///
+    /// ```text
+    /// offset size field
+    ///      0    8 magic "ZKMLPRF1"
+    ///      8    4 format version (u32 LE) = PROOF_VERSION
+    ///     12    4 reserved, 0
+    ///     16   32 digest of the verifying key it proves against
+    ///     48    … the proof (canonical encoding, nothing after it)
+    /// ```
+    pub fn to_file_bytes(&self, vk: &[u8; 32]) -> Result<Vec<u8>> {
+        let body = self.to_bytes()?;
+        let mut out = Vec::with_capacity(PROOF_HEAD + body.len());
+        out.extend_from_slice(PROOF_MAGIC);
+        out.extend_from_slice(&PROOF_VERSION.to_le_bytes());
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(vk);
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+
+    /// Reads a proof file (see [`Proof::to_file_bytes`]): magic, version,
+    /// reserved bytes, then the body, which must be the canonical encoding
+    /// with no trailing byte. Returns the proof and the digest of the key
+    /// it names (the verifier compares it with its key's).
+    pub fn from_file_bytes(bytes: &[u8]) -> Result<(Proof, [u8; 32])> {
+        let bad = |m: &str| Err(Error::Reject(format!("malformed proof file: {m}")));
+        if bytes.len() < PROOF_HEAD || &bytes[..8] != PROOF_MAGIC {
+            return bad("not a zkml proof (bad magic or truncated)");
+        }
+        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        if version != PROOF_VERSION {
+            return bad(&format!("format version {version}, this verifier reads {PROOF_VERSION}"));
+        }
+        if bytes[12..16] != [0; 4] {
+            return bad("reserved bytes 12..16 are not zero");
+        }
+        let mut vk = [0u8; 32];
+        vk.copy_from_slice(&bytes[16..PROOF_HEAD]);
+        match Proof::from_bytes(&bytes[PROOF_HEAD..]) {
+            Ok(p) => Ok((p, vk)),
+            Err(e) => bad(&e.to_string()),
+        }
     }
 }
 

@@ -10,8 +10,9 @@
 //! transcript absorbs, so a proof verifies against one model only.
 //!
 //! File layout of `plan.vk`: magic `ZKMLVK01`, format version (u32 LE),
-//! 4 reserved bytes, the 32-byte BLAKE3 digest of the body, then the body
-//! (bincode). Reading checks magic, version and digest before decoding.
+//! 4 reserved bytes (zero), the 32-byte BLAKE3 digest of the body, then the
+//! body (bincode). Reading checks magic, version, the reserved bytes and the
+//! digest before decoding, and that the body is the canonical encoding.
 
 use crate::columns::ColumnPlan;
 use crate::layout::Layout;
@@ -26,7 +27,7 @@ use zkml_proof::store::Source;
 
 pub const VK_MAGIC: &[u8; 8] = b"ZKMLVK01";
 /// Bump on any change of the key's content or of the protocol.
-pub const VK_VERSION: u32 = 3;
+pub const VK_VERSION: u32 = 4;
 /// Constants up to this many entries live in the key itself.
 pub const INLINE_MAX: usize = 64;
 
@@ -271,11 +272,14 @@ impl VerifyingKey {
         if version != VK_VERSION {
             return Err(Error::Key(format!("format version {version}, this verifier reads {VK_VERSION}")));
         }
+        if bytes[12..16] != [0; 4] {
+            return Err(Error::Key("reserved bytes 12..16 are not zero: the key is corrupt".into()));
+        }
         if blake3::hash(&bytes[48..]).as_bytes()[..] != bytes[16..48] {
             return Err(Error::Key("digest mismatch: the key is corrupt".into()));
         }
-        let vk: VerifyingKey =
-            zkml_ir::codec::decode(&bytes[48..]).map_err(|e| Error::Key(format!("decoding: {e}")))?;
+        let vk: VerifyingKey = zkml_ir::codec::decode_canonical(&bytes[48..])
+            .map_err(|e| Error::Key(format!("decoding: {e}")))?;
         vk.validate()?;
         Ok(vk)
     }

@@ -1,8 +1,9 @@
 //! `zkrt`: run a compiled zkml plan, prove the inference, verify a proof.
 //!
 //! ```text
-//! zkrt run plan.bin --input input.json --output output.json --proof proof.bin [--json]
-//! zkrt verify plan.vk --input input.json --output output.json --proof proof.bin
+//! zkrt run plan.bin --input input.json --output output.json --proof proof.bin --proved-input proved.json
+//! zkrt verify plan.vk --input proved.json --output output.json --proof proof.bin
+//! zkrt info plan.bin | plan.vk | proof.bin
 //! zkrt worker plan.bin --hostfile hosts --process 1      # another process of a distributed proof
 //! ```
 
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use zkml_ir::{Plan, Tensor};
 use zkml_protocol::{Proof, VerifyingKey};
-use zkml_runtime::{Executor, InputData, OutputData, saturation};
+use zkml_runtime::{Executor, InputData, InputMode, InputSpec, OutputData, files, saturation};
 
 #[derive(Parser, Debug)]
 #[command(name = "zkrt", version, about = "zkml runtime: execute, prove and verify a compiled plan")]
@@ -24,9 +25,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Describe a plan: producer, inputs, outputs, op counts.
+    /// Describe a plan, a verifying key or a proof (told apart by their
+    /// magic): producer, inputs, outputs, sizes, digests.
     Info {
-        plan: PathBuf,
+        /// A plan.bin, plan.vk or proof file.
+        file: PathBuf,
         /// Also print the IR text.
         #[arg(long)]
         ir: bool,
@@ -43,6 +46,17 @@ enum Cmd {
         /// Prove the inference and write the proof here.
         #[arg(long)]
         proof: Option<PathBuf>,
+        /// Write the input exactly as proven (each value on its fixed-point
+        /// grid) here: the input file `zkrt verify` accepts.
+        #[arg(long, value_name = "FILE")]
+        proved_input: Option<PathBuf>,
+        /// Clamp input values beyond their calibrated range (with a warning
+        /// naming the input and the count) instead of refusing them.
+        #[arg(long)]
+        saturate: bool,
+        /// Skip verifying the proof before writing it.
+        #[arg(long)]
+        no_self_check: bool,
         /// Print timings, proof size and peak memory as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -66,6 +80,8 @@ enum Cmd {
     Verify {
         /// The verifying key written by `zkc compile` (plan.vk).
         vk: PathBuf,
+        /// The proven input: every value exactly on its fixed-point grid
+        /// (what `zkrt run --proved-input` writes).
         #[arg(long)]
         input: PathBuf,
         #[arg(long)]
@@ -99,15 +115,35 @@ struct EngineArgs {
     timeout: u64,
 }
 
+/// Most workers or threads per worker accepted: beyond any machine this
+/// runs on, and below what the thread spawner refuses.
+const MAX_THREADS: usize = 1024;
+
 impl EngineArgs {
     /// The engine configuration, or `None` for the plain in-process prover
-    /// (one worker, one process).
+    /// (one worker, one process). Absurd values are errors, not aborts.
     fn config(&self, colors: usize) -> Result<Option<zkml_engine::EngineConfig>> {
+        for (flag, v) in [("--workers", self.workers), ("--threads-per-worker", self.threads_per_worker)] {
+            if let Some(n) = v.filter(|&n| n == 0 || n > MAX_THREADS) {
+                bail!("{flag} {n}: choose 1 to {MAX_THREADS}");
+            }
+        }
+        if self.timeout == 0 {
+            bail!("--timeout 0: choose a positive number of seconds");
+        }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let hosts = match &self.hostfile {
-            Some(f) => read(f)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect(),
+        let hosts: Vec<String> = match &self.hostfile {
+            Some(f) => read_text(f, files::MAX_HOSTFILE_BYTES, "hostfile")?
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect(),
             None => vec![],
         };
+        if self.hostfile.is_some() && self.process >= hosts.len().max(1) {
+            bail!("--process {} is not a line of the hostfile ({} lines)", self.process, hosts.len());
+        }
         let workers = self.workers.unwrap_or(if hosts.len() > 1 { 1 } else { colors.min(cores).max(1) });
         if workers == 1 && hosts.len() <= 1 {
             return Ok(None);
@@ -171,8 +207,68 @@ fn warn_saturated(saturated: &[saturation::Saturated]) {
     }
 }
 
-fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+fn read_text(path: &Path, limit: u64, what: &str) -> Result<String> {
+    Ok(files::read_text(path, limit, what)?)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// `zkrt info`: a plan, a verifying key or a proof, by its magic.
+fn info(path: &Path, ir: bool) -> Result<()> {
+    let mut magic = [0u8; 8];
+    {
+        use std::io::Read;
+        let mut f = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        f.read_exact(&mut magic)
+            .with_context(|| format!("{}: not a zkml file (bad magic: too short)", path.display()))?;
+    }
+    match &magic {
+        m if m == zkml_ir::plan::MAGIC => {
+            let p = Plan::open(path).with_context(|| format!("reading plan {}", path.display()))?;
+            println!("plan:     format {}", zkml_ir::plan::FORMAT_VERSION);
+            println!("producer: {}", p.producer);
+            println!("graph:    {}", p.graph.summary());
+            println!("colors:   {}", p.partitions.len());
+            for (i, f) in p.graph.input_facts().iter().enumerate() {
+                println!("input:    {} {f}", p.graph.node(p.graph.inputs()[i]).name);
+            }
+            for v in p.graph.outputs() {
+                let val = p.graph.value(*v).context("output value")?;
+                println!("output:   {} {}", val.name, val.fact);
+            }
+            if ir {
+                print!("{}", p.graph.to_text());
+            }
+        }
+        m if m == zkml_protocol::vk::VK_MAGIC => {
+            let bytes = files::read_bounded(path, files::MAX_KEY_BYTES, "verifying key")?;
+            let vk = VerifyingKey::from_bytes(&bytes).context("reading the verifying key")?;
+            println!("verifying key: format {}, {} bytes", zkml_protocol::vk::VK_VERSION, bytes.len());
+            println!("digest:   {}", hex(&vk.digest()?));
+            println!("producer: {}", vk.producer);
+            println!("nodes:    {}, colors: {}", vk.nodes.len(), vk.partitions.len());
+            for &i in &vk.inputs {
+                println!("input:    {} {}", vk.nodes[i].name, vk.nodes[i].outputs[0].fact);
+            }
+            for &o in &vk.outputs {
+                if let Some(f) = vk.fact(o) {
+                    println!("output:   {} {f}", vk.nodes[o.node].name);
+                }
+            }
+        }
+        m if m == zkml_protocol::PROOF_MAGIC => {
+            let bytes = files::read_bounded(path, files::MAX_PROOF_FILE_BYTES, "proof")?;
+            let (pr, digest) = Proof::from_file_bytes(&bytes)?;
+            println!("proof:    format {}, {} bytes", zkml_protocol::PROOF_VERSION, bytes.len());
+            println!("for key:  {}", hex(&digest));
+            println!("parts:    {} (one per color)", pr.parts.len());
+            println!("saturating lookups: {}", pr.saturating.len());
+        }
+        _ => bail!("{}: not a zkml plan, verifying key or proof (bad magic)", path.display()),
+    }
+    Ok(())
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`), in bytes.
@@ -200,21 +296,7 @@ fn spinner(quiet: bool, msg: &str) -> ProgressBar {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Info { plan, ir } => {
-            let p = Plan::open(&plan).with_context(|| format!("reading plan {}", plan.display()))?;
-            println!("producer: {}", p.producer);
-            println!("graph:    {}", p.graph.summary());
-            for (i, f) in p.graph.input_facts().iter().enumerate() {
-                println!("input:    {} {f}", p.graph.node(p.graph.inputs()[i]).name);
-            }
-            for v in p.graph.outputs() {
-                let val = p.graph.value(*v).context("output value")?;
-                println!("output:   {} {}", val.name, val.fact);
-            }
-            if ir {
-                print!("{}", p.graph.to_text());
-            }
-        }
+        Cmd::Info { file, ir } => info(&file, ir)?,
         Cmd::Worker { plan, engine } => {
             let p = Plan::open(&plan).with_context(|| format!("reading plan {}", plan.display()))?;
             if engine.hostfile.is_none() || engine.process == 0 {
@@ -226,12 +308,38 @@ fn run(cli: Cli) -> Result<()> {
             zkml_engine::prove(graph, std::sync::Arc::new(pk), None, &cfg).context("proving")?;
             eprintln!("worker {}: done", cfg.process);
         }
-        Cmd::Run { plan, input, output, proof, json, dump_tensors, engine } => {
+        Cmd::Run {
+            plan,
+            input,
+            output,
+            proof,
+            proved_input,
+            saturate,
+            no_self_check,
+            json,
+            dump_tensors,
+            engine,
+        } => {
             let t0 = Instant::now();
+            // Flags first: a bad one costs nothing.
+            if proof.is_some() && engine.process != 0 {
+                bail!("`zkrt run` is process 0 (the coordinator); start the others with `zkrt worker`");
+            }
+            engine.config(1)?;
             let p = Plan::open(&plan).with_context(|| format!("reading plan {}", plan.display()))?;
-            let inputs =
-                InputData::parse(&read(&input)?).with_context(|| format!("parsing {}", input.display()))?;
-            let tensors = inputs.to_tensors(&p.graph).context("reading the inputs")?;
+            let inputs = InputData::parse(&read_text(&input, files::MAX_JSON_BYTES, "input file")?)
+                .with_context(|| format!("parsing {}", input.display()))?;
+            let specs = InputSpec::of_graph(&p.graph);
+            let quantized =
+                inputs.quantize(&specs, InputMode::Round { saturate }).context("reading the inputs")?;
+            for (spec, &n) in specs.iter().zip(&quantized.clamped).filter(|(_, n)| **n > 0) {
+                eprintln!(
+                    "warning: input '{}': {n} values beyond its calibrated range were clamped (--saturate); \
+                     the proof is of the clamped input",
+                    spec.name
+                );
+            }
+            let tensors = quantized.tensors;
             let t1 = Instant::now();
             let values = Executor::new(&p.graph).run_all(&tensors).context("executing the plan")?;
             let outs: Vec<Tensor> =
@@ -246,24 +354,15 @@ fn run(cli: Cli) -> Result<()> {
                 eprintln!("tensors: {} values in {} (index.json lists them)", index.len(), dir.display());
             }
             let text = serde_json::to_string(&out)?;
-            match &output {
-                Some(path) => {
-                    std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?
-                }
-                None if !json => println!("{text}"),
-                None => {}
-            }
             let mut report = serde_json::json!({
                 "load_ms": ms(t1 - t0),
                 "inference_ms": ms(t2 - t1),
                 "saturated": saturated,
             });
-            if let Some(proof_path) = proof {
-                if engine.process != 0 {
-                    bail!("`zkrt run` is process 0 (the coordinator); start the others with `zkrt worker`");
-                }
+            if let Some(proof_path) = &proof {
                 let cfg = engine.config(p.partitions.len())?;
                 let pk = proving_key(&p, json)?;
+                let (vk, digest) = (pk.vk.clone(), pk.digest);
                 let pb = spinner(json, "proving");
                 let t3 = Instant::now();
                 let (pr, breakdown) = match &cfg {
@@ -302,14 +401,34 @@ fn run(cli: Cli) -> Result<()> {
                 };
                 let t4 = Instant::now();
                 pb.finish_and_clear();
-                let bytes = pr.to_bytes()?;
-                std::fs::write(&proof_path, &bytes)
-                    .with_context(|| format!("writing {}", proof_path.display()))?;
+                // The proof is checked before it is written: a plan changed
+                // under the prover, or a prover fault, is an error here,
+                // never a file that fails later.
+                if !no_self_check {
+                    zkml_protocol::verify(&vk, &tensors, &outs, &pr).context(
+                        "the proof does not verify against the plan it was made from (was plan.bin \
+                         changed while proving?); nothing was written",
+                    )?;
+                    report["self_check_ms"] = ms(t4.elapsed()).into();
+                }
+                let bytes = pr.to_file_bytes(&digest)?;
+                files::write_atomic(proof_path, &bytes)?;
                 report["setup_ms"] = ms(t3 - t2).into();
                 report["prove_ms"] = ms(t4 - t3).into();
                 report["colors"] = p.partitions.len().into();
                 report["prove_breakdown_ms"] = breakdown;
                 report["proof_bytes"] = bytes.len().into();
+            }
+            // The proof first, then what it proves: a failed run leaves no
+            // output that looks proven.
+            if let Some(path) = &proved_input {
+                let proved = InputData::of_tensors(&specs, &tensors);
+                files::write_atomic(path, serde_json::to_string(&proved)?.as_bytes())?;
+            }
+            match &output {
+                Some(path) => files::write_atomic(path, text.as_bytes())?,
+                None if !json => println!("{text}"),
+                None => {}
             }
             if let Some(peak) = peak_rss() {
                 report["peak_rss_bytes"] = peak.into();
@@ -335,22 +454,36 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Verify { vk, input, output, proof } => {
             let t0 = Instant::now();
-            let bytes = std::fs::read(&vk).with_context(|| format!("reading {}", vk.display()))?;
+            let bytes = files::read_bounded(&vk, files::MAX_KEY_BYTES, "verifying key")?;
             let vk = VerifyingKey::from_bytes(&bytes).context("reading the verifying key")?;
-            let named: Vec<(String, zkml_ir::Fact)> = vk
+            let specs: Vec<InputSpec> = vk
                 .inputs
                 .iter()
-                .map(|&i| (vk.nodes[i].name.clone(), vk.nodes[i].outputs[0].fact.clone()))
+                .zip(zkml_ir::id_bounds(vk.nodes.iter().enumerate(), &vk.inputs))
+                .map(|(&i, id_rows)| InputSpec {
+                    name: vk.nodes[i].name.clone(),
+                    fact: vk.nodes[i].outputs[0].fact.clone(),
+                    id_rows,
+                })
                 .collect();
-            let ins = InputData::parse(&read(&input)?)?.tensors_for(&named).context("reading the inputs")?;
+            let ins = InputData::parse(&read_text(&input, files::MAX_JSON_BYTES, "input file")?)?
+                .quantize(&specs, InputMode::Exact)
+                .context("reading the inputs")?
+                .tensors;
             let facts: Vec<zkml_ir::Fact> = vk.outputs.iter().filter_map(|&o| vk.fact(o).cloned()).collect();
-            let outs =
-                OutputData::parse(&read(&output)?)?.to_tensors(&facts).context("reading the outputs")?;
-            let pbytes = std::fs::read(&proof).with_context(|| format!("reading {}", proof.display()))?;
-            let pr = match Proof::from_bytes(&pbytes) {
-                Ok(p) => p,
-                Err(e) => bail!("proof rejected: malformed proof file: {e}"),
-            };
+            let outs = OutputData::parse(&read_text(&output, files::MAX_JSON_BYTES, "output file")?)?
+                .to_tensors(&facts)
+                .context("reading the outputs")?;
+            let pbytes = files::read_bounded(&proof, files::MAX_PROOF_FILE_BYTES, "proof")?;
+            let (pr, names) = Proof::from_file_bytes(&pbytes)?;
+            let digest = vk.digest()?;
+            if names != digest {
+                bail!(
+                    "proof rejected: it proves against the verifying key {}, not this one ({})",
+                    hex(&names),
+                    hex(&digest)
+                );
+            }
             zkml_protocol::verify(&vk, &ins, &outs, &pr)?;
             println!("proof verified in {:.1} ms ({} KB)", ms(t0.elapsed()), pbytes.len() / 1024);
         }

@@ -42,6 +42,24 @@ impl TensorPcs {
         (mu, beta)
     }
 
+    /// The prover's proof-of-work before the queries (see [`POW_BITS`]):
+    /// the first nonce that passes, absorbed.
+    pub(super) fn grind<T: Transcript>(&self, t: &mut T) -> u64 {
+        let seed = pow_seed(t);
+        let nonce = (0..u64::MAX).find(|&n| pow_passes(&seed, n)).unwrap_or(u64::MAX);
+        t.absorb_base(&pow_words(nonce));
+        nonce
+    }
+
+    /// The verifier's side of [`TensorPcs::grind`].
+    pub(super) fn check_grind<T: Transcript>(&self, t: &mut T, nonce: u64) -> Result<(), PcsError> {
+        if !pow_passes(&pow_seed(t), nonce) {
+            return Err(PcsError::ProofShape(format!("proof-of-work nonce fails its {POW_BITS} bits")));
+        }
+        t.absorb_base(&pow_words(nonce));
+        Ok(())
+    }
+
     pub(super) fn queries<T: Transcript>(&self, n: usize, t: &mut T) -> Vec<usize> {
         let bits = n - log_rows(n) + self.log_blowup;
         (0..self.num_queries).map(|_| t.challenge_bits(bits)).collect()
@@ -63,4 +81,39 @@ impl TensorPcs {
             })
             .collect()
     }
+}
+
+/// Grinding bits before every opening's queries: the prover finds a nonce
+/// with `BLAKE3(seed ‖ nonce)` starting with this many zero bits, `seed` a
+/// challenge drawn after everything the queries depend on, and the nonce
+/// is absorbed before the query indices are drawn. A prover that grinds
+/// the Fiat–Shamir query indices (re-rolling the transcript until the
+/// queries miss its errors) pays `2^POW_BITS` hashes per attempt: the
+/// query term's `λ` bits of statistical security become `λ + POW_BITS`
+/// bits of work. An honest prover pays `2^POW_BITS` BLAKE3 calls per
+/// opening on average (about 7 ms here).
+pub const POW_BITS: u32 = 16;
+
+fn pow_seed<T: Transcript>(t: &mut T) -> [u8; 16] {
+    let s = t.challenge_ext();
+    let c: &[F] = s.as_basis_coefficients_slice();
+    let mut seed = [0u8; 16];
+    seed[..8].copy_from_slice(&c[0].as_canonical_u64().to_le_bytes());
+    seed[8..].copy_from_slice(&c[1].as_canonical_u64().to_le_bytes());
+    seed
+}
+
+fn pow_passes(seed: &[u8; 16], nonce: u64) -> bool {
+    let mut h = blake3::Hasher::new();
+    h.update(b"zkml-pcs-pow");
+    h.update(seed);
+    h.update(&nonce.to_le_bytes());
+    let d = h.finalize();
+    let head = u64::from_be_bytes(d.as_bytes()[..8].try_into().unwrap_or([0xff; 8]));
+    head.leading_zeros() >= POW_BITS
+}
+
+/// A nonce as two base-field words (each below 2^32 < p).
+fn pow_words(nonce: u64) -> [F; 2] {
+    [F::from_u64(nonce & 0xffff_ffff), F::from_u64(nonce >> 32)]
 }

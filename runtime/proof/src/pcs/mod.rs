@@ -24,7 +24,10 @@
 //! at most `1 − δ/2`, so `Q = ⌈λ / −log2(1 − δ/2)⌉` queries give `λ` bits;
 //! the combination challenges add `O(2^r / |EF|)` (proximity gaps for
 //! tensor-structured combinations, Diamond–Posen 2023). Defaults: `ρ = 1/4`,
-//! `Q = 148` for `λ = 100`. See `docs/security.md`.
+//! `Q = 148` for `λ = 100`. Before the queries the prover grinds a
+//! [`POW_BITS`]-bit proof-of-work on the transcript (`encode.rs`), so that
+//! re-rolling the query indices costs that much more work per attempt.
+//! See `docs/security.md`.
 //!
 //! Files: this one holds the parameters, the types and the
 //! [`MultilinearPcs`] trait; `prover_data.rs` the committed codeword and
@@ -142,6 +145,8 @@ pub struct OpeningClaim<'a> {
 pub struct OpeningProof {
     pub u_eval: Vec<EF>,
     pub u_proximity: Vec<EF>,
+    /// The proof-of-work nonce before the queries ([`POW_BITS`]).
+    pub pow_nonce: u64,
     /// Opened leaves: per query, the column of every encoded row.
     pub columns: Vec<Vec<F>>,
     pub merkle: MultiPath,
@@ -156,6 +161,8 @@ pub struct MultiOpeningProof {
     pub h: Vec<Vec<EF>>,
     /// The row combination `u = eq(ρ)ᵀ · M` (`2^c` entries).
     pub u: Vec<EF>,
+    /// The proof-of-work nonce before the queries ([`POW_BITS`]).
+    pub pow_nonce: u64,
     /// Opened leaves, one per query.
     pub columns: Vec<Vec<F>>,
     pub merkle: MultiPath,
@@ -201,6 +208,7 @@ fn log_rows(n: usize) -> usize {
 }
 
 mod encode;
+pub use encode::POW_BITS;
 mod multi;
 mod prover_data;
 mod single;
@@ -236,13 +244,35 @@ mod tests {
         let (_, rho) = pcs.start_multi(&comm, n, &points, &values, &h, &mut t);
         let u = data.combine_rows(&eq_table(&rho)).swap_remove(0);
         t.absorb_ext_digest(&u);
+        let pow_nonce = pcs.grind(&mut t);
         let indices = pcs.queries(n, &mut t);
         let rows = 1usize << data.log_rows;
         let columns = indices.iter().map(|&j| data.codeword.range(data.leaf_at(j), rows)).collect();
         let merkle = data.tree.open(&indices).unwrap();
-        let cheat = MultiOpeningProof { h, u, columns, merkle };
+        let cheat = MultiOpeningProof { h, u, pow_nonce, columns, merkle };
         let mut t = Poseidon2Transcript::new(b"cheat");
         let r = pcs.verify_multi(&comm, n, &points, &values, &cheat, &mut t);
         assert!(matches!(r, Err(PcsError::Evaluation)), "{r:?}");
+    }
+
+    /// The proof-of-work is checked: a nonce that fails its bits (any
+    /// other nonce, almost surely) is rejected, and the honest proof with
+    /// it restored verifies.
+    #[test]
+    fn a_wrong_proof_of_work_nonce_is_rejected() {
+        let pcs = TensorPcs::default();
+        let n = 8;
+        let poly: Vec<F> = (0..1u64 << n).map(|i| F::from_u64(3 * i + 1)).collect();
+        let (comm, data) = pcs.commit(vec![poly]).unwrap();
+        let point: Vec<EF> = (0..n).map(|i| EF::from_u64(11 + i as u64)).collect();
+        let (values, mut proof) =
+            pcs.open(&comm, &data, &point, &mut Poseidon2Transcript::new(b"pow")).unwrap();
+        let claim = OpeningClaim { num_vars: n, num_polys: 1, point: &point, values: &values };
+        let honest = proof.pow_nonce;
+        proof.pow_nonce = honest.wrapping_add(1);
+        let r = pcs.verify(&comm, &claim, &proof, &mut Poseidon2Transcript::new(b"pow"));
+        assert!(matches!(&r, Err(PcsError::ProofShape(m)) if m.contains("proof-of-work")), "{r:?}");
+        proof.pow_nonce = honest;
+        pcs.verify(&comm, &claim, &proof, &mut Poseidon2Transcript::new(b"pow")).unwrap();
     }
 }

@@ -82,8 +82,9 @@ impl TensorPcs {
         let (_, rho) = self.start_multi(comm, n, points, &values, &h, t);
         let u = data.combine_rows(&eq_table(&rho)).swap_remove(0);
         t.absorb_ext_digest(&u);
+        let pow_nonce = self.grind(t);
         let (columns, merkle) = data.open_queries(&self.queries(n, t))?;
-        Ok((values, MultiOpeningProof { h, u, columns, merkle }))
+        Ok((values, MultiOpeningProof { h, u, pow_nonce, columns, merkle }))
     }
 
     pub(super) fn start_multi<T: Transcript>(
@@ -155,6 +156,7 @@ impl TensorPcs {
             return Err(PcsError::Evaluation);
         }
         t.absorb_ext_digest(&proof.u);
+        self.check_grind(t, proof.pow_nonce)?;
         let indices = self.queries(n, t);
         let leaves: Vec<&[F]> = proof.columns.iter().map(Vec::as_slice).collect();
         merkle::verify(comm, c + self.log_blowup, &indices, &leaves, &proof.merkle)?;

@@ -78,8 +78,9 @@ impl MultilinearPcs for TensorPcs {
             if self.separate_proximity { combine(&data.combine_rows(&eq_table(&beta))) } else { vec![] };
         t.absorb_ext_digest(&u_eval);
         t.absorb_ext_digest(&u_proximity);
+        let pow_nonce = self.grind(t);
         let (columns, merkle) = data.open_queries(&self.queries(n, t))?;
-        Ok((values, OpeningProof { u_eval, u_proximity, columns, merkle }))
+        Ok((values, OpeningProof { u_eval, u_proximity, pow_nonce, columns, merkle }))
     }
 
     /// Verifies that the committed batch evaluates as `claim` says.
@@ -120,6 +121,7 @@ impl MultilinearPcs for TensorPcs {
         }
         t.absorb_ext_digest(&proof.u_eval);
         t.absorb_ext_digest(&proof.u_proximity);
+        self.check_grind(t, proof.pow_nonce)?;
         let indices = self.queries(n, t);
         let leaves: Vec<&[F]> = proof.columns.iter().map(Vec::as_slice).collect();
         merkle::verify(comm, n - lr + self.log_blowup, &indices, &leaves, &proof.merkle)?;

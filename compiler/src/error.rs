@@ -26,6 +26,11 @@ pub enum FrontendError {
     Tract(String),
     #[error("node '{node}': {message}")]
     Lowering { node: String, message: String },
+    #[error(
+        "tensor '{name}' of shape {shape:?} needs {bytes} bytes, beyond the memory budget of {budget} bytes \
+         (raise it with --max-memory, or give smaller input shapes)"
+    )]
+    TooLarge { name: String, shape: Vec<usize>, bytes: u128, budget: u64 },
     #[error(transparent)]
     Ir(#[from] IrError),
 }

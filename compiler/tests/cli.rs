@@ -293,3 +293,18 @@ fn a_key_is_re_derived_from_its_model() {
     let e = fails(&["compile", fixture("cnn.onnx").to_str().unwrap(), "--verify-key", key.to_str().unwrap()]);
     assert!(e.contains("does not come from this model"), "{e}");
 }
+
+/// Shapes too large for the memory budget are a clear error naming the
+/// tensor, before anything that large is allocated (no abort).
+#[test]
+fn a_tensor_beyond_the_memory_budget_is_an_error() {
+    let mlp = fixture("mlp.onnx");
+    let e =
+        fails(&["compile", mlp.to_str().unwrap(), "--input-shape", "x=1099511627776,16", "-o", "/dev/null"]);
+    assert!(e.contains("beyond the memory budget") && e.contains("--max-memory"), "{e}");
+    let e = fails(&["compile", mlp.to_str().unwrap(), "--max-memory", "1K", "-o", "/dev/null"]);
+    assert!(e.contains("beyond the memory budget of 1024 bytes"), "{e}");
+    let out = zkc(&["compile", mlp.to_str().unwrap(), "--max-memory", "0", "-o", "/dev/null"]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && e.contains("positive size") && !e.contains("panicked"), "{e}");
+}

@@ -87,3 +87,34 @@ pub fn chain_message(e: &(dyn std::error::Error + 'static)) -> String {
     }
     out
 }
+
+/// The last panic's message and place, kept by [`quiet_panics`].
+static LAST_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// For the binaries: a panic hook that records the panic (see
+/// [`last_panic`]) instead of printing it. Libraries turn panics of the
+/// code they call (tract asserts on some malformed models) into typed
+/// errors with `catch_unwind`, and the binaries report an escaped panic as
+/// an internal error: a user never sees a raw panic message, and one the
+/// program recovered from is not printed at all.
+pub fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        if let Ok(mut last) = LAST_PANIC.lock() {
+            *last = Some(info.to_string());
+        }
+    }));
+}
+
+/// The message of the last panic recorded by [`quiet_panics`].
+pub fn last_panic() -> Option<String> {
+    LAST_PANIC.lock().ok().and_then(|l| l.clone())
+}
+
+/// The message a panic payload carries.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_string()))
+        .unwrap_or_else(|| "no message".to_string())
+}

@@ -17,15 +17,17 @@ pub mod ops;
 pub mod partition;
 pub mod plan;
 pub mod shape;
+mod size;
 mod tensor;
 mod text;
 
 pub use dtype::{DType, Fact, QType};
-pub use error::{IrError, OpError, PlanError, chain_message};
+pub use error::{IrError, OpError, PlanError, chain_message, last_panic, panic_message, quiet_panics};
 pub use graph::{Graph, Node, Value, ValueId, id_bounds};
 pub use ops::{Op, OpDef};
 pub use partition::{Partition, Partitioning};
 pub use plan::Plan;
+pub use size::parse_size;
 pub use tensor::{Tensor, TensorData};
 
 /// Checks that a computed tensor holds what its fact declares: the storage

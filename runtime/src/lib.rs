@@ -43,6 +43,11 @@ pub enum RuntimeError {
     IdRange { index: usize, name: String, value: i64, rows: usize },
     #[error("{path}: {message}")]
     File { path: String, message: String },
+    #[error(
+        "running this plan holds {total} bytes of values (the largest, '{name}' of shape {shape:?}, \
+         {bytes} bytes), beyond the memory budget of {budget} bytes (--max-memory)"
+    )]
+    TooLarge { total: u128, name: String, shape: Vec<usize>, bytes: u128, budget: u64 },
     #[error("writing tensors: {0}")]
     Io(String),
     #[error(transparent)]
@@ -84,6 +89,19 @@ pub struct InputSpec {
 }
 
 impl InputSpec {
+    /// The inputs of a verifying key: its `nodes` and the node ids of its
+    /// `inputs`.
+    pub fn of_nodes(nodes: &[zkml_ir::Node], inputs: &[usize]) -> Vec<InputSpec> {
+        inputs
+            .iter()
+            .zip(zkml_ir::id_bounds(nodes.iter().enumerate(), inputs))
+            .filter_map(|(&i, id_rows)| {
+                let node = nodes.get(i)?;
+                Some(InputSpec { name: node.name.clone(), fact: node.outputs.first()?.fact.clone(), id_rows })
+            })
+            .collect()
+    }
+
     /// The inputs of a graph.
     pub fn of_graph(graph: &Graph) -> Vec<InputSpec> {
         let bounds = zkml_ir::id_bounds(graph.nodes(), graph.inputs());
@@ -327,6 +345,36 @@ impl OutputData {
         }
         Ok(out)
     }
+}
+
+/// Checks that executing `graph` fits `budget` bytes: the executor keeps
+/// every value (8 bytes an element) for the prover, so their sum is what a
+/// run holds beyond the plan's own constants.
+pub fn check_memory(graph: &Graph, budget: u64) -> Result<(), RuntimeError> {
+    let mut total = 0u128;
+    let mut largest: (u128, &str, &[usize]) = (0, "", &[]);
+    for (_, node) in graph.nodes() {
+        if matches!(node.op, zkml_ir::Op::Const(_)) {
+            continue;
+        }
+        for o in &node.outputs {
+            let bytes = o.fact.shape.iter().fold(8u128, |a, &d| a.saturating_mul(d as u128));
+            total = total.saturating_add(bytes);
+            if bytes > largest.0 {
+                largest = (bytes, &node.name, &o.fact.shape);
+            }
+        }
+    }
+    if total > u128::from(budget) {
+        return Err(RuntimeError::TooLarge {
+            total,
+            name: largest.1.to_string(),
+            shape: largest.2.to_vec(),
+            bytes: largest.0,
+            budget,
+        });
+    }
+    Ok(())
 }
 
 /// Executes the plan's graph on the inputs with the [`Executor`] (exact

@@ -550,6 +550,7 @@ fn absurd_flags_and_endless_files_are_errors() {
     assert!(run(&["--workers", "0"]).contains("--workers 0"));
     assert!(run(&["--threads-per-worker", "100000"]).contains("--threads-per-worker 100000"));
     assert!(run(&["--timeout", "0"]).contains("--timeout 0"));
+    assert!(run(&["--max-memory", "1K"]).contains("beyond the memory budget of 1024 bytes"));
     assert!(!dir.path().join("fresh.json").exists() && !dir.path().join("fresh.proof").exists());
     let e = fails(&[
         "verify",

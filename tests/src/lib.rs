@@ -129,6 +129,8 @@ pub fn max_rel_error(ours: &[f32], oracle: &[f32]) -> f32 {
 
 /// ONNX backend node tests (`onnx/backend/test/data/node` in the
 /// `onnx==1.22.0` wheel).
+pub mod fuzz;
+
 pub mod onnx_node {
     use prost::Message;
     use std::path::Path;
@@ -257,6 +259,7 @@ pub mod onnx_node {
                 .zip(inputs.iter().map(|t| t.shape().to_vec()))
                 .filter(|(_, s)| !s.is_empty() && !s.contains(&0))
                 .collect(),
+            ..FrontendOptions::default()
         };
         let graph = load_onnx(&model, &opts).map_err(|e| format!("load: {e}"))?;
         Ok(Case { graph, inputs, wants })

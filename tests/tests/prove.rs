@@ -535,3 +535,62 @@ fn rejects_dishonest_saturation_and_float_domain_columns() {
         assert!(assert_rejected(&c, &c.values, &*hook, what), "{what}: no proof produced");
     }
 }
+
+/// A proof has one encoding: any byte string that decodes re-encodes to
+/// itself (so a proof's hash is its id), and a valid proof with bytes
+/// appended, or its file with bytes appended, is refused.
+mod canonical {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    /// One honest MLP proof, its file and statement.
+    fn honest() -> &'static (Case, Vec<u8>, Vec<u8>) {
+        static CASE: OnceLock<(Case, Vec<u8>, Vec<u8>)> = OnceLock::new();
+        CASE.get_or_init(|| {
+            let c = Case::new("mlp.onnx", 21);
+            let (proof, _) = zkml_protocol::prove(&c.pk, &c.values).unwrap();
+            let body = proof.to_bytes().unwrap();
+            let file = proof.to_file_bytes(&c.pk.digest).unwrap();
+            (c, body, file)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn what_decodes_is_the_one_encoding(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 1..4)
+        ) {
+            let (c, body, _) = honest();
+            let mut b = body.clone();
+            for (at, byte, kind) in edits {
+                let i = at.index(b.len().max(1));
+                match kind {
+                    0 => b[i] = byte,
+                    1 => b.insert(i, byte),
+                    2 => { b.remove(i); }
+                    _ => { let v = b[i]; b.insert(i, v); }
+                }
+            }
+            if let Ok(p) = zkml_protocol::Proof::from_bytes(&b) {
+                prop_assert_eq!(p.to_bytes().unwrap(), b.clone(), "a non-canonical encoding decoded");
+                if &b != body {
+                    prop_assert!(zkml_protocol::verify(&c.pk.vk, &c.inputs(), &c.outputs(), &p).is_err());
+                }
+            }
+        }
+
+        #[test]
+        fn appended_bytes_are_refused(tail in proptest::collection::vec(any::<u8>(), 1..16)) {
+            let (_, body, file) = honest();
+            let mut b = body.clone();
+            b.extend_from_slice(&tail);
+            prop_assert!(zkml_protocol::Proof::from_bytes(&b).is_err());
+            let mut f = file.clone();
+            f.extend_from_slice(&tail);
+            prop_assert!(zkml_protocol::Proof::from_file_bytes(&f).is_err());
+        }
+    }
+}

@@ -20,13 +20,18 @@ struct ModelArgs {
     /// Fix an input's shape: `name=d1,d2,…` (repeatable).
     #[arg(long = "input-shape", value_name = "NAME=DIMS")]
     input_shapes: Vec<String>,
+    /// The most memory one tensor may take, in bytes, with an optional
+    /// K/M/G/T suffix (a model or shape asking for more is an error
+    /// naming the tensor).
+    #[arg(long, value_name = "BYTES", default_value = "16G", value_parser = zkml_ir::parse_size)]
+    max_memory: u64,
 }
 
 impl ModelArgs {
     fn options(&self) -> Result<FrontendOptions> {
         let input_shapes =
             self.input_shapes.iter().map(|s| FrontendOptions::parse_shape(s)).collect::<Result<_, _>>()?;
-        Ok(FrontendOptions { input_shapes })
+        Ok(FrontendOptions { input_shapes, max_tensor_bytes: self.max_memory })
     }
 
     /// Loads the model into the IR; symbolic input dimensions taken as 1
@@ -258,11 +263,19 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     // Errors are printed as a context chain, never as a backtrace: they are
-    // messages for users, not crash reports.
-    match run(Cli::parse()) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
+    // messages for users, not crash reports. A panic that escapes is a bug,
+    // reported as such.
+    zkml_ir::quiet_panics();
+    let cli = Cli::parse();
+    match std::panic::catch_unwind(|| run(cli)) {
+        Ok(Ok(())) => std::process::ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             eprintln!("error: {}", zkml_ir::chain_message(e.as_ref()));
+            std::process::ExitCode::FAILURE
+        }
+        Err(p) => {
+            let at = zkml_ir::last_panic().unwrap_or_else(|| zkml_ir::panic_message(p.as_ref()));
+            eprintln!("error: internal error (a bug in zkc; please report it): {at}");
             std::process::ExitCode::FAILURE
         }
     }

@@ -29,10 +29,23 @@ use tract_onnx::tract_hir::infer::Factoid;
 use zkml_ir::{Graph, ValueId};
 
 /// Options of the frontend.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FrontendOptions {
     /// Input shape overrides, by input name.
     pub input_shapes: Vec<(String, Vec<usize>)>,
+    /// The most bytes one tensor may take (at 8 bytes an element, as the
+    /// executor holds integers): a model or a shape asking for more is an
+    /// error naming the tensor, before anything that large is allocated.
+    pub max_tensor_bytes: u64,
+}
+
+/// Default of [`FrontendOptions::max_tensor_bytes`]: 16 GiB.
+pub const DEFAULT_MAX_TENSOR_BYTES: u64 = 16 << 30;
+
+impl Default for FrontendOptions {
+    fn default() -> Self {
+        FrontendOptions { input_shapes: vec![], max_tensor_bytes: DEFAULT_MAX_TENSOR_BYTES }
+    }
 }
 
 impl FrontendOptions {
@@ -95,7 +108,7 @@ pub fn load_onnx_noted(
     opts: &FrontendOptions,
 ) -> Result<(Graph, Vec<AssumedDim>), FrontendError> {
     let (typed, assumed) = load_typed_noted(path, opts)?;
-    Ok((lower(&typed)?, assumed))
+    Ok((guarded(|| lower(&typed))?, assumed))
 }
 
 /// A symbolic input dimension (`batch_size`, `N`, unnamed) that no
@@ -130,10 +143,31 @@ pub fn load_typed_noted(
 ) -> Result<(TypedModel, Vec<AssumedDim>), FrontendError> {
     let p = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|error| FrontendError::Io { path: p.clone(), error })?;
+    guarded(|| load_typed_bytes(&p, &bytes, path, opts))
+}
+
+/// Runs `f`, turning a panic of tract (it asserts, rather than returns an
+/// error, on some malformed models) into [`FrontendError::Tract`].
+fn guarded<T>(f: impl FnOnce() -> Result<T, FrontendError>) -> Result<T, FrontendError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        Err(FrontendError::Tract(format!(
+            "the ONNX library failed on this model: {}",
+            zkml_ir::panic_message(p.as_ref())
+        )))
+    })
+}
+
+fn load_typed_bytes(
+    p: &str,
+    bytes: &[u8],
+    path: &Path,
+    opts: &FrontendOptions,
+) -> Result<(TypedModel, Vec<AssumedDim>), FrontendError> {
+    let p = p.to_string();
     let mut onnx = tract_onnx::onnx();
     ops::register_onnx(&mut onnx.op_register);
     let proto = onnx
-        .proto_model_for_read(&mut bytes.as_slice())
+        .proto_model_for_read(&mut &bytes[..])
         .map_err(|e| FrontendError::Corrupt { path: p.clone(), reason: format!("{e:#}") })?;
     if proto.graph.is_none() {
         return Err(FrontendError::Corrupt { path: p, reason: "no graph in the file".into() });
@@ -165,6 +199,7 @@ pub fn load_typed_noted(
     }
     let assumed = fix_symbolic_dims(&mut model, &names, opts)?;
     let typed = model.into_typed().map_err(|e| FrontendError::Shapes(format!("{e:#}")))?;
+    check_sizes(&typed, opts.max_tensor_bytes)?;
     for (ix, o) in typed.input_outlets().map_err(|e| FrontendError::Tract(e.to_string()))?.iter().enumerate()
     {
         let fact = typed.outlet_fact(*o).map_err(|e| FrontendError::Tract(e.to_string()))?;
@@ -173,6 +208,29 @@ pub fn load_typed_noted(
         }
     }
     Ok((typed, assumed))
+}
+
+/// Every value of the typed model fits the budget (see
+/// [`FrontendOptions::max_tensor_bytes`]); checked before lowering, which
+/// allocates per value (interpolation plans, index maps, constants).
+fn check_sizes(typed: &TypedModel, budget: u64) -> Result<(), FrontendError> {
+    for node in typed.nodes() {
+        for o in &node.outputs {
+            let Some(shape) = o.fact.shape.as_concrete() else { continue };
+            let elements =
+                shape.iter().try_fold(1u128, |a, &d| a.checked_mul(d as u128)).unwrap_or(u128::MAX);
+            let bytes = elements.saturating_mul(8);
+            if bytes > u128::from(budget) {
+                return Err(FrontendError::TooLarge {
+                    name: node.name.clone(),
+                    shape: shape.to_vec(),
+                    bytes,
+                    budget,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Sets every symbolic dimension of an input that `--input-shape` did not

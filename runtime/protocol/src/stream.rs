@@ -81,10 +81,21 @@ impl Proof {
         Ok(out)
     }
 
+    /// Reads a proof file made for the key of digest `vk`: [`Proof::from_file_bytes`],
+    /// and a file naming another key is refused.
+    pub fn from_file_for(bytes: &[u8], vk: &[u8; 32]) -> Result<Proof> {
+        let (proof, names) = Proof::from_file_bytes(bytes)?;
+        if &names != vk {
+            return Err(Error::Reject("the proof names another verifying key".into()));
+        }
+        Ok(proof)
+    }
+
     /// Reads a proof file (see [`Proof::to_file_bytes`]): magic, version,
     /// reserved bytes, then the body, which must be the canonical encoding
     /// with no trailing byte. Returns the proof and the digest of the key
-    /// it names (the verifier compares it with its key's).
+    /// it names, which a verifier must compare with its key's (as
+    /// [`Proof::from_file_for`] does).
     pub fn from_file_bytes(bytes: &[u8]) -> Result<(Proof, [u8; 32])> {
         let bad = |m: &str| Err(Error::Reject(format!("malformed proof file: {m}")));
         if bytes.len() < PROOF_HEAD || &bytes[..8] != PROOF_MAGIC {

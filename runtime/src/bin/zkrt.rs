@@ -57,6 +57,10 @@ enum Cmd {
         /// Skip verifying the proof before writing it.
         #[arg(long)]
         no_self_check: bool,
+        /// The most memory the run's values may take, in bytes with an
+        /// optional K/M/G/T suffix (default: the machine's memory).
+        #[arg(long, value_name = "BYTES", value_parser = zkml_ir::parse_size)]
+        max_memory: Option<u64>,
         /// Print timings, proof size and peak memory as JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -180,10 +184,17 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     zkml_runtime::alloc::configure();
-    match run(Cli::parse()) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
+    zkml_ir::quiet_panics();
+    let cli = Cli::parse();
+    match std::panic::catch_unwind(|| run(cli)) {
+        Ok(Ok(())) => std::process::ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             eprintln!("error: {}", zkml_ir::chain_message(e.as_ref()));
+            std::process::ExitCode::FAILURE
+        }
+        Err(p) => {
+            let at = zkml_ir::last_panic().unwrap_or_else(|| zkml_ir::panic_message(p.as_ref()));
+            eprintln!("error: internal error (a bug in zkrt; please report it): {at}");
             std::process::ExitCode::FAILURE
         }
     }
@@ -271,6 +282,17 @@ fn info(path: &Path, ir: bool) -> Result<()> {
     Ok(())
 }
 
+/// The machine's memory (Linux `MemTotal`), or 16 GiB where unknown: the
+/// default budget of `zkrt run`.
+fn machine_memory() -> u64 {
+    let total = || -> Option<u64> {
+        let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+        let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok()?.checked_mul(1024)
+    };
+    total().unwrap_or(16 << 30)
+}
+
 /// Peak resident memory of this process (Linux `VmHWM`), in bytes.
 fn peak_rss() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -316,6 +338,7 @@ fn run(cli: Cli) -> Result<()> {
             proved_input,
             saturate,
             no_self_check,
+            max_memory,
             json,
             dump_tensors,
             engine,
@@ -340,6 +363,7 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             let tensors = quantized.tensors;
+            zkml_runtime::check_memory(&p.graph, max_memory.unwrap_or_else(machine_memory))?;
             let t1 = Instant::now();
             let values = Executor::new(&p.graph).run_all(&tensors).context("executing the plan")?;
             let outs: Vec<Tensor> =
@@ -456,16 +480,7 @@ fn run(cli: Cli) -> Result<()> {
             let t0 = Instant::now();
             let bytes = files::read_bounded(&vk, files::MAX_KEY_BYTES, "verifying key")?;
             let vk = VerifyingKey::from_bytes(&bytes).context("reading the verifying key")?;
-            let specs: Vec<InputSpec> = vk
-                .inputs
-                .iter()
-                .zip(zkml_ir::id_bounds(vk.nodes.iter().enumerate(), &vk.inputs))
-                .map(|(&i, id_rows)| InputSpec {
-                    name: vk.nodes[i].name.clone(),
-                    fact: vk.nodes[i].outputs[0].fact.clone(),
-                    id_rows,
-                })
-                .collect();
+            let specs = InputSpec::of_nodes(&vk.nodes, &vk.inputs);
             let ins = InputData::parse(&read_text(&input, files::MAX_JSON_BYTES, "input file")?)?
                 .quantize(&specs, InputMode::Exact)
                 .context("reading the inputs")?

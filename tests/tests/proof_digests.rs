@@ -17,16 +17,16 @@ use zkml_tests::{quantized_fixture, random_inputs};
 
 /// `(fixture, colors, vk digest, proof digest)`, the first 16 hex digits.
 const PINNED: &[(&str, usize, &str, &str)] = &[
-    ("mlp", 1, "d59dd4c0a854c530", "393af34a0c7d0c45"),
-    ("mlp", 2, "1b53516ace0e5cc7", "c6f26c4ffc2c336b"),
-    ("cnn", 1, "001c2433fae71f74", "69e81c72f91c6bf4"),
-    ("cnn", 2, "0d52bd44cf1e0c1b", "5dda85e4c85e51dc"),
-    ("lenet_mnist", 1, "65e82223bcd89e3c", "3ec845cd28a7f0bc"),
-    ("lenet_mnist", 2, "a9cbde02b5cf1f77", "9d1f3a0ae11ce362"),
-    ("gpt2", 1, "522d00b1123d5929", "d51fc23b36a67414"),
-    ("gpt2", 2, "bc384972edf357b2", "ccada533ef127046"),
-    ("llama", 1, "ef58ce582a30fd83", "b9d0524bfc7e3654"),
-    ("llama", 2, "2c52e943b6a7ee1c", "1c921a8611ecd5e3"),
+    ("mlp", 1, "d59dd4c0a854c530", "e326a602a6c8a579"),
+    ("mlp", 2, "1b53516ace0e5cc7", "c2136d132c3d7bcf"),
+    ("cnn", 1, "001c2433fae71f74", "d39a7a479ddb811c"),
+    ("cnn", 2, "0d52bd44cf1e0c1b", "abcd5047ff55d087"),
+    ("lenet_mnist", 1, "65e82223bcd89e3c", "ded1837ee062a2d4"),
+    ("lenet_mnist", 2, "a9cbde02b5cf1f77", "f15e9b1784d382d3"),
+    ("gpt2", 1, "522d00b1123d5929", "f0f00c3a3ad08ae3"),
+    ("gpt2", 2, "bc384972edf357b2", "34cf0b149eb8d253"),
+    ("llama", 1, "ef58ce582a30fd83", "f8ea41397ae9bba2"),
+    ("llama", 2, "2c52e943b6a7ee1c", "333defc3ee54e580"),
 ];
 
 fn hex16(bytes: &[u8]) -> String {

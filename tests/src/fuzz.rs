@@ -16,7 +16,8 @@
 //! Targets: `proof` (file decoding and verification), `key` (`plan.vk`
 //! decoding and validation), `plan` (`plan.bin` parsing and graph
 //! validation), `input` and `output` (JSON parsing, quantization to a
-//! key's facts, grid and id checks), `onnx` (the frontend on mutated op
+//! key's facts, grid and id checks), `calibration` (`zkc`'s calibration
+//! files against their model), `onnx` (the frontend on mutated op
 //! models). Run: `cargo run --release -p zkml-tests --example fuzz --
 //! --seconds 60`; `tests/tests/fuzz.rs` runs every target briefly. With
 //! `ZKML_FUZZ_SAVE=DIR`, every input that panicked or was wrongly accepted
@@ -44,7 +45,7 @@ pub struct Report {
 }
 
 /// The fuzz targets.
-pub const TARGETS: &[&str] = &["proof", "key", "plan", "input", "output", "onnx"];
+pub const TARGETS: &[&str] = &["proof", "key", "plan", "input", "output", "calibration", "onnx"];
 
 /// One corpus proof with what verifying it needs.
 struct ProofSeed {
@@ -189,6 +190,12 @@ pub fn run(target: &'static str, execs: u64, time: Duration, seed: u64) -> Repor
             .iter()
             .filter_map(|f| zkml_ir::Plan::new(crate::quantized_fixture(f)).to_bytes().ok())
             .collect(),
+        "calibration" => ["tree_ensemble", "bert", "lstm"]
+            .iter()
+            .filter_map(|m| {
+                std::fs::read(crate::fixtures_dir().join(format!("zoo/{m}.calibration.json"))).ok()
+            })
+            .collect(),
         "input" | "output" => vec![
             br#"{"input_data": [[0.5, -0.25, 1.0, 0.0]]}"#.to_vec(),
             br#"{"output_data": [[0.125, 3, -7.5e-3]]}"#.to_vec(),
@@ -211,12 +218,24 @@ pub fn run(target: &'static str, execs: u64, time: Duration, seed: u64) -> Repor
         fact: Fact::new(zkml_ir::DType::I64, vec![8]),
         id_rows: Some(64),
     }];
+    // The float graphs calibration files are read against.
+    let float_graphs: Vec<zkml_ir::Graph> = if target == "calibration" {
+        ["tree_ensemble", "bert", "lstm"]
+            .iter()
+            .filter_map(|m| {
+                let path = crate::fixtures_dir().join(format!("zoo/{m}.onnx"));
+                zkml_compiler::load_onnx(&path, &zkml_compiler::FrontendOptions::default()).ok()
+            })
+            .collect()
+    } else {
+        vec![]
+    };
     let scratch = std::env::temp_dir().join(format!("zkml-fuzz-{}-{seed}.onnx", std::process::id()));
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     while report.execs < execs && start.elapsed() < time {
         let k = rng.random_range(0..seeds.len());
-        let mut b = mutate(&mut rng, &seeds[k], &seeds, matches!(target, "input" | "output"));
+        let mut b = mutate(&mut rng, &seeds[k], &seeds, matches!(target, "input" | "output" | "calibration"));
         let fix = rng.random_bool(0.5);
         let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<bool, String> {
             match target {
@@ -262,6 +281,11 @@ pub fn run(target: &'static str, execs: u64, time: Duration, seed: u64) -> Repor
                         None => vec![],
                     };
                     Ok(d.to_tensors(&facts).is_ok())
+                }
+                "calibration" => {
+                    let text = String::from_utf8_lossy(&b);
+                    let g = float_graphs.get(k % float_graphs.len().max(1)).ok_or("no graph")?;
+                    Ok(zkml_compiler::pipeline::calibration_from_json(g, &text).is_ok())
                 }
                 "onnx" => {
                     std::fs::write(&scratch, &b).map_err(|e| e.to_string())?;

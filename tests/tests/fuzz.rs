@@ -8,7 +8,7 @@ use std::time::Duration;
 #[test]
 fn every_target_survives_a_short_run() {
     for &t in zkml_tests::fuzz::TARGETS {
-        let execs = if matches!(t, "proof" | "onnx" | "plan") { 300 } else { 3000 };
+        let execs = if matches!(t, "proof" | "onnx" | "plan" | "calibration") { 300 } else { 3000 };
         let r = zkml_tests::fuzz::run(t, execs, Duration::from_secs(60), 7);
         assert!(r.execs > 0, "{t}: nothing ran");
         assert!(r.panics.is_empty(), "{t}: panics: {:#?}", r.panics);

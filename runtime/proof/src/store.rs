@@ -66,6 +66,11 @@ impl Source {
     }
 }
 
+/// The panic payload of a read of stored prover data that failed in the
+/// middle of a proof: the file was shortened or replaced under the prover.
+#[derive(Debug, Clone)]
+pub struct StoreChanged(pub String);
+
 /// A byte range of a [`Source`].
 #[derive(Clone)]
 pub struct Mapped {
@@ -89,8 +94,9 @@ impl Mapped {
     /// Calls `f` with bytes `at..at+n` of the range: borrowed from memory,
     /// or read from the file into a scratch buffer. The range was checked
     /// against the source's length when it was made; a file shortened since
-    /// then is an I/O failure, reported as a panic with its cause (the
-    /// prover cannot go on without its committed data).
+    /// then is an I/O failure, reported as a panic whose payload is
+    /// [`StoreChanged`] (the prover cannot go on without its committed
+    /// data, and the binaries report that payload as an error, not a bug).
     fn with_bytes<R>(&self, at: usize, n: usize, f: impl FnOnce(&[u8]) -> R) -> R {
         assert!(at + n <= self.len, "read past the stored range");
         match &self.src {
@@ -98,7 +104,9 @@ impl Mapped {
             Source::File(_) => {
                 let mut buf = vec![0u8; n];
                 if let Err(e) = self.src.read_at(self.start + at, &mut buf) {
-                    panic!("reading the plan's prover section failed (was the file changed?): {e}");
+                    std::panic::panic_any(StoreChanged(format!(
+                        "reading the plan's prover section failed: the plan file changed while proving ({e})"
+                    )));
                 }
                 f(&buf)
             }
@@ -180,5 +188,28 @@ impl Digests {
             Digests::Owned(v) => v.iter().for_each(|d| out.extend_from_slice(d)),
             Digests::Mapped(m) => m.with_bytes(0, m.len, |b| out.extend_from_slice(b)),
         }
+    }
+}
+
+#[cfg(test)]
+mod changed_tests {
+    use super::*;
+
+    /// A file shortened under a mapped range fails with a typed payload.
+    #[test]
+    fn a_file_shortened_under_the_prover_is_reported_as_changed() {
+        let dir = std::env::temp_dir().join(format!("zkml-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        let path = dir.join("section.bin");
+        std::fs::write(&path, vec![7u8; 4096]).unwrap_or_default();
+        let file = std::sync::Arc::new(std::fs::File::open(&path).expect("opens"));
+        let m = Mapped::new(Source::File(file), 0, 4096).expect("in range");
+        std::fs::OpenOptions::new().write(true).open(&path).and_then(|f| f.set_len(16)).expect("truncates");
+        let r =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.with_bytes(1024, 64, |b| b.len())));
+        let payload = r.expect_err("the read fails");
+        let changed = payload.downcast_ref::<StoreChanged>().expect("typed payload");
+        assert!(changed.0.contains("changed while proving"), "{}", changed.0);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -63,6 +63,7 @@ pub use prover::{
 pub use stream::{PROOF_MAGIC, PROOF_VERSION, PartProof, Proof};
 pub use verifier::verify;
 pub use vk::{ProvingKey, VerifyingKey, setup, setup_partitioned, setup_stored};
+pub use zkml_proof::store::StoreChanged;
 
 /// Errors of setup, proving and verification.
 #[derive(Debug, thiserror::Error)]

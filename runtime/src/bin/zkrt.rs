@@ -193,8 +193,13 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
         Err(p) => {
-            let at = zkml_ir::last_panic().unwrap_or_else(|| zkml_ir::panic_message(p.as_ref()));
-            eprintln!("error: internal error (a bug in zkrt; please report it): {at}");
+            match p.downcast_ref::<zkml_protocol::StoreChanged>() {
+                Some(changed) => eprintln!("error: {}", changed.0),
+                None => {
+                    let at = zkml_ir::last_panic().unwrap_or_else(|| zkml_ir::panic_message(p.as_ref()));
+                    eprintln!("error: internal error (a bug in zkrt; please report it): {at}");
+                }
+            }
             std::process::ExitCode::FAILURE
         }
     }

@@ -122,26 +122,8 @@ fn write_quantized_colors(
 
 #[test]
 fn prove_then_verify_and_reject_tampering() {
-    let dir = tempfile::tempdir().unwrap();
-    let (plan, vk) = write_quantized(dir.path());
+    let (dir, _, vk, report) = proven_mlp();
     let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
-    let x: Vec<String> = (0..16).map(|i| format!("{:.3}", (i as f64 * 0.37).sin())).collect();
-    std::fs::write(d("in.json"), format!(r#"{{"input_data": [[{}]]}}"#, x.join(","))).unwrap();
-    let out = zkrt(&[
-        "run",
-        &plan.to_string_lossy(),
-        "--input",
-        &d("in.json"),
-        "--output",
-        &d("out.json"),
-        "--proof",
-        &d("proof.bin"),
-        "--proved-input",
-        &d("proved.json"),
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for key in ["inference_ms", "prove_ms", "self_check_ms", "proof_bytes", "peak_rss_bytes"] {
         assert!(report[key].as_f64().is_some_and(|v| v > 0.0), "{key} missing in {report}");
     }
@@ -407,9 +389,9 @@ fn dump_tensors_writes_every_value_named_after_onnx() {
 }
 
 /// The MLP plan proven once, for the trust-boundary tests: its directory,
-/// plan, key, and the files of one proven run (`in.json`, `proved.json`,
-/// `out.json`, `proof.bin`).
-fn proven_mlp() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+/// plan, key, the files of one proven run (`in.json`, `proved.json`,
+/// `out.json`, `proof.bin`) and its `--json` report.
+fn proven_mlp() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let (plan, vk) = write_quantized(dir.path());
     let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
@@ -426,9 +408,11 @@ fn proven_mlp() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
         &d("proof.bin"),
         "--proved-input",
         &d("proved.json"),
+        "--json",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    (dir, plan, vk)
+    let report = serde_json::from_slice(&out.stdout).unwrap();
+    (dir, plan, vk, report)
 }
 
 /// An input beyond its calibrated range is an error unless `--saturate`
@@ -436,7 +420,7 @@ fn proven_mlp() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
 /// accepts such a value as the proven input.
 #[test]
 fn an_input_beyond_its_range_is_refused_unless_saturated() {
-    let (dir, plan, vk) = proven_mlp();
+    let (dir, plan, vk, _) = proven_mlp();
     let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
     std::fs::write(d("big.json"), format!(r#"{{"input_data": [[5.0{}]]}}"#, ",0.1".repeat(15))).unwrap();
     let run = |extra: &[&str]| {
@@ -474,7 +458,7 @@ fn an_input_beyond_its_range_is_refused_unless_saturated() {
 /// plans, keys and proofs.
 #[test]
 fn proof_and_key_files_are_canonical_and_self_describing() {
-    let (dir, plan, vk) = proven_mlp();
+    let (dir, plan, vk, _) = proven_mlp();
     let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
     let verify = |proof: &str, key: &str| {
         zkrt(&["verify", key, "--input", &d("proved.json"), "--output", &d("out.json"), "--proof", proof])
@@ -535,7 +519,7 @@ fn proof_and_key_files_are_canonical_and_self_describing() {
 /// output behind.
 #[test]
 fn absurd_flags_and_endless_files_are_errors() {
-    let (dir, plan, vk) = proven_mlp();
+    let (dir, plan, vk, _) = proven_mlp();
     let d = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
     let run = |extra: &[&str]| {
         let mut a =

@@ -118,3 +118,36 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_string()))
         .unwrap_or_else(|| "no message".to_string())
 }
+
+/// The end of `zkc`'s and `zkrt`'s `main`: runs `run` with panics quiet
+/// (see [`quiet_panics`]), prints an error as one context chain, and an
+/// escaped panic as an internal error of `tool`, unless `explain` knows its
+/// payload (a panic that carries a user-facing message).
+pub fn run_main<E>(
+    tool: &str,
+    run: impl FnOnce() -> Result<(), E> + std::panic::UnwindSafe,
+    explain: impl Fn(&(dyn std::any::Any + Send)) -> Option<String>,
+) -> std::process::ExitCode
+where
+    E: AsRef<dyn std::error::Error + Send + Sync + 'static>,
+{
+    quiet_panics();
+    match std::panic::catch_unwind(run) {
+        Ok(Ok(())) => std::process::ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            let e: &(dyn std::error::Error + 'static) = e.as_ref();
+            eprintln!("error: {}", chain_message(e));
+            std::process::ExitCode::FAILURE
+        }
+        Err(p) => {
+            match explain(p.as_ref()) {
+                Some(message) => eprintln!("error: {message}"),
+                None => {
+                    let at = last_panic().unwrap_or_else(|| panic_message(p.as_ref()));
+                    eprintln!("error: internal error (a bug in {tool}; please report it): {at}");
+                }
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

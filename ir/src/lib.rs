@@ -22,7 +22,9 @@ mod tensor;
 mod text;
 
 pub use dtype::{DType, Fact, QType};
-pub use error::{IrError, OpError, PlanError, chain_message, last_panic, panic_message, quiet_panics};
+pub use error::{
+    IrError, OpError, PlanError, chain_message, last_panic, panic_message, quiet_panics, run_main,
+};
 pub use graph::{Graph, Node, Value, ValueId, id_bounds};
 pub use ops::{Op, OpDef};
 pub use partition::{Partition, Partitioning};

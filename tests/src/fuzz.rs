@@ -180,8 +180,7 @@ pub fn run(target: &'static str, execs: u64, time: Duration, seed: u64) -> Repor
     let mut rng = StdRng::seed_from_u64(seed);
     let mut report = Report { target, ..Report::default() };
     let start = Instant::now();
-    let proofs = if target == "proof" || target == "key" { proof_seeds() } else { vec![] };
-    let specs_of = |vk: &zkml_protocol::VerifyingKey| InputSpec::of_nodes(&vk.nodes, &vk.inputs);
+    let proofs = if matches!(target, "proof" | "key" | "input" | "output") { proof_seeds() } else { vec![] };
     // Seeds per target.
     let seeds: Vec<Vec<u8>> = match target {
         "proof" => proofs.iter().map(|p| p.bytes.clone()).collect(),
@@ -212,7 +211,13 @@ pub fn run(target: &'static str, execs: u64, time: Duration, seed: u64) -> Repor
         report.panics.push(format!("no seeds for target {target}"));
         return report;
     }
-    let mlp_key = proof_seeds().into_iter().find(|_| target == "input" || target == "output");
+    // The first corpus key (an MLP's): its inputs' specs and outputs' facts,
+    // once, for the JSON targets.
+    let key_specs: Vec<InputSpec> =
+        proofs.first().map_or(vec![], |p| InputSpec::of_nodes(&p.vk.nodes, &p.vk.inputs));
+    let key_facts: Vec<Fact> = proofs
+        .first()
+        .map_or(vec![], |p| p.vk.outputs.iter().filter_map(|&o| p.vk.fact(o).cloned()).collect());
     let lm_specs = vec![InputSpec {
         name: "ids".into(),
         fact: Fact::new(zkml_ir::DType::I64, vec![8]),
@@ -265,22 +270,15 @@ pub fn run(target: &'static str, execs: u64, time: Duration, seed: u64) -> Repor
                 "input" => {
                     let text = String::from_utf8_lossy(&b);
                     let Ok(d) = InputData::parse(&text) else { return Ok(false) };
-                    let specs = match &mlp_key {
-                        Some(s) if fix => specs_of(&s.vk),
-                        _ => lm_specs.clone(),
-                    };
-                    let exact = d.quantize(&specs, InputMode::Exact).is_ok();
-                    let rounded = d.quantize(&specs, InputMode::Round { saturate: fix }).is_ok();
+                    let specs = if fix && !key_specs.is_empty() { &key_specs } else { &lm_specs };
+                    let exact = d.quantize(specs, InputMode::Exact).is_ok();
+                    let rounded = d.quantize(specs, InputMode::Round { saturate: fix }).is_ok();
                     Ok(exact || rounded)
                 }
                 "output" => {
                     let text = String::from_utf8_lossy(&b);
                     let Ok(d) = OutputData::parse(&text) else { return Ok(false) };
-                    let facts: Vec<Fact> = match &mlp_key {
-                        Some(s) => s.vk.outputs.iter().filter_map(|&o| s.vk.fact(o).cloned()).collect(),
-                        None => vec![],
-                    };
-                    Ok(d.to_tensors(&facts).is_ok())
+                    Ok(d.to_tensors(&key_facts).is_ok())
                 }
                 "calibration" => {
                     let text = String::from_utf8_lossy(&b);

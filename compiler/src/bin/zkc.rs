@@ -265,20 +265,8 @@ fn main() -> std::process::ExitCode {
     // Errors are printed as a context chain, never as a backtrace: they are
     // messages for users, not crash reports. A panic that escapes is a bug,
     // reported as such.
-    zkml_ir::quiet_panics();
     let cli = Cli::parse();
-    match std::panic::catch_unwind(|| run(cli)) {
-        Ok(Ok(())) => std::process::ExitCode::SUCCESS,
-        Ok(Err(e)) => {
-            eprintln!("error: {}", zkml_ir::chain_message(e.as_ref()));
-            std::process::ExitCode::FAILURE
-        }
-        Err(p) => {
-            let at = zkml_ir::last_panic().unwrap_or_else(|| zkml_ir::panic_message(p.as_ref()));
-            eprintln!("error: internal error (a bug in zkc; please report it): {at}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    zkml_ir::run_main("zkc", || run(cli), |_| None)
 }
 
 fn run(cli: Cli) -> Result<()> {

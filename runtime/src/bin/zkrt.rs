@@ -184,25 +184,13 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     zkml_runtime::alloc::configure();
-    zkml_ir::quiet_panics();
     let cli = Cli::parse();
-    match std::panic::catch_unwind(|| run(cli)) {
-        Ok(Ok(())) => std::process::ExitCode::SUCCESS,
-        Ok(Err(e)) => {
-            eprintln!("error: {}", zkml_ir::chain_message(e.as_ref()));
-            std::process::ExitCode::FAILURE
-        }
-        Err(p) => {
-            match p.downcast_ref::<zkml_protocol::StoreChanged>() {
-                Some(changed) => eprintln!("error: {}", changed.0),
-                None => {
-                    let at = zkml_ir::last_panic().unwrap_or_else(|| zkml_ir::panic_message(p.as_ref()));
-                    eprintln!("error: internal error (a bug in zkrt; please report it): {at}");
-                }
-            }
-            std::process::ExitCode::FAILURE
-        }
-    }
+    // A plan file changed under the prover is the user's to know, not a bug.
+    zkml_ir::run_main(
+        "zkrt",
+        || run(cli),
+        |p| p.downcast_ref::<zkml_protocol::StoreChanged>().map(|c| c.0.clone()),
+    )
 }
 
 /// Warns, on stderr, about every place where values left the calibrated

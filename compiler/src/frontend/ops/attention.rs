@@ -99,7 +99,9 @@ pub struct OnnxAttention {
 
 /// `[b, s, h·d] → [b, h, s, d]`.
 fn split_heads(prefix: &str, m: &mut TypedModel, x: OutletId, heads: usize) -> TractResult<OutletId> {
-    let hidden = m.outlet_fact(x)?.shape[2].to_usize()?;
+    let fact = m.outlet_fact(x)?;
+    ensure!(fact.rank() == 3, "3-D attention needs 3-D query, key and value, got rank {}", fact.rank());
+    let hidden = fact.shape[2].to_usize()?;
     ensure!(hidden % heads == 0, "hidden size {hidden} is not a multiple of {heads} heads");
     let split = AxisOp::Reshape(2, tvec![hidden.to_dim()], tvec![heads.to_dim(), (hidden / heads).to_dim()]);
     let x = m.wire_node(format!("{prefix}.split"), split, &[x])?[0];
@@ -151,7 +153,9 @@ impl Expansion for OnnxAttention {
         let mut past_len = 0;
         if self.past {
             let at = 3 + self.mask as usize;
-            past_len = m.outlet_fact(inputs[at])?.shape[2].to_usize()?;
+            let past = m.outlet_fact(inputs[at])?;
+            ensure!(past.rank() == 4, "past_key must be 4-D, got rank {}", past.rank());
+            past_len = past.shape[2].to_usize()?;
             k = m.wire_node(format!("{prefix}.present_key"), TypedConcat::new(2), &[inputs[at], k])?[0];
             v = m.wire_node(format!("{prefix}.present_value"), TypedConcat::new(2), &[inputs[at + 1], v])?[0];
         }

@@ -17,16 +17,16 @@ use zkml_tests::{quantized_fixture, random_inputs};
 
 /// `(fixture, colors, vk digest, proof digest)`, the first 16 hex digits.
 const PINNED: &[(&str, usize, &str, &str)] = &[
-    ("mlp", 1, "d59dd4c0a854c530", "e326a602a6c8a579"),
-    ("mlp", 2, "1b53516ace0e5cc7", "c2136d132c3d7bcf"),
-    ("cnn", 1, "001c2433fae71f74", "d39a7a479ddb811c"),
-    ("cnn", 2, "0d52bd44cf1e0c1b", "abcd5047ff55d087"),
-    ("lenet_mnist", 1, "65e82223bcd89e3c", "ded1837ee062a2d4"),
-    ("lenet_mnist", 2, "a9cbde02b5cf1f77", "f15e9b1784d382d3"),
-    ("gpt2", 1, "522d00b1123d5929", "f0f00c3a3ad08ae3"),
-    ("gpt2", 2, "bc384972edf357b2", "34cf0b149eb8d253"),
-    ("llama", 1, "ef58ce582a30fd83", "f8ea41397ae9bba2"),
-    ("llama", 2, "2c52e943b6a7ee1c", "333defc3ee54e580"),
+    ("mlp", 1, "d59dd4c0a854c530", "7a4c75fed0fdfd1a"),
+    ("mlp", 2, "1b53516ace0e5cc7", "ab0b487ab5f90f51"),
+    ("cnn", 1, "001c2433fae71f74", "022dfb58d61351b0"),
+    ("cnn", 2, "0d52bd44cf1e0c1b", "cb500a3bf07ef043"),
+    ("lenet_mnist", 1, "65e82223bcd89e3c", "7475ed8c30256707"),
+    ("lenet_mnist", 2, "a9cbde02b5cf1f77", "bd911a94cc3ca2ca"),
+    ("gpt2", 1, "522d00b1123d5929", "e7d17017d358a91b"),
+    ("gpt2", 2, "bc384972edf357b2", "ca3e420e882b7539"),
+    ("llama", 1, "ef58ce582a30fd83", "fbdce613cc142677"),
+    ("llama", 2, "2c52e943b6a7ee1c", "c62da67d1dddd56d"),
 ];
 
 fn hex16(bytes: &[u8]) -> String {

@@ -57,6 +57,13 @@ fn bench_logup(c: &mut Criterion) {
             logup::prove(&[&col], &[&table], &mult, &mut t).expect("prove")
         })
     });
+    // The path of instances above the one-pole volume, on the same data.
+    g.bench_function("prove_two_poles", |b| {
+        b.iter(|| {
+            let mut t = Poseidon2Transcript::new(b"bench");
+            logup::prove_with_poles(&[&col], &[&table], &mult, 2, &mut t).expect("prove")
+        })
+    });
     let mut t = Poseidon2Transcript::new(b"bench");
     let (proof, _) = logup::prove(&[&col], &[&table], &mult, &mut t).expect("prove");
     g.bench_function("verify", |b| {

@@ -44,7 +44,7 @@ pub struct PartProof {
 /// Magic of a proof file.
 pub const PROOF_MAGIC: &[u8; 8] = b"ZKMLPRF1";
 /// Format version of proof files; bump on any change of the proof's encoding.
-pub const PROOF_VERSION: u32 = 1;
+pub const PROOF_VERSION: u32 = 2;
 /// Bytes before a proof file's body.
 const PROOF_HEAD: usize = 48;
 

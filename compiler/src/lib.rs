@@ -9,6 +9,7 @@
 //!
 //! The plan is written by [`zkml_ir::Plan`].
 
+pub mod decoder;
 pub mod error;
 pub mod frontend;
 pub mod partition;

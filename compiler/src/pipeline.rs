@@ -25,6 +25,8 @@ pub enum CompileError {
     Partition(#[from] PartitionError),
     #[error("setup: {0}")]
     Setup(zkml_protocol::Error),
+    #[error("decoder: {0}")]
+    Decoder(#[from] crate::decoder::DecoderError),
 }
 
 /// How many colored partitions to cut the proving work into.
@@ -46,6 +48,9 @@ pub struct BuildOptions {
     /// The float graph as it is (no rewrite, no quantization, no key): a
     /// plan for inference only.
     pub float: bool,
+    /// A decoder plan (`crate::decoder`): the argmax of the logits
+    /// appended and proven, the decoder shape recorded in plan and key.
+    pub decoder: bool,
 }
 
 /// What `zkc compile` writes: the plan (partitioned) and, for a quantized
@@ -65,8 +70,16 @@ pub fn build(g: &Graph, samples: &[Vec<Tensor>], opts: &BuildOptions) -> Result<
     if opts.float {
         return Ok(Built { plan: Plan::new(g.clone()), pk: None, compiled: None });
     }
-    let compiled = compile(g, samples, &opts.quant, &opts.rewrite)?;
-    let (graph, partitions) = partition_graph(&compiled.quantized.graph, opts.colors)?;
+    let (decoded, decoder) = match opts.decoder {
+        true => {
+            let (g, d) = crate::decoder::decoder_graph(g)?;
+            (Some(g), Some(d))
+        }
+        false => (None, None),
+    };
+    let compiled = compile(decoded.as_ref().unwrap_or(g), samples, &opts.quant, &opts.rewrite)?;
+    let (mut graph, partitions) = partition_graph(&compiled.quantized.graph, opts.colors)?;
+    graph.set_decoder(decoder).map_err(|e| CompileError::Decoder(e.into()))?;
     let plan = Plan { partitions, ..Plan::new(graph) };
     let pk = zkml_protocol::setup_partitioned(&plan.graph, &plan.partitions, &plan.producer)
         .map_err(CompileError::Setup)?;

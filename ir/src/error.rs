@@ -32,6 +32,8 @@ pub enum IrError {
     InputFact { index: usize, name: String, expected: String, got: String },
     #[error("partitioning: {0}")]
     Partition(String),
+    #[error("decoder: {0}")]
+    Decoder(String),
 }
 
 /// Errors reading or writing a plan file.

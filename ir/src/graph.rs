@@ -9,7 +9,7 @@
 //!   algorithms (reachability, fan-out) can run on the DAG.
 
 use crate::ops::Op;
-use crate::{Fact, IrError, OpError, Tensor};
+use crate::{Decoder, Fact, IrError, OpError, Tensor};
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -67,6 +67,9 @@ pub struct Graph {
     dag: DiGraph<Node, Wire>,
     inputs: Vec<usize>,
     outputs: Vec<ValueId>,
+    /// Set on a decoder plan (`zkc compile --decoder`): see
+    /// [`crate::decoder`].
+    decoder: Option<Decoder>,
 }
 
 impl Graph {
@@ -141,6 +144,30 @@ impl Graph {
     pub fn set_outputs(&mut self, outputs: Vec<ValueId>) {
         self.outputs = outputs;
     }
+
+    /// The decoder shape of a decoder plan.
+    pub fn decoder(&self) -> Option<&Decoder> {
+        self.decoder.as_ref()
+    }
+
+    /// Marks the graph a decoder (or not): one token input and one
+    /// next-token output of the decoder's facts.
+    pub fn set_decoder(&mut self, decoder: Option<Decoder>) -> Result<(), IrError> {
+        if let Some(d) = &decoder {
+            let (ins, outs) =
+                (self.input_facts(), self.outputs.iter().filter_map(|&o| self.fact(o)).collect::<Vec<_>>());
+            if ins.len() != 1 || outs.len() != 1 || self.outputs.len() != 1 {
+                return Err(IrError::Decoder(format!(
+                    "a decoder has one input and one output, this graph {} and {}",
+                    ins.len(),
+                    self.outputs.len()
+                )));
+            }
+            d.facts_ok(ins[0], outs[0]).map_err(IrError::Decoder)?;
+        }
+        self.decoder = decoder;
+        Ok(())
+    }
     /// Renames a value (the frontend gives values their ONNX tensor names).
     pub fn set_value_name(&mut self, v: ValueId, name: impl Into<String>) {
         if let Some(val) =
@@ -208,6 +235,7 @@ impl Graph {
         nodes: Vec<Node>,
         inputs: Vec<usize>,
         outputs: Vec<ValueId>,
+        decoder: Option<Decoder>,
     ) -> Result<Graph, IrError> {
         let mut g = Graph::new();
         for n in nodes {
@@ -225,6 +253,7 @@ impl Graph {
             }
         }
         g.outputs = outputs;
+        g.set_decoder(decoder)?;
         Ok(g)
     }
 

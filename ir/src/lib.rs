@@ -10,6 +10,7 @@
 //! See `docs/architecture.md` for where the IR sits in the pipeline.
 
 pub mod codec;
+pub mod decoder;
 mod dtype;
 mod error;
 pub mod graph;
@@ -21,6 +22,7 @@ mod size;
 mod tensor;
 mod text;
 
+pub use decoder::{Decoder, GenerationError};
 pub use dtype::{DType, Fact, QType};
 pub use error::{
     IrError, OpError, PlanError, chain_message, last_panic, panic_message, quiet_panics, run_main,

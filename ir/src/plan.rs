@@ -10,8 +10,9 @@
 //!     32     8  blob length L (u64 LE)
 //!     40    32  BLAKE3 of bytes 72..B+L (header, padding, blob)
 //!     72     H  header: bincode of the graph structure (constants by fact
-//!               only), its colored partitions and the prover section's
-//!               place and BLAKE3 hash
+//!               only), its colored partitions, the prover section's
+//!               place and BLAKE3 hash, and the decoder shape of a decoder
+//!               plan (`crate::decoder`)
 //!      B     L  blob: every constant's raw little-endian data, each block
 //!               starting at a 64-byte aligned offset (mmap-friendly);
 //!               quantized integers at the narrowest width of their bit
@@ -38,14 +39,14 @@
 use crate::codec;
 use crate::graph::{Node, ValueId};
 use crate::ops::Op;
-use crate::{Graph, Partitioning, PlanError, Tensor};
+use crate::{Decoder, Graph, Partitioning, PlanError, Tensor};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::Arc;
 
 pub const MAGIC: &[u8; 8] = b"ZKMLPLAN";
 /// Bump on any change of the layout or of the serialized IR.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 const FIXED: usize = 72;
 const ALIGN: usize = 64;
 
@@ -58,6 +59,7 @@ struct Header {
     blobs: Vec<BlobRef>,
     partitions: Partitioning,
     prover: Option<SectionRef>,
+    decoder: Option<Decoder>,
 }
 
 /// The prover section's length and hash (it starts at the first 64-byte
@@ -206,6 +208,7 @@ impl Plan {
             blobs,
             partitions: self.partitions.clone(),
             prover: None,
+            decoder: self.graph.decoder().cloned(),
         };
         let mut header = header;
         header.prover = section;
@@ -362,7 +365,7 @@ impl Plan {
         {
             return Err(PlanError::Corrupt(format!("constant node {id} has no data")));
         }
-        let graph = Graph::from_parts(nodes, header.inputs, header.outputs)?;
+        let graph = Graph::from_parts(nodes, header.inputs, header.outputs, header.decoder)?;
         header.partitions.validate(&graph)?;
         Ok(Plan { graph, producer: header.producer, partitions: header.partitions, prover })
     }

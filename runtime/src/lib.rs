@@ -13,6 +13,7 @@ pub mod alloc;
 pub mod dump;
 pub mod exec;
 pub mod files;
+pub mod generate;
 pub mod saturation;
 
 pub use exec::Executor;

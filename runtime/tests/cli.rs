@@ -589,3 +589,81 @@ fn token_ids_out_of_range_are_errors() {
         assert!(e.contains(&format!("id {bad} is outside [0, 64)")), "{e}");
     }
 }
+
+/// `zkc compile --decoder`'s plan of the Llama fixture, as `zkc` writes it.
+fn write_decoder(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use zkml_compiler::pipeline::{self, BuildOptions, Colors};
+    use zkml_compiler::{FrontendOptions, load_onnx, quantize::QuantOptions, rewrite::RewriteOptions};
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/llama.onnx");
+    let g = load_onnx(&model, &FrontendOptions::default()).unwrap();
+    let opts = BuildOptions {
+        quant: QuantOptions::default(),
+        rewrite: RewriteOptions::default(),
+        colors: Colors::Fixed(1),
+        float: false,
+        decoder: true,
+    };
+    let built = pipeline::build(&g, &pipeline::default_calibration(&g), &opts).unwrap();
+    let (mut plan, pk) = (built.plan, built.pk.unwrap());
+    plan.prover = Some(zkml_ir::plan::ProverSection::owned(pk.prover_bytes()));
+    let (p, vk) = (dir.join("dec.bin"), dir.join("dec.vk"));
+    plan.write(&p).unwrap();
+    std::fs::write(&vk, pk.vk.to_bytes().unwrap()).unwrap();
+    (p, vk)
+}
+
+#[test]
+fn generate_streams_tokens_proves_them_and_verify_checks_the_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plan, vk) = write_decoder(dir.path());
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (prompt, generation, proof) =
+        (dir.path().join("prompt.json"), dir.path().join("gen.json"), dir.path().join("gen.proof"));
+    std::fs::write(&prompt, r#"{"input_ids": [5, 17, 3]}"#).unwrap();
+    let args = |extra: &[&str]| {
+        let mut a = vec!["generate".to_string(), s(&plan), "--prompt-ids".into(), s(&prompt)];
+        a.extend(extra.iter().map(|x| x.to_string()));
+        a
+    };
+    let run = |a: Vec<String>| zkrt(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = run(args(&["--max-new-tokens", "5", "--output", &s(&generation), "--proof", &s(&proof)]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&generation).unwrap()).unwrap();
+    let tokens: Vec<i64> =
+        file["generated_ids"].as_array().unwrap().iter().map(|t| t.as_i64().unwrap()).collect();
+    assert_eq!(tokens.len(), 5);
+    // The tokens went to stdout, in order.
+    let streamed: Vec<i64> =
+        String::from_utf8_lossy(&out.stdout).split_whitespace().map(|t| t.parse().unwrap()).collect();
+    assert_eq!(streamed, tokens);
+    let verify = |g: &Path| {
+        zkrt(&["verify", &s(&vk), "--input", &s(&prompt), "--output", &s(g), "--proof", &s(&proof)])
+    };
+    assert!(verify(&generation).status.success());
+
+    // A generation file that claims another token is rejected.
+    let mut bad = file.clone();
+    bad["generated_ids"][1] = serde_json::json!((tokens[1] + 1) % 64);
+    let bad_path = dir.path().join("bad.json");
+    std::fs::write(&bad_path, bad.to_string()).unwrap();
+    let out = verify(&bad_path);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("argmax"));
+
+    // Bad requests are clear errors; nothing is written.
+    let stale = dir.path().join("none.json");
+    let err = fails(
+        &args(&["--max-new-tokens", "7", "--output", &s(&stale)])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(err.contains("room for 6 new tokens"), "{err}");
+    assert!(!stale.exists());
+    std::fs::write(&prompt, r#"{"input_ids": [5, 99]}"#).unwrap();
+    let err = fails(&args(&[]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(err.contains("outside the vocabulary"), "{err}");
+    let (mlp, _) = write_quantized(dir.path());
+    let err = fails(&["generate", &s(&mlp), "--prompt-ids", &s(&prompt)]);
+    assert!(err.contains("not a decoder"), "{err}");
+}

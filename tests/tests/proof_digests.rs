@@ -17,16 +17,16 @@ use zkml_tests::{quantized_fixture, random_inputs};
 
 /// `(fixture, colors, vk digest, proof digest)`, the first 16 hex digits.
 const PINNED: &[(&str, usize, &str, &str)] = &[
-    ("mlp", 1, "d59dd4c0a854c530", "7a4c75fed0fdfd1a"),
-    ("mlp", 2, "1b53516ace0e5cc7", "ab0b487ab5f90f51"),
-    ("cnn", 1, "001c2433fae71f74", "022dfb58d61351b0"),
-    ("cnn", 2, "0d52bd44cf1e0c1b", "cb500a3bf07ef043"),
-    ("lenet_mnist", 1, "65e82223bcd89e3c", "7475ed8c30256707"),
-    ("lenet_mnist", 2, "a9cbde02b5cf1f77", "bd911a94cc3ca2ca"),
-    ("gpt2", 1, "522d00b1123d5929", "e7d17017d358a91b"),
-    ("gpt2", 2, "bc384972edf357b2", "ca3e420e882b7539"),
-    ("llama", 1, "ef58ce582a30fd83", "fbdce613cc142677"),
-    ("llama", 2, "2c52e943b6a7ee1c", "c62da67d1dddd56d"),
+    ("mlp", 1, "0a58eefd4a1da82d", "c4db8f472837ed39"),
+    ("mlp", 2, "bcfde6dfd02d31c7", "286e2a9c71cbc81e"),
+    ("cnn", 1, "987d0b7b9dfceeb0", "76004007db888014"),
+    ("cnn", 2, "e7613eaaf53f30ba", "5d3acfeea72ea4ab"),
+    ("lenet_mnist", 1, "070c521bc0fbf114", "5e12f0885954b303"),
+    ("lenet_mnist", 2, "c4c60cec963810e7", "dd637f8178ac07b6"),
+    ("gpt2", 1, "b5c494ad30bc2aa7", "6da6c31b5c6be56a"),
+    ("gpt2", 2, "2a7d45e13f46f3f2", "a0889de8330eb9f6"),
+    ("llama", 1, "17faebf428e282bd", "5bcc82b741b2618e"),
+    ("llama", 2, "5f619bb0f64624d9", "449a7f567a8c4f07"),
 ];
 
 fn hex16(bytes: &[u8]) -> String {

@@ -178,8 +178,10 @@ enum Cmd {
         #[command(flatten)]
         quant: QuantArgs,
         /// Write the float graph (no rewrite, no quantization): for inference only.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "decoder")]
         float: bool,
+        #[command(flatten)]
+        decoder: DecoderArgs,
         /// Print a report: `accuracy` = per-layer error of the quantized
         /// model against the float one, on the calibration inputs.
         #[arg(long, value_name = "KIND")]
@@ -228,6 +230,56 @@ enum Cmd {
     },
 }
 
+/// `zkc compile --decoder`.
+#[derive(clap::Args, Debug)]
+struct DecoderArgs {
+    /// Compile a decoder plan: a causal language model (token ids → logits)
+    /// whose argmax is appended and proven; the plan proves whole greedy
+    /// generations (`zkrt generate`). See `docs/generation.md`.
+    #[arg(long)]
+    decoder: bool,
+    /// A decoder plan's positions (prompt plus generated tokens): sets the
+    /// token input's symbolic sequence length (default: the model's own).
+    #[arg(long, requires = "decoder", value_name = "N")]
+    max_positions: Option<usize>,
+}
+
+/// Most positions a decoder plan may have.
+const MAX_POSITIONS: usize = 1 << 16;
+
+impl DecoderArgs {
+    /// The model, its token input set to `--max-positions` where the
+    /// model leaves the sequence length symbolic.
+    fn load(&self, model: &ModelArgs) -> Result<zkml_ir::Graph> {
+        let Some(p) = self.max_positions else { return model.load() };
+        if p == 0 || p > MAX_POSITIONS {
+            anyhow::bail!("--max-positions {p}: choose 1 to {MAX_POSITIONS}");
+        }
+        let opts = model.options()?;
+        let (graph, assumed) = frontend::load_onnx_noted(&model.model, &opts)
+            .with_context(|| format!("loading {}", model.model.display()))?;
+        let have = zkml_compiler::decoder::positions(&graph)?;
+        if have == p {
+            return Ok(graph);
+        }
+        let name = graph.node(graph.inputs()[0]).name.clone();
+        if !assumed.iter().any(|a| a.input == name && a.axis == 1) {
+            anyhow::bail!(
+                "--max-positions {p}: the model fixes its token input '{name}' at {have} positions \
+                 (export it with a symbolic sequence length, or leave the flag out)"
+            );
+        }
+        let mut opts = opts;
+        opts.input_shapes.push((name, vec![1, p]));
+        let (graph, assumed) = frontend::load_onnx_noted(&model.model, &opts)
+            .with_context(|| format!("loading {}", model.model.display()))?;
+        for a in assumed {
+            eprintln!("note: {a}");
+        }
+        Ok(graph)
+    }
+}
+
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 enum Report {
     Accuracy,
@@ -271,17 +323,18 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Compile { model, output, vk, verify_key, quant, float, report, parts } => {
+        Cmd::Compile { model, output, vk, verify_key, quant, float, decoder, report, parts } => {
             if verify_key.is_some() && float {
                 anyhow::bail!("--verify-key: a float plan has no verifying key");
             }
-            let graph = model.load()?;
+            let graph = decoder.load(&model)?;
             let samples = if float { vec![] } else { quant.samples(&graph)? };
             let build = pipeline::BuildOptions {
                 quant: quant.options(),
                 rewrite: rewrite::RewriteOptions::default(),
                 colors: parts.colors(),
                 float,
+                decoder: decoder.decoder,
             };
             let built = pipeline::build(&graph, &samples, &build)
                 .with_context(|| format!("compiling {}", model.model.display()))?;
@@ -317,6 +370,9 @@ fn run(cli: Cli) -> Result<()> {
             for v in plan.graph.outputs() {
                 let val = plan.graph.value(*v).context("output value")?;
                 println!("output:  {} {}", val.name, val.fact);
+            }
+            if let Some(d) = plan.graph.decoder() {
+                println!("decoder: {} positions, vocabulary {}, pad id {}", d.positions, d.vocab, d.pad_id);
             }
             let mut head = vec![];
             std::io::Read::read_to_end(

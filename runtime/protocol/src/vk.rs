@@ -27,7 +27,7 @@ use zkml_proof::store::Source;
 
 pub const VK_MAGIC: &[u8; 8] = b"ZKMLVK01";
 /// Bump on any change of the key's content or of the protocol.
-pub const VK_VERSION: u32 = 4;
+pub const VK_VERSION: u32 = 5;
 /// Constants up to this many entries live in the key itself.
 pub const INLINE_MAX: usize = 64;
 
@@ -57,6 +57,9 @@ pub struct VerifyingKey {
     /// Committed weights, by partition (`None`: the partition reads no
     /// committed constant).
     pub weights: Vec<Option<WeightKey>>,
+    /// A decoder plan's shape: its statements are generations
+    /// (`zkml_ir::decoder`).
+    pub decoder: Option<zkml_ir::Decoder>,
 }
 
 /// What the prover needs beyond the plan: the committed weights.
@@ -185,6 +188,7 @@ pub(crate) fn structure(graph: &Graph, partitions: &Partitioning, producer: &str
         partitions: partitions.clone(),
         inline: BTreeMap::new(),
         weights: vec![],
+        decoder: graph.decoder().cloned(),
     };
     for (id, n) in graph.nodes() {
         if let Op::Const(c) = &n.op
@@ -348,6 +352,16 @@ impl VerifyingKey {
             if self.fact(*o).is_none() {
                 return bad(format!("output {o} does not exist"));
             }
+        }
+        if let Some(d) = &self.decoder {
+            let (ins, outs): (Vec<_>, Vec<_>) = (
+                self.inputs.iter().map(|&i| &self.nodes[i].outputs[0].fact).collect(),
+                self.outputs.iter().filter_map(|&o| self.fact(o)).collect(),
+            );
+            if ins.len() != 1 || outs.len() != 1 {
+                return bad("a decoder key has one input and one output".into());
+            }
+            d.facts_ok(ins[0], outs[0]).map_err(|e| Error::Key(format!("decoder: {e}")))?;
         }
         if self.inline.keys().any(|&id| !matches!(self.nodes.get(id).map(|n| &n.op), Some(Op::Const(_)))) {
             return bad("inline data for a node that is not a constant".into());

@@ -3,6 +3,8 @@
 //! ```text
 //! zkrt run plan.bin --input input.json --output output.json --proof proof.bin --proved-input proved.json
 //! zkrt verify plan.vk --input proved.json --output output.json --proof proof.bin
+//! zkrt generate plan.bin --prompt-ids prompt.json --max-new-tokens 48 --output gen.json --proof gen.proof
+//! zkrt verify plan.vk --input prompt.json --output gen.json --proof gen.proof
 //! zkrt info plan.bin | plan.vk | proof.bin
 //! zkrt worker plan.bin --hostfile hosts --process 1      # another process of a distributed proof
 //! ```
@@ -14,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use zkml_ir::{Plan, Tensor};
 use zkml_protocol::{Proof, VerifyingKey};
-use zkml_runtime::{Executor, InputData, InputMode, InputSpec, OutputData, files, saturation};
+use zkml_runtime::{Executor, InputData, InputMode, InputSpec, OutputData, files, generate, saturation};
 
 #[derive(Parser, Debug)]
 #[command(name = "zkrt", version, about = "zkml runtime: execute, prove and verify a compiled plan")]
@@ -71,6 +73,41 @@ enum Cmd {
         #[command(flatten)]
         engine: EngineArgs,
     },
+    /// Generate tokens greedily with a decoder plan (`zkc compile
+    /// --decoder`), streaming them to stdout, and prove the whole
+    /// generation with --proof: one pass over prompt and generated tokens,
+    /// each token the proven argmax of the logits before it.
+    Generate {
+        plan: PathBuf,
+        /// The prompt's token ids: `{"input_ids": [...]}`.
+        #[arg(long, value_name = "FILE")]
+        prompt_ids: PathBuf,
+        /// Most tokens to generate.
+        #[arg(long, default_value_t = 16)]
+        max_new_tokens: usize,
+        /// Stop after generating this token (end of sequence).
+        #[arg(long, value_name = "ID")]
+        eos_id: Option<i64>,
+        /// Where to write the generation (`{"prompt_ids", "generated_ids",
+        /// "next_ids"}`): the output `zkrt verify` checks.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Prove the generation and write the proof here.
+        #[arg(long)]
+        proof: Option<PathBuf>,
+        /// Skip verifying the proof before writing it.
+        #[arg(long)]
+        no_self_check: bool,
+        /// The most memory one pass's values may take (see `zkrt run`).
+        #[arg(long, value_name = "BYTES", value_parser = zkml_ir::parse_size)]
+        max_memory: Option<u64>,
+        /// Print timings, tokens/s, proof size and peak memory as JSON on
+        /// stdout (tokens then go to stderr).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
     /// Serve as process `--process` (≥ 1) of a distributed proof: prove the
     /// colors timely routes here, for the coordinator (process 0, which
     /// runs `zkrt run --hostfile`). Every process maps the same plan.
@@ -85,9 +122,12 @@ enum Cmd {
         /// The verifying key written by `zkc compile` (plan.vk).
         vk: PathBuf,
         /// The proven input: every value exactly on its fixed-point grid
-        /// (what `zkrt run --proved-input` writes).
+        /// (what `zkrt run --proved-input` writes); for a decoder key, the
+        /// prompt's token ids.
         #[arg(long)]
         input: PathBuf,
+        /// The output; for a decoder key, the generation `zkrt generate`
+        /// wrote.
         #[arg(long)]
         output: PathBuf,
         #[arg(long)]
@@ -178,6 +218,77 @@ fn proving_key(p: &Plan, quiet: bool) -> Result<zkml_protocol::ProvingKey> {
     }
 }
 
+/// A proof with what its report needs.
+struct Proven {
+    proof: Proof,
+    digest: [u8; 32],
+    vk: VerifyingKey,
+    setup: Duration,
+    breakdown: serde_json::Value,
+    workers: Option<serde_json::Value>,
+}
+
+impl Proven {
+    fn report_into(&self, report: &mut serde_json::Value, p: &Plan, total: Duration) {
+        report["setup_ms"] = ms(self.setup).into();
+        report["prove_ms"] = ms(total - self.setup).into();
+        report["colors"] = p.partitions.len().into();
+        report["prove_breakdown_ms"] = self.breakdown.clone();
+        if let Some(w) = &self.workers {
+            report["workers"] = w.clone();
+        }
+    }
+}
+
+/// Proves a plan's execution (every node's `values`), in process or on
+/// the timely engine.
+fn prove_values(p: &Plan, values: Vec<Vec<Tensor>>, engine: &EngineArgs, quiet: bool) -> Result<Proven> {
+    let cfg = engine.config(p.partitions.len())?;
+    let t0 = Instant::now();
+    let pk = proving_key(p, quiet)?;
+    let setup = t0.elapsed();
+    let (vk, digest) = (pk.vk.clone(), pk.digest);
+    let pb = spinner(quiet, "proving");
+    let proven = match &cfg {
+        None => {
+            let (proof, stats) = zkml_protocol::prove(&pk, &values).context("proving")?;
+            let breakdown = serde_json::json!({
+                "witness_commit": ms(stats.commit),
+                "lookups": ms(stats.lookups),
+                "graph": ms(stats.graph),
+                "openings": ms(stats.openings),
+            });
+            Proven { proof, digest, vk, setup, breakdown, workers: None }
+        }
+        Some(cfg) => {
+            let graph = std::sync::Arc::new(p.graph.clone());
+            let (proof, stats) =
+                zkml_engine::prove(graph, std::sync::Arc::new(pk), Some(std::sync::Arc::new(values)), cfg)
+                    .context("proving")?
+                    .context("the coordinator returned no proof")?;
+            let breakdown = serde_json::json!({
+                "route": ms(stats.route),
+                "commit": ms(stats.commit),
+                "prove": ms(stats.prove),
+            });
+            Proven { proof, digest, vk, setup, breakdown, workers: Some(stats.workers.into()) }
+        }
+    };
+    pb.finish_and_clear();
+    Ok(proven)
+}
+
+/// The proof checked before it is written: a plan changed under the
+/// prover, or a prover fault, is an error here, never a file that fails
+/// later.
+fn self_check(proven: &Proven, inputs: &[Tensor], outputs: &[Tensor]) -> Result<()> {
+    zkml_protocol::verify(&proven.vk, inputs, outputs, &proven.proof).context(
+        "the proof does not verify against the plan it was made from (was plan.bin changed while \
+         proving?); nothing was written",
+    )?;
+    Ok(())
+}
+
 /// mimalloc, keeping freed memory for reuse: see [`zkml_runtime::alloc`].
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -242,6 +353,9 @@ fn info(path: &Path, ir: bool) -> Result<()> {
                 let val = p.graph.value(*v).context("output value")?;
                 println!("output:   {} {}", val.name, val.fact);
             }
+            if let Some(d) = p.graph.decoder() {
+                println!("decoder:  {} positions, vocabulary {}, pad id {}", d.positions, d.vocab, d.pad_id);
+            }
             if ir {
                 print!("{}", p.graph.to_text());
             }
@@ -260,6 +374,9 @@ fn info(path: &Path, ir: bool) -> Result<()> {
                 if let Some(f) = vk.fact(o) {
                     println!("output:   {} {f}", vk.nodes[o.node].name);
                 }
+            }
+            if let Some(d) = &vk.decoder {
+                println!("decoder:  {} positions, vocabulary {}, pad id {}", d.positions, d.vocab, d.pad_id);
             }
         }
         m if m == zkml_protocol::PROOF_MAGIC => {
@@ -377,63 +494,16 @@ fn run(cli: Cli) -> Result<()> {
                 "saturated": saturated,
             });
             if let Some(proof_path) = &proof {
-                let cfg = engine.config(p.partitions.len())?;
-                let pk = proving_key(&p, json)?;
-                let (vk, digest) = (pk.vk.clone(), pk.digest);
-                let pb = spinner(json, "proving");
                 let t3 = Instant::now();
-                let (pr, breakdown) = match &cfg {
-                    None => {
-                        let (pr, stats) = zkml_protocol::prove(&pk, &values).context("proving")?;
-                        (
-                            pr,
-                            serde_json::json!({
-                                "witness_commit": ms(stats.commit),
-                                "lookups": ms(stats.lookups),
-                                "graph": ms(stats.graph),
-                                "openings": ms(stats.openings),
-                            }),
-                        )
-                    }
-                    Some(cfg) => {
-                        let graph = std::sync::Arc::new(p.graph.clone());
-                        let (pr, stats) = zkml_engine::prove(
-                            graph,
-                            std::sync::Arc::new(pk),
-                            Some(std::sync::Arc::new(values)),
-                            cfg,
-                        )
-                        .context("proving")?
-                        .context("the coordinator returned no proof")?;
-                        report["workers"] = stats.workers.into();
-                        (
-                            pr,
-                            serde_json::json!({
-                                "route": ms(stats.route),
-                                "commit": ms(stats.commit),
-                                "prove": ms(stats.prove),
-                            }),
-                        )
-                    }
-                };
+                let proven = prove_values(&p, values, &engine, json)?;
                 let t4 = Instant::now();
-                pb.finish_and_clear();
-                // The proof is checked before it is written: a plan changed
-                // under the prover, or a prover fault, is an error here,
-                // never a file that fails later.
                 if !no_self_check {
-                    zkml_protocol::verify(&vk, &tensors, &outs, &pr).context(
-                        "the proof does not verify against the plan it was made from (was plan.bin \
-                         changed while proving?); nothing was written",
-                    )?;
+                    self_check(&proven, &tensors, &outs)?;
                     report["self_check_ms"] = ms(t4.elapsed()).into();
                 }
-                let bytes = pr.to_file_bytes(&digest)?;
+                let bytes = proven.proof.to_file_bytes(&proven.digest)?;
                 files::write_atomic(proof_path, &bytes)?;
-                report["setup_ms"] = ms(t3 - t2).into();
-                report["prove_ms"] = ms(t4 - t3).into();
-                report["colors"] = p.partitions.len().into();
-                report["prove_breakdown_ms"] = breakdown;
+                proven.report_into(&mut report, &p, t4 - t3);
                 report["proof_bytes"] = bytes.len().into();
             }
             // The proof first, then what it proves: a failed run leaves no
@@ -469,19 +539,133 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
         }
+        Cmd::Generate {
+            plan,
+            prompt_ids,
+            max_new_tokens,
+            eos_id,
+            output,
+            proof,
+            no_self_check,
+            max_memory,
+            json,
+            engine,
+        } => {
+            let t0 = Instant::now();
+            engine.config(1)?;
+            if engine.process != 0 {
+                bail!("`zkrt generate` is process 0 (the coordinator); start the others with `zkrt worker`");
+            }
+            let p = Plan::open(&plan).with_context(|| format!("reading plan {}", plan.display()))?;
+            let prompt =
+                generate::parse_prompt(&read_text(&prompt_ids, files::MAX_JSON_BYTES, "prompt file")?)
+                    .with_context(|| format!("parsing {}", prompt_ids.display()))?;
+            zkml_runtime::check_memory(&p.graph, max_memory.unwrap_or_else(machine_memory))?;
+            let greedy = generate::Greedy::new(&p.graph)?;
+            let t1 = Instant::now();
+            let mut first: Option<Duration> = None;
+            let done = greedy.run(&prompt, max_new_tokens, eos_id, |token| {
+                first.get_or_insert_with(|| t1.elapsed());
+                // Each token as soon as it is decoded: the answer does not
+                // wait for the proof.
+                use std::io::Write;
+                if json {
+                    eprint!("{token} ");
+                } else {
+                    print!("{token} ");
+                    let _ = std::io::stdout().flush();
+                }
+            })?;
+            if json {
+                eprintln!()
+            } else {
+                println!()
+            }
+            let t2 = Instant::now();
+            let tokens = done.file.generated_ids.len();
+            let mut report = serde_json::json!({
+                "load_ms": ms(t1 - t0),
+                "prompt_tokens": prompt.len(),
+                "generated_tokens": tokens,
+                "positions": greedy.decoder().positions,
+                "decode_ms": ms(t2 - t1),
+                "first_token_ms": first.map(ms),
+                "tokens_per_s": tokens as f64 / (t2 - t1).as_secs_f64().max(1e-9),
+            });
+            let saturated = saturation::saturated_lookups(&p.graph, &done.values);
+            warn_saturated(&saturated);
+            let text = serde_json::to_string(&done.file)?;
+            if let Some(proof_path) = &proof {
+                let next = Tensor::from_i64(vec![1, done.file.next_ids.len()], done.file.next_ids.clone())?;
+                let input = done.input;
+                let t3 = Instant::now();
+                let proven = prove_values(&p, done.values, &engine, json)?;
+                let t4 = Instant::now();
+                if !no_self_check {
+                    self_check(&proven, std::slice::from_ref(&input), std::slice::from_ref(&next))?;
+                    report["self_check_ms"] = ms(t4.elapsed()).into();
+                }
+                let bytes = proven.proof.to_file_bytes(&proven.digest)?;
+                files::write_atomic(proof_path, &bytes)?;
+                proven.report_into(&mut report, &p, t4 - t3);
+                report["proof_bytes"] = bytes.len().into();
+            }
+            match &output {
+                Some(path) => files::write_atomic(path, text.as_bytes())?,
+                None => eprintln!("{text}"),
+            }
+            if let Some(peak) = peak_rss() {
+                report["peak_rss_bytes"] = peak.into();
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                eprintln!(
+                    "{tokens} tokens in {:.1} ms ({:.1} tokens/s){}",
+                    ms(t2 - t1),
+                    report["tokens_per_s"].as_f64().unwrap_or(0.0),
+                    report
+                        .get("prove_ms")
+                        .and_then(|v| v.as_f64())
+                        .map(|v| format!(", proved in {v:.1} ms"))
+                        .unwrap_or_default()
+                );
+            }
+        }
         Cmd::Verify { vk, input, output, proof } => {
             let t0 = Instant::now();
             let bytes = files::read_bounded(&vk, files::MAX_KEY_BYTES, "verifying key")?;
             let vk = VerifyingKey::from_bytes(&bytes).context("reading the verifying key")?;
-            let specs = InputSpec::of_nodes(&vk.nodes, &vk.inputs);
-            let ins = InputData::parse(&read_text(&input, files::MAX_JSON_BYTES, "input file")?)?
-                .quantize(&specs, InputMode::Exact)
-                .context("reading the inputs")?
-                .tensors;
-            let facts: Vec<zkml_ir::Fact> = vk.outputs.iter().filter_map(|&o| vk.fact(o).cloned()).collect();
-            let outs = OutputData::parse(&read_text(&output, files::MAX_JSON_BYTES, "output file")?)?
-                .to_tensors(&facts)
-                .context("reading the outputs")?;
+            let (ins, outs) = match &vk.decoder {
+                // A generation: the prompt, and the generated tokens with
+                // the pass's next-token ids.
+                Some(d) => {
+                    let prompt =
+                        generate::parse_prompt(&read_text(&input, files::MAX_JSON_BYTES, "prompt file")?)
+                            .with_context(|| format!("parsing {}", input.display()))?;
+                    let claimed = generate::GenerationFile::parse(&read_text(
+                        &output,
+                        files::MAX_JSON_BYTES,
+                        "generation file",
+                    )?)
+                    .with_context(|| format!("parsing {}", output.display()))?;
+                    let (x, next) = claimed.statement(d, &prompt).context("proof rejected")?;
+                    (vec![x], vec![next])
+                }
+                None => {
+                    let specs = InputSpec::of_nodes(&vk.nodes, &vk.inputs);
+                    let ins = InputData::parse(&read_text(&input, files::MAX_JSON_BYTES, "input file")?)?
+                        .quantize(&specs, InputMode::Exact)
+                        .context("reading the inputs")?
+                        .tensors;
+                    let facts: Vec<zkml_ir::Fact> =
+                        vk.outputs.iter().filter_map(|&o| vk.fact(o).cloned()).collect();
+                    let outs = OutputData::parse(&read_text(&output, files::MAX_JSON_BYTES, "output file")?)?
+                        .to_tensors(&facts)
+                        .context("reading the outputs")?;
+                    (ins, outs)
+                }
+            };
             let pbytes = files::read_bounded(&proof, files::MAX_PROOF_FILE_BYTES, "proof")?;
             let (pr, names) = Proof::from_file_bytes(&pbytes)?;
             let digest = vk.digest()?;

@@ -76,6 +76,11 @@ impl<'g> Executor<'g> {
     }
 
     /// The distinct tables, in order of first use.
+    /// The graph this executor runs.
+    pub fn graph(&self) -> &'g Graph {
+        self.graph
+    }
+
     pub fn tables(&self) -> &[Arc<Table>] {
         &self.tables
     }
@@ -131,7 +136,9 @@ impl<'g> Executor<'g> {
         Ok(self.graph.outputs().iter().map(|v| std::mem::take(&mut all[v.node][v.slot])).collect())
     }
 
-    fn eval_node(&self, id: usize, op: &Op, args: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
+    /// Node `id`'s outputs by `op` (its own, or one computing some of its
+    /// rows: see [`crate::cache`]) on `args`.
+    pub(crate) fn eval_node(&self, id: usize, op: &Op, args: &[&Tensor]) -> Result<Vec<Tensor>, OpError> {
         match op {
             Op::Einsum(e) if args.iter().all(|t| t.dtype() == DType::I64) => {
                 let spec = e.spec()?;

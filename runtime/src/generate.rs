@@ -1,17 +1,21 @@
 //! Greedy generation on a decoder plan, and the files of its statement.
 //!
 //! [`Greedy`] decodes token by token with the exact integer executor: step
-//! `i` runs the pass over `prompt ‖ generated[..i] ‖ pad` and reads the
-//! next-token id at position `p − 1 + i` (the plan's own proven argmax).
-//! The last step's pass is exactly the statement's pass
-//! (`zkml_ir::decoder`), so its values are the proof's witness: proving a
-//! generation costs one proof of one pass, whatever the number of tokens.
+//! `i` computes the pass over `prompt ‖ generated[..i] ‖ pad` (a prefill
+//! over the prompt, then only the new position's rows against the cache of
+//! every earlier value: [`crate::cache`]) and reads the next-token id at
+//! position `p − 1 + i` (the plan's own proven argmax). The last step's
+//! pass is exactly the statement's pass (`zkml_ir::decoder`); it is
+//! computed once more in full as the proof's witness, and must agree with
+//! every decoded token: proving a generation costs one proof of one pass,
+//! whatever the number of tokens.
 //!
 //! Files: the prompt (`{"input_ids": [...]}`, `{"prompt_ids": [...]}` or
 //! EZKL's `{"input_data": [[...]]}`) and the generation
 //! ([`GenerationFile`]: prompt, generated ids and the pass's next-token
 //! ids, which `zkrt verify` needs to rebuild the statement).
 
+use crate::cache::Cached;
 use crate::{Executor, RuntimeError};
 use serde::{Deserialize, Serialize};
 use zkml_ir::{Decoder, GenerationError, Graph, Tensor};
@@ -107,6 +111,8 @@ pub struct Greedy<'g> {
     graph: &'g Graph,
     decoder: &'g Decoder,
     exec: Executor<'g>,
+    /// Decode with the cache ([`crate::cache`]), or a full pass per token.
+    cached: bool,
 }
 
 /// A finished generation: its file and the witness of its pass.
@@ -128,7 +134,14 @@ impl std::fmt::Debug for Greedy<'_> {
 impl<'g> Greedy<'g> {
     pub fn new(graph: &'g Graph) -> Result<Self, GenerateError> {
         let decoder = graph.decoder().ok_or(GenerateError::NotDecoder)?;
-        Ok(Greedy { graph, decoder, exec: Executor::new(graph) })
+        Ok(Greedy { graph, decoder, exec: Executor::new(graph), cached: true })
+    }
+
+    /// A full pass per token instead of the cache (the reference for the
+    /// cache, and the baseline of its measurements).
+    pub fn uncached(mut self) -> Self {
+        self.cached = false;
+        self
     }
 
     /// Decodes up to `max_new` tokens after `prompt` (stopping after
@@ -153,32 +166,48 @@ impl<'g> Greedy<'g> {
             });
         }
         let mut generated: Vec<i64> = Vec::with_capacity(max_new);
+        let mut ids = prompt.to_vec();
+        ids.resize(d.positions, d.pad_id);
+        let tensor = |ids: &[i64]| {
+            Tensor::from_i64(vec![1, d.positions], ids.to_vec())
+                .map_err(|e| GenerateError::File(e.to_string()))
+        };
+        let mut input = tensor(&ids)?;
+        let mut cache =
+            if self.cached { Some(Cached::prefill(&self.exec, d.positions, &input)?) } else { None };
         loop {
-            // Feed every token so far; the pass predicts the next one.
-            let mut ids = prompt.to_vec();
-            ids.extend_from_slice(&generated);
-            ids.resize(d.positions, d.pad_id);
-            let input = Tensor::from_i64(vec![1, d.positions], ids)
-                .map_err(|e| GenerateError::File(e.to_string()))?;
-            let values = self.exec.run_all(std::slice::from_ref(&input))?;
-            let next = self.next_ids(&values)?;
+            let next = match &cache {
+                Some(c) => self.next_ids(c.values())?,
+                None => self.next_ids(&self.exec.run_all(std::slice::from_ref(&input))?)?,
+            };
             let token = next[prompt.len() - 1 + generated.len()];
             d.check_ids("generated", &[token])?;
             on_token(token);
             generated.push(token);
-            // Earlier tokens again from this pass: equal for a causal plan.
-            for (i, &g) in generated.iter().enumerate() {
-                let position = prompt.len() - 1 + i;
-                if next[position] != g {
-                    return Err(GenerateError::NotCausal { position, argmax: next[position], decoded: g });
-                }
-            }
             if generated.len() == max_new || stop == Some(token) {
-                let file =
-                    GenerationFile { prompt_ids: prompt.to_vec(), generated_ids: generated, next_ids: next };
-                return Ok(Generated { file, input, values });
+                break;
+            }
+            // Feed the token; the step predicts the next one.
+            let at = prompt.len() + generated.len() - 1;
+            ids[at] = token;
+            input = tensor(&ids)?;
+            if let Some(c) = &mut cache {
+                c.step(&input, at, at + 1)?;
             }
         }
+        // The witness: one full pass, which must give every decoded token
+        // (a plan that is not causal, or a cache that is not exact, fails
+        // here rather than proving tokens it did not decode).
+        let values = self.exec.run_all(std::slice::from_ref(&input))?;
+        let next = self.next_ids(&values)?;
+        for (i, &g) in generated.iter().enumerate() {
+            let position = prompt.len() - 1 + i;
+            if next[position] != g {
+                return Err(GenerateError::NotCausal { position, argmax: next[position], decoded: g });
+            }
+        }
+        let file = GenerationFile { prompt_ids: prompt.to_vec(), generated_ids: generated, next_ids: next };
+        Ok(Generated { file, input, values })
     }
 
     /// The plan's decoder shape.

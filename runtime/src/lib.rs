@@ -10,6 +10,7 @@
 //! ```
 
 pub mod alloc;
+pub mod cache;
 pub mod dump;
 pub mod exec;
 pub mod files;

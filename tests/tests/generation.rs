@@ -248,3 +248,60 @@ fn only_causal_token_models_compile_as_decoders() {
     // Not a decoder plan: no generation.
     assert!(matches!(Greedy::new(&g), Err(GenerateError::NotDecoder)));
 }
+
+#[test]
+fn a_cached_step_computes_what_a_full_pass_computes() {
+    use zkml_runtime::cache::Cached;
+    for fixture in ["llama.onnx", "gpt2.onnx"] {
+        let (plan, _) = decoder_plan(fixture);
+        let g = &plan.graph;
+        let d = g.decoder().unwrap().clone();
+        let exec = zkml_runtime::Executor::new(g);
+        let mut ids = vec![3, 9, 27];
+        ids.resize(d.positions, d.pad_id);
+        let x = |ids: &[i64]| Tensor::from_i64([1, d.positions], ids.to_vec()).unwrap();
+        let mut cache = Cached::prefill(&exec, d.positions, &x(&ids)).unwrap();
+        let axes = cache.axes().clone();
+        // Almost every value that depends on the tokens is updated by rows.
+        assert!(
+            axes.by_rows() > 10 * axes.whole(),
+            "{fixture}: {} by rows, {} whole",
+            axes.by_rows(),
+            axes.whole()
+        );
+        for at in 3..d.positions {
+            ids[at] = (at as i64 * 11) % d.vocab as i64;
+            cache.step(&x(&ids), at, at + 1).unwrap();
+            let full = exec.run_all(&[x(&ids)]).unwrap();
+            for (id, q) in axes.axis.iter().enumerate() {
+                let Some(a) = *q else { continue };
+                let (c, f) = (cache.values()[id][0].as_i64().unwrap(), full[id][0].as_i64().unwrap());
+                let shape = g.node(id).outputs[0].fact.shape.clone();
+                // A second position axis (the keys of attention scores):
+                // entries against later keys are the mask's to remove, and
+                // the cache keeps them from earlier steps.
+                let key = (0..shape.len()).find(|&b| b != a && shape[b] == d.positions);
+                for (i, (x, y)) in c.iter().zip(f.iter()).enumerate() {
+                    let coord = |axis: usize| i / shape[axis + 1..].iter().product::<usize>() % shape[axis];
+                    let (row, masked) = (coord(a), key.is_some_and(|b| coord(b) > coord(a)));
+                    assert!(
+                        row > at || masked || x == y,
+                        "{fixture}: node {id} '{}' at flat index {i} after position {at}: {x} vs {y}",
+                        g.node(id).name
+                    );
+                }
+            }
+            let o = g.outputs()[0];
+            assert_eq!(
+                cache.values()[o.node][o.slot].as_i64().unwrap()[..=at],
+                full[o.node][o.slot].as_i64().unwrap()[..=at]
+            );
+        }
+        // The same tokens with and without the cache.
+        let greedy = Greedy::new(g).unwrap();
+        let cached = greedy.run(&[1, 2], d.positions - 1, None, |_| {}).unwrap().file;
+        let plain =
+            Greedy::new(g).unwrap().uncached().run(&[1, 2], d.positions - 1, None, |_| {}).unwrap().file;
+        assert_eq!(cached, plain, "{fixture}");
+    }
+}

@@ -42,7 +42,9 @@
 //! differs from ONNX's (half to even) only on exact ties.
 //!
 //! **`argmax` is a max reduction, a step per entry and a max of pushed
-//! indices** (see `max_and_index`); `TopK` is `k` rounds of it, each found
+//! indices** (see `max_and_index`), on the values narrowed to 24 bits
+//! (a logit is a 59-bit accumulator) and with wide axes reduced in stages
+//! of at most 64 entries (a vocabulary of 49,152 as 64 · 64 · 12); `TopK` is `k` rounds of it, each found
 //! entry pushed below every value of the type before the next round.
 
 use super::rules::{Quantizer, Val, op_err};
@@ -50,6 +52,13 @@ use super::*;
 use zkml_ir::ops::logic::{CompareOp, LogicOp};
 use zkml_ir::ops::quant::QuantizeLinear;
 use zkml_ir::ops::unary::Cast;
+
+/// Width at which `argmax` compares wider values (the residual stream's).
+const ARG_BITS: u8 = 24;
+
+/// Most entries one `reduce_max` of an argmax compares (see
+/// `staged_max`).
+const MAX_WINDOW: usize = 64;
 
 /// Whether the quantizer lowers `op` into the provable core (on any types);
 /// with its proving cost in the rewrite stage's units for `n` output
@@ -398,11 +407,9 @@ impl Quantizer<'_> {
         last: bool,
         name: &str,
     ) -> Result<(ValueId, ValueId), QuantError> {
-        use zkml_ir::ops::reduce::{Reduce, ReduceOp};
         let shape = self.out.fact(x).map(|f| f.shape.clone()).unwrap_or_default();
         let n = shape[axis];
-        let max = Reduce { op: ReduceOp::Max, axes: vec![axis], keepdims: true };
-        let m = self.add(&format!("{name}.max"), max.clone(), &[x])?;
+        let m = self.staged_max(x, axis, &format!("{name}.max"))?;
         let d = self.bin(BinaryOp::Sub, m, x, &format!("{name}.gap"))?;
         let s = self.sign_domain(d, LookupFn::Relu, &format!("{name}.below"))?;
         let sign = if last { 1 } else { -1 };
@@ -410,12 +417,38 @@ impl Quantizer<'_> {
         let push = self.int_const(&format!("{name}.push"), &[], vec![-(n as i64)], 1.0)?;
         let pushed = self.bin(BinaryOp::Mul, s, push, &format!("{name}.pushed"))?;
         let key = self.bin(BinaryOp::Add, iota, pushed, &format!("{name}.key"))?;
-        let best = self.add(&format!("{name}.best"), max, &[key])?;
+        let best = self.staged_max(key, axis, &format!("{name}.best"))?;
         if last {
             return Ok((m, best));
         }
         let zero = self.int_const(&format!("{name}.zero"), &[], vec![0], 1.0)?;
         Ok((m, self.bin(BinaryOp::Sub, zero, best, &format!("{name}.first"))?))
+    }
+
+    /// The maximum of `x` along `axis` (kept, size 1), in stages of at
+    /// most [`MAX_WINDOW`] entries while the axis length has such a factor
+    /// (`[…, n, …] → […, n/f, f, …]`, max over the `f` axis): the max of
+    /// maxima is the max, and the prover's argument for one window has
+    /// degree `window + 1` (a vocabulary-wide window would not fit in
+    /// memory).
+    fn staged_max(&mut self, x: ValueId, axis: usize, name: &str) -> Result<ValueId, QuantError> {
+        use zkml_ir::ops::layout::Reshape;
+        use zkml_ir::ops::reduce::{Reduce, ReduceOp};
+        let mut shape = self.out.fact(x).map(|f| f.shape.clone()).unwrap_or_default();
+        let (mut cur, mut stage) = (x, 0);
+        while shape[axis] > MAX_WINDOW {
+            let n = shape[axis];
+            let Some(f) = (2..=MAX_WINDOW).rev().find(|&f| n.is_multiple_of(f)) else { break };
+            let mut split = shape.clone();
+            split[axis] = n / f;
+            split.insert(axis + 1, f);
+            let r = self.add(&format!("{name}.split{stage}"), Reshape { shape: split }, &[cur])?;
+            let max = Reduce { op: ReduceOp::Max, axes: vec![axis + 1], keepdims: false };
+            cur = self.add(&format!("{name}.stage{stage}"), max, &[r])?;
+            shape[axis] = n / f;
+            stage += 1;
+        }
+        self.add(name, Reduce { op: ReduceOp::Max, axes: vec![axis], keepdims: true }, &[cur])
     }
 
     /// `sign · i` along `axis` of `shape` (the others size 1), scale 1.
@@ -445,6 +478,11 @@ impl Quantizer<'_> {
         name: &str,
     ) -> Result<ValueId, QuantError> {
         let mut x = self.q_value(node.inputs[0], name)?;
+        // An accumulator (a logit is a 59-bit dot product) is compared at
+        // `ARG_BITS`: every comparison then range-checks 25 bits, not 60;
+        // values within one step of that grid (2^-23 of the calibrated
+        // range) tie, and ties go to the lowest index.
+        x = self.narrow_to(x, node.inputs[0], ARG_BITS, &format!("{name}.narrow"))?;
         let shape = self.out.fact(x).map(|f| f.shape.clone()).unwrap_or_default();
         if a.min {
             x = self.negated(x, name)?;

@@ -325,7 +325,13 @@ impl Quantizer<'_> {
     }
 
     /// [`Self::narrow`] to `bits` bits.
-    fn narrow_to(&mut self, v: ValueId, old: ValueId, bits: u8, name: &str) -> Result<ValueId, QuantError> {
+    pub(super) fn narrow_to(
+        &mut self,
+        v: ValueId,
+        old: ValueId,
+        bits: u8,
+        name: &str,
+    ) -> Result<ValueId, QuantError> {
         match self.qtype(v) {
             Some(q) if q.bits > bits => {
                 // A power-of-two multiple of the current scale, just coarse

@@ -88,6 +88,10 @@ enum Cmd {
         /// Stop after generating this token (end of sequence).
         #[arg(long, value_name = "ID")]
         eos_id: Option<i64>,
+        /// Decode with a full pass per token instead of the cache (for
+        /// comparison: the tokens are the same).
+        #[arg(long)]
+        no_cache: bool,
         /// Where to write the generation (`{"prompt_ids", "generated_ids",
         /// "next_ids"}`): the output `zkrt verify` checks.
         #[arg(long)]
@@ -544,6 +548,7 @@ fn run(cli: Cli) -> Result<()> {
             prompt_ids,
             max_new_tokens,
             eos_id,
+            no_cache,
             output,
             proof,
             no_self_check,
@@ -561,7 +566,10 @@ fn run(cli: Cli) -> Result<()> {
                 generate::parse_prompt(&read_text(&prompt_ids, files::MAX_JSON_BYTES, "prompt file")?)
                     .with_context(|| format!("parsing {}", prompt_ids.display()))?;
             zkml_runtime::check_memory(&p.graph, max_memory.unwrap_or_else(machine_memory))?;
-            let greedy = generate::Greedy::new(&p.graph)?;
+            let greedy = match no_cache {
+                false => generate::Greedy::new(&p.graph)?,
+                true => generate::Greedy::new(&p.graph)?.uncached(),
+            };
             let t1 = Instant::now();
             let mut first: Option<Duration> = None;
             let done = greedy.run(&prompt, max_new_tokens, eos_id, |token| {

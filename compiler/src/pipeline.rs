@@ -53,6 +53,20 @@ pub struct BuildOptions {
     pub decoder: bool,
 }
 
+impl Default for BuildOptions {
+    /// Default quantization and rewriting, one partition, a quantized plan
+    /// that is not a decoder.
+    fn default() -> Self {
+        BuildOptions {
+            quant: QuantOptions::default(),
+            rewrite: RewriteOptions::default(),
+            colors: Colors::Fixed(1),
+            float: false,
+            decoder: false,
+        }
+    }
+}
+
 /// What `zkc compile` writes: the plan (partitioned) and, for a quantized
 /// plan, the proving key (its verifying key and the weights' prover data).
 #[derive(Debug)]

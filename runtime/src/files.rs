@@ -24,6 +24,8 @@ pub const MAX_KEY_BYTES: u64 = 256 << 20;
 pub const MAX_PROOF_FILE_BYTES: u64 = (1 << 28) + 48;
 /// Largest hostfile read.
 pub const MAX_HOSTFILE_BYTES: u64 = 1 << 20;
+/// Largest tokenizer.json read (SmolLM2's is 1.5 MB).
+pub const MAX_TOKENIZER_BYTES: u64 = 128 << 20;
 
 fn err(path: &Path, message: impl Into<String>) -> RuntimeError {
     RuntimeError::File { path: path.display().to_string(), message: message.into() }

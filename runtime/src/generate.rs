@@ -41,6 +41,8 @@ pub enum GenerateError {
     NotCausal { position: usize, argmax: i64, decoded: i64 },
     #[error("executing the plan: {0}")]
     Exec(#[from] zkml_ir::IrError),
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
 }
@@ -219,5 +221,68 @@ impl<'g> Greedy<'g> {
         let o = self.graph.outputs()[0];
         let t = &values[o.node][o.slot];
         Ok(t.as_i64().map_err(|e| GenerateError::File(e.to_string()))?.into_owned())
+    }
+}
+
+/// A Hugging Face `tokenizer.json`: prompts in, text out.
+pub struct TextTokenizer(tokenizers::Tokenizer);
+
+impl std::fmt::Debug for TextTokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TextTokenizer({} tokens)", self.0.get_vocab_size(true))
+    }
+}
+
+impl TextTokenizer {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, GenerateError> {
+        tokenizers::Tokenizer::from_bytes(bytes)
+            .map(TextTokenizer)
+            .map_err(|e| GenerateError::Tokenizer(e.to_string()))
+    }
+
+    /// The token ids of `text` (no special tokens added).
+    pub fn encode(&self, text: &str) -> Result<Vec<i64>, GenerateError> {
+        let e = self.0.encode(text, false).map_err(|e| GenerateError::Tokenizer(e.to_string()))?;
+        Ok(e.get_ids().iter().map(|&i| i64::from(i)).collect())
+    }
+
+    /// The text of `ids` (ids beyond `u32` are not tokens).
+    pub fn decode(&self, ids: &[i64]) -> Result<String, GenerateError> {
+        let ids: Vec<u32> = ids
+            .iter()
+            .map(|&i| {
+                u32::try_from(i).map_err(|_| GenerateError::Tokenizer(format!("{i} is not a token id")))
+            })
+            .collect::<Result<_, _>>()?;
+        self.0.decode(&ids, false).map_err(|e| GenerateError::Tokenizer(e.to_string()))
+    }
+}
+
+/// Text as tokens arrive: each call gives what the generation so far adds
+/// to the text (a character split over two byte-level tokens appears once
+/// it is whole).
+#[derive(Debug)]
+pub struct TextStream<'t> {
+    tokenizer: &'t TextTokenizer,
+    ids: Vec<i64>,
+    shown: usize,
+}
+
+impl<'t> TextStream<'t> {
+    pub fn new(tokenizer: &'t TextTokenizer) -> Self {
+        TextStream { tokenizer, ids: vec![], shown: 0 }
+    }
+
+    /// The new text after `token`.
+    pub fn push(&mut self, token: i64) -> Result<String, GenerateError> {
+        self.ids.push(token);
+        let text = self.tokenizer.decode(&self.ids)?;
+        // An incomplete UTF-8 sequence decodes to U+FFFD: wait for more.
+        if text.ends_with('\u{fffd}') || text.len() < self.shown || !text.is_char_boundary(self.shown) {
+            return Ok(String::new());
+        }
+        let new = text[self.shown..].to_string();
+        self.shown = text.len();
+        Ok(new)
     }
 }

@@ -592,17 +592,11 @@ fn token_ids_out_of_range_are_errors() {
 
 /// `zkc compile --decoder`'s plan of the Llama fixture, as `zkc` writes it.
 fn write_decoder(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    use zkml_compiler::pipeline::{self, BuildOptions, Colors};
-    use zkml_compiler::{FrontendOptions, load_onnx, quantize::QuantOptions, rewrite::RewriteOptions};
+    use zkml_compiler::pipeline::{self, BuildOptions};
+    use zkml_compiler::{FrontendOptions, load_onnx};
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/llama.onnx");
     let g = load_onnx(&model, &FrontendOptions::default()).unwrap();
-    let opts = BuildOptions {
-        quant: QuantOptions::default(),
-        rewrite: RewriteOptions::default(),
-        colors: Colors::Fixed(1),
-        float: false,
-        decoder: true,
-    };
+    let opts = BuildOptions { decoder: true, ..BuildOptions::default() };
     let built = pipeline::build(&g, &pipeline::default_calibration(&g), &opts).unwrap();
     let (mut plan, pk) = (built.plan, built.pk.unwrap());
     plan.prover = Some(zkml_ir::plan::ProverSection::owned(pk.prover_bytes()));
@@ -666,4 +660,50 @@ fn generate_streams_tokens_proves_them_and_verify_checks_the_generation() {
     let (mlp, _) = write_quantized(dir.path());
     let err = fails(&["generate", &s(&mlp), "--prompt-ids", &s(&prompt)]);
     assert!(err.contains("not a decoder"), "{err}");
+
+    // A text prompt through a tokenizer.json (words `w0` … `w63`); the
+    // generation file holds the prompt's ids, so it serves as the
+    // verifier's prompt file too.
+    let vocab: serde_json::Map<String, serde_json::Value> =
+        (0..64).map(|i| (format!("w{i}"), serde_json::json!(i))).collect();
+    let tok = serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+        "normalizer": null, "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null,
+        "decoder": null, "model": {"type": "WordLevel", "vocab": vocab, "unk_token": "w0"}
+    });
+    let tok_path = dir.path().join("tokenizer.json");
+    std::fs::write(&tok_path, tok.to_string()).unwrap();
+    let text_gen = dir.path().join("text.json");
+    let out = zkrt(&[
+        "generate",
+        &s(&plan),
+        "--tokenizer",
+        &s(&tok_path),
+        "--prompt",
+        "w5 w17 w3",
+        "--max-new-tokens",
+        "5",
+        "--output",
+        &s(&text_gen),
+        "--proof",
+        &s(&proof),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let words: Vec<String> = tokens.iter().map(|t| format!("w{t}")).collect();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>(), words);
+    let same: serde_json::Value = serde_json::from_slice(&std::fs::read(&text_gen).unwrap()).unwrap();
+    assert_eq!(same, file, "the text prompt is the ids prompt");
+    let ok = zkrt(&[
+        "verify",
+        &s(&vk),
+        "--input",
+        &s(&text_gen),
+        "--output",
+        &s(&text_gen),
+        "--proof",
+        &s(&proof),
+    ]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let err = fails(&["generate", &s(&plan), "--prompt", "w1"]);
+    assert!(err.contains("--tokenizer"), "{err}");
 }

@@ -8,8 +8,8 @@
 
 use std::path::Path;
 use zkml_compiler::decoder::{DecoderError, decoder_graph};
-use zkml_compiler::pipeline::{self, BuildOptions, Colors};
-use zkml_compiler::{FrontendOptions, load_onnx, quantize::QuantOptions, rewrite::RewriteOptions};
+use zkml_compiler::pipeline::{self, BuildOptions};
+use zkml_compiler::{FrontendOptions, load_onnx};
 use zkml_ir::ops::binary::{Binary, BinaryOp};
 use zkml_ir::ops::layout::Gather;
 use zkml_ir::ops::reduce::{Reduce, ReduceOp};
@@ -22,13 +22,7 @@ fn decoder_plan(fixture: &str) -> (Plan, ProvingKey) {
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(fixture);
     let g = load_onnx(&model, &FrontendOptions::default()).unwrap();
     let samples = pipeline::default_calibration(&g);
-    let opts = BuildOptions {
-        quant: QuantOptions::default(),
-        rewrite: RewriteOptions::default(),
-        colors: Colors::Fixed(1),
-        float: false,
-        decoder: true,
-    };
+    let opts = BuildOptions { decoder: true, ..BuildOptions::default() };
     let built = pipeline::build(&g, &samples, &opts).unwrap();
     (built.plan, built.pk.unwrap())
 }

@@ -4,6 +4,7 @@
 //! zkrt run plan.bin --input input.json --output output.json --proof proof.bin --proved-input proved.json
 //! zkrt verify plan.vk --input proved.json --output output.json --proof proof.bin
 //! zkrt generate plan.bin --prompt-ids prompt.json --max-new-tokens 48 --output gen.json --proof gen.proof
+//! zkrt generate plan.bin --tokenizer tokenizer.json --prompt "text" --output gen.json --proof gen.proof
 //! zkrt verify plan.vk --input prompt.json --output gen.json --proof gen.proof
 //! zkrt info plan.bin | plan.vk | proof.bin
 //! zkrt worker plan.bin --hostfile hosts --process 1      # another process of a distributed proof
@@ -56,16 +57,8 @@ enum Cmd {
         /// naming the input and the count) instead of refusing them.
         #[arg(long)]
         saturate: bool,
-        /// Skip verifying the proof before writing it.
-        #[arg(long)]
-        no_self_check: bool,
-        /// The most memory the run's values may take, in bytes with an
-        /// optional K/M/G/T suffix (default: the machine's memory).
-        #[arg(long, value_name = "BYTES", value_parser = zkml_ir::parse_size)]
-        max_memory: Option<u64>,
-        /// Print timings, proof size and peak memory as JSON on stdout.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        common: CommonArgs,
         /// Write every intermediate tensor, dequantized, as NumPy `.npy`
         /// files named after their ONNX tensors (and `index.json`) here.
         #[arg(long, value_name = "DIR")]
@@ -80,8 +73,15 @@ enum Cmd {
     Generate {
         plan: PathBuf,
         /// The prompt's token ids: `{"input_ids": [...]}`.
+        #[arg(long, value_name = "FILE", required_unless_present = "prompt", conflicts_with = "prompt")]
+        prompt_ids: Option<PathBuf>,
+        /// The prompt as text (tokenized by --tokenizer).
+        #[arg(long, value_name = "TEXT", requires = "tokenizer")]
+        prompt: Option<String>,
+        /// A Hugging Face tokenizer.json: --prompt is tokenized with it and
+        /// the generated text streams to stdout instead of token ids.
         #[arg(long, value_name = "FILE")]
-        prompt_ids: PathBuf,
+        tokenizer: Option<PathBuf>,
         /// Most tokens to generate.
         #[arg(long, default_value_t = 16)]
         max_new_tokens: usize,
@@ -99,16 +99,8 @@ enum Cmd {
         /// Prove the generation and write the proof here.
         #[arg(long)]
         proof: Option<PathBuf>,
-        /// Skip verifying the proof before writing it.
-        #[arg(long)]
-        no_self_check: bool,
-        /// The most memory one pass's values may take (see `zkrt run`).
-        #[arg(long, value_name = "BYTES", value_parser = zkml_ir::parse_size)]
-        max_memory: Option<u64>,
-        /// Print timings, tokens/s, proof size and peak memory as JSON on
-        /// stdout (tokens then go to stderr).
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        common: CommonArgs,
         #[command(flatten)]
         engine: EngineArgs,
     },
@@ -137,6 +129,22 @@ enum Cmd {
         #[arg(long)]
         proof: PathBuf,
     },
+}
+
+/// Flags `zkrt run` and `zkrt generate` share.
+#[derive(clap::Args, Debug)]
+struct CommonArgs {
+    /// Skip verifying the proof before writing it.
+    #[arg(long)]
+    no_self_check: bool,
+    /// The most memory one pass's values may take, in bytes with an
+    /// optional K/M/G/T suffix (default: the machine's memory).
+    #[arg(long, value_name = "BYTES", value_parser = zkml_ir::parse_size)]
+    max_memory: Option<u64>,
+    /// Print timings, proof size and peak memory as JSON on stdout
+    /// (`generate`: also tokens/s; the tokens then go to stderr).
+    #[arg(long)]
+    json: bool,
 }
 
 /// How proving is spread over workers (timely dataflow).
@@ -451,9 +459,7 @@ fn run(cli: Cli) -> Result<()> {
             proof,
             proved_input,
             saturate,
-            no_self_check,
-            max_memory,
-            json,
+            common: CommonArgs { no_self_check, max_memory, json },
             dump_tensors,
             engine,
         } => {
@@ -546,14 +552,14 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Generate {
             plan,
             prompt_ids,
+            prompt,
+            tokenizer,
             max_new_tokens,
             eos_id,
             no_cache,
             output,
             proof,
-            no_self_check,
-            max_memory,
-            json,
+            common: CommonArgs { no_self_check, max_memory, json },
             engine,
         } => {
             let t0 = Instant::now();
@@ -562,9 +568,25 @@ fn run(cli: Cli) -> Result<()> {
                 bail!("`zkrt generate` is process 0 (the coordinator); start the others with `zkrt worker`");
             }
             let p = Plan::open(&plan).with_context(|| format!("reading plan {}", plan.display()))?;
-            let prompt =
-                generate::parse_prompt(&read_text(&prompt_ids, files::MAX_JSON_BYTES, "prompt file")?)
-                    .with_context(|| format!("parsing {}", prompt_ids.display()))?;
+            let tokenizer = match &tokenizer {
+                Some(path) => Some(
+                    generate::TextTokenizer::from_bytes(&files::read_bounded(
+                        path,
+                        files::MAX_TOKENIZER_BYTES,
+                        "tokenizer",
+                    )?)
+                    .with_context(|| format!("reading {}", path.display()))?,
+                ),
+                None => None,
+            };
+            let prompt = match (&prompt_ids, &prompt, &tokenizer) {
+                (Some(path), _, _) => {
+                    generate::parse_prompt(&read_text(path, files::MAX_JSON_BYTES, "prompt file")?)
+                        .with_context(|| format!("parsing {}", path.display()))?
+                }
+                (None, Some(text), Some(t)) => t.encode(text)?,
+                _ => bail!("give the prompt as --prompt-ids FILE, or as --prompt TEXT with --tokenizer"),
+            };
             zkml_runtime::check_memory(&p.graph, max_memory.unwrap_or_else(machine_memory))?;
             let greedy = match no_cache {
                 false => generate::Greedy::new(&p.graph)?,
@@ -572,15 +594,21 @@ fn run(cli: Cli) -> Result<()> {
             };
             let t1 = Instant::now();
             let mut first: Option<Duration> = None;
+            let mut text = tokenizer.as_ref().map(generate::TextStream::new);
             let done = greedy.run(&prompt, max_new_tokens, eos_id, |token| {
                 first.get_or_insert_with(|| t1.elapsed());
                 // Each token as soon as it is decoded: the answer does not
                 // wait for the proof.
                 use std::io::Write;
+                let shown = match &mut text {
+                    // A token the tokenizer cannot decode shows as its id.
+                    Some(t) => t.push(token).unwrap_or_else(|_| format!("[{token}]")),
+                    None => format!("{token} "),
+                };
                 if json {
-                    eprint!("{token} ");
+                    eprint!("{shown}");
                 } else {
-                    print!("{token} ");
+                    print!("{shown}");
                     let _ = std::io::stdout().flush();
                 }
             })?;

@@ -45,7 +45,8 @@ pub struct Report {
 }
 
 /// The fuzz targets.
-pub const TARGETS: &[&str] = &["proof", "key", "plan", "input", "output", "calibration", "onnx"];
+pub const TARGETS: &[&str] =
+    &["proof", "key", "plan", "input", "output", "generation", "calibration", "onnx"];
 
 /// One corpus proof with what verifying it needs.
 struct ProofSeed {
@@ -201,6 +202,12 @@ pub fn run(target: &'static str, execs: u64, time: Duration, seed: u64) -> Repor
             br#"{"input_data": [[1, 2, 3, 4, 5, 6, 7, 0]]}"#.to_vec(),
             std::fs::read(crate::fixtures_dir().join("lenet_mnist.input.json")).unwrap_or_default(),
         ],
+        "generation" => vec![
+            br#"{"input_ids": [5, 17, 3]}"#.to_vec(),
+            br#"{"prompt_ids":[5,17,3],"generated_ids":[38,13,13,13,13,11],"next_ids":[30,13,38,13,13,13,13,11]}"#
+                .to_vec(),
+            br#"{"input_data": [[1, 2, 3, 4]]}"#.to_vec(),
+        ],
         "onnx" => ["Add", "Conv", "Less", "Gather", "LSTM", "Resize", "QLinearMatMul", "Attention"]
             .iter()
             .filter_map(|op| std::fs::read(crate::fixtures_dir().join(format!("ops/{op}.onnx"))).ok())
@@ -240,7 +247,12 @@ pub fn run(target: &'static str, execs: u64, time: Duration, seed: u64) -> Repor
     std::panic::set_hook(Box::new(|_| {}));
     while report.execs < execs && start.elapsed() < time {
         let k = rng.random_range(0..seeds.len());
-        let mut b = mutate(&mut rng, &seeds[k], &seeds, matches!(target, "input" | "output" | "calibration"));
+        let mut b = mutate(
+            &mut rng,
+            &seeds[k],
+            &seeds,
+            matches!(target, "input" | "output" | "generation" | "calibration"),
+        );
         let fix = rng.random_bool(0.5);
         let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<bool, String> {
             match target {
@@ -279,6 +291,19 @@ pub fn run(target: &'static str, execs: u64, time: Duration, seed: u64) -> Repor
                     let text = String::from_utf8_lossy(&b);
                     let Ok(d) = OutputData::parse(&text) else { return Ok(false) };
                     Ok(d.to_tensors(&key_facts).is_ok())
+                }
+                "generation" => {
+                    // The prompt and generation files of `zkrt verify` on a
+                    // decoder key: parsed, then the statement rebuilt.
+                    let text = String::from_utf8_lossy(&b);
+                    let d = zkml_ir::Decoder { positions: 8, vocab: 64, pad_id: 0 };
+                    let prompt =
+                        zkml_runtime::generate::parse_prompt(&text).unwrap_or_else(|_| vec![5, 17, 3]);
+                    let _ = d.pass_ids(&prompt, &prompt);
+                    let Ok(f) = zkml_runtime::generate::GenerationFile::parse(&text) else {
+                        return Ok(false);
+                    };
+                    Ok(f.statement(&d, &f.prompt_ids).is_ok())
                 }
                 "calibration" => {
                     let text = String::from_utf8_lossy(&b);

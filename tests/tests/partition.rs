@@ -163,7 +163,7 @@ fn committed_entries_are_the_column_plans() {
             let plan = ColumnPlan::with_chunk(&pk.vk, 0, &[], c).unwrap();
             let committed: u64 = plan.layouts.iter().map(|l| l.padded_len() as u64).sum();
             let shared: u64 = plan.tables.iter().map(|t| (t.nodes.len() as u64 - 1) << t.bits).sum();
-            let range = plan.range_mult.map_or(0, |_| 1u64 << c);
+            let range = (plan.range_buckets.len() as u64) << c;
             let mut modelled: u64 = (0..g.len()).map(|i| model.entries(i, c)).sum();
             // Boundary copies: none in a single partition.
             modelled = modelled - shared + range;

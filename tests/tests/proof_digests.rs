@@ -17,16 +17,16 @@ use zkml_tests::{quantized_fixture, random_inputs};
 
 /// `(fixture, colors, vk digest, proof digest)`, the first 16 hex digits.
 const PINNED: &[(&str, usize, &str, &str)] = &[
-    ("mlp", 1, "0a58eefd4a1da82d", "c4db8f472837ed39"),
-    ("mlp", 2, "bcfde6dfd02d31c7", "286e2a9c71cbc81e"),
-    ("cnn", 1, "987d0b7b9dfceeb0", "76004007db888014"),
-    ("cnn", 2, "e7613eaaf53f30ba", "5d3acfeea72ea4ab"),
-    ("lenet_mnist", 1, "070c521bc0fbf114", "5e12f0885954b303"),
-    ("lenet_mnist", 2, "c4c60cec963810e7", "dd637f8178ac07b6"),
-    ("gpt2", 1, "b5c494ad30bc2aa7", "6da6c31b5c6be56a"),
-    ("gpt2", 2, "2a7d45e13f46f3f2", "a0889de8330eb9f6"),
-    ("llama", 1, "17faebf428e282bd", "5bcc82b741b2618e"),
-    ("llama", 2, "5f619bb0f64624d9", "449a7f567a8c4f07"),
+    ("mlp", 1, "92015eb89f724f8a", "691293e24c7cd988"),
+    ("mlp", 2, "2f26509c17ff42e3", "dc06487a2dec3845"),
+    ("cnn", 1, "3bb542b7481f7ee1", "01cd655bd27906e3"),
+    ("cnn", 2, "ef649f1998fb6053", "d87791742887097d"),
+    ("lenet_mnist", 1, "59c7df20f434a14f", "691477f1b406a1d5"),
+    ("lenet_mnist", 2, "6e0d97b4db6ca128", "841da5647aaa4fa0"),
+    ("gpt2", 1, "bbea953cffa14f09", "11b62e3b57e08f64"),
+    ("gpt2", 2, "047a1dd5ce19debd", "84e7db6666c1fe9e"),
+    ("llama", 1, "3eadc19b6c0b0492", "d70f143a743cfe76"),
+    ("llama", 2, "852e710edb014804", "7e06a6968fb2d49c"),
 ];
 
 fn hex16(bytes: &[u8]) -> String {

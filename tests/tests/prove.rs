@@ -439,6 +439,82 @@ fn chunk_width_adapts_and_chunks_cannot_carry() {
     assert!(widths[0] < widths[1], "chunk widths {widths:?}: the small model should use narrower chunks");
 }
 
+/// Range checks are split into buckets, each its own logUp argument with
+/// its own multiplicity column (what keeps a large model's range argument
+/// in memory). With tiny buckets the Llama block has many: the proof
+/// verifies, a proof made under the one-bucket key does not, and chunks
+/// that carry or a bucket's altered multiplicities are rejected.
+#[test]
+fn range_buckets_prove_and_reject_cheats() {
+    use p3_field::PrimeCharacteristicRing;
+    use zkml_proof::F;
+    use zkml_protocol::columns::{ColumnPlan, NodeCols};
+    let mut c = Case::new("llama.onnx", 5);
+    let (one_bucket, _) = zkml_protocol::prove(&c.pk, &c.values).unwrap();
+    assert_eq!(ColumnPlan::new(&c.pk.vk, 0, &[]).unwrap().range_buckets.len(), 1);
+    c.pk = c.pk.with_range_buckets(10).unwrap();
+    let plan = ColumnPlan::new(&c.pk.vk, 0, &[]).unwrap();
+    assert!(plan.range_buckets.len() >= 4, "{} buckets", plan.range_buckets.len());
+    // Every range entry is in exactly one bucket, and a bucket fits.
+    let mut seen: Vec<usize> = plan.range_buckets.iter().flat_map(|b| b.entries.clone()).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..plan.range.len()).collect::<Vec<_>>());
+    let biggest = plan.range.iter().map(|e| plan.layouts[e.col].padded_len()).max().unwrap();
+    assert!(plan.range_buckets.iter().all(|b| b.packing.len() <= biggest.max(1 << 10)));
+
+    let (proof, _) = zkml_protocol::prove(&c.pk, &c.values).unwrap();
+    zkml_protocol::verify(&c.pk.vk, &c.inputs(), &c.outputs(), &proof).unwrap();
+    assert!(
+        zkml_protocol::verify(&c.pk.vk, &c.inputs(), &c.outputs(), &one_bucket).is_err(),
+        "a proof of another bucket split was accepted"
+    );
+
+    // A two-chunk value in the last bucket whose chunks carry (same value,
+    // low chunk ≥ 2^c).
+    let last = plan.range_buckets.last().unwrap();
+    let cols_of_last: Vec<usize> = last.entries.iter().map(|&i| plan.range[i].col).collect();
+    let lo = plan
+        .nodes
+        .values()
+        .find_map(|n| match n {
+            NodeCols::Range { lo, .. } | NodeCols::Relu { pos: lo, .. }
+                if lo.cols.len() >= 2 && cols_of_last.contains(&lo.cols[0]) =>
+            {
+                Some(lo.clone())
+            }
+            _ => None,
+        })
+        .or_else(|| {
+            plan.nodes.values().find_map(|n| match n {
+                NodeCols::Range { lo, .. } if lo.cols.len() >= 2 => Some(lo.clone()),
+                _ => None,
+            })
+        })
+        .expect("a requantization with two chunks");
+    let (c0, c1, width) = (lo.cols[0], lo.cols[1], plan.chunk);
+    let carry = move |_: &ColumnPlan, cols: &mut [Vec<F>]| {
+        let i = cols[c1].iter().position(|v| *v != F::ZERO).expect("a nonzero high chunk");
+        cols[c0][i] += F::from_u64(1 << width);
+        cols[c1][i] -= F::ONE;
+    };
+    assert!(assert_rejected(&c, &c.values, &carry, "bucketed chunk carried"), "carry: no proof produced");
+    // Multiplicities moved from one bucket to another (their total is
+    // unchanged, each bucket's is wrong).
+    let (m0, m1) = (plan.range_buckets[0].mult, plan.range_buckets[1].mult);
+    let moved = move |_: &ColumnPlan, cols: &mut [Vec<F>]| {
+        let r = cols[m0].iter().position(|v| *v != F::ZERO).expect("a used row");
+        cols[m0][r] -= F::ONE;
+        cols[m1][r] += F::ONE;
+    };
+    assert!(
+        assert_rejected(&c, &c.values, &moved, "multiplicity moved between buckets"),
+        "no proof produced"
+    );
+    // Keys asking for impossible buckets are refused.
+    let c = Case::new("mlp.onnx", 5);
+    assert!(c.pk.with_range_buckets(0).is_err());
+}
+
 #[test]
 fn rejects_other_input_output_and_key() {
     let c = Case::new("mlp.onnx", 9);

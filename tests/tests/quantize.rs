@@ -145,3 +145,38 @@ fn quantized_values_respect_declared_bit_widths() {
     let out = qg.eval(&quantize_inputs(qg, &[big])).unwrap();
     assert_eq!(out.len(), 1);
 }
+
+/// An argmax over more entries than a 16-bit type holds (a 49,152-token
+/// vocabulary) returns exact indices: an integer graph output is never
+/// narrowed to its calibrated range, which would round an index past
+/// 32,767 to an even one.
+#[test]
+fn wide_argmax_indices_stay_exact() {
+    use zkml_ir::ops::reduce::Arg;
+    use zkml_ir::ops::source::Input;
+    use zkml_ir::{Fact, ValueId};
+    let (rows, n) = (2, 40_000);
+    let mut g = Graph::new();
+    let x = g.add_node("x", Input { index: 0, fact: Fact::new(DType::F32, [rows, n]) }, &[]).unwrap();
+    let a =
+        g.add_node("arg", Arg { axis: 1, keepdims: false, min: false, last: false }, &[ValueId::new(x, 0)]);
+    g.set_outputs(vec![ValueId::new(a.unwrap(), 0)]);
+    // Maxima past 32,767 and at odd indices; a smooth background.
+    let sample = |peaks: [usize; 2]| {
+        let mut v: Vec<f32> = (0..rows * n).map(|i| ((i % 997) as f32 / 997.0) - 0.5).collect();
+        for (r, &p) in peaks.iter().enumerate() {
+            v[r * n + p] = 3.0;
+        }
+        vec![Tensor::from_f32([rows, n], v).unwrap()]
+    };
+    let samples = vec![sample([39_999, 12]), sample([5, 32_768])];
+    let built = pipeline::build(&g, &samples, &pipeline::BuildOptions::default()).unwrap();
+    let out = built.plan.graph.outputs()[0];
+    let fact = built.plan.graph.fact(out).unwrap();
+    assert!(fact.dtype.q().is_some_and(|q| q.scale == 1.0), "index type {fact}");
+    for peaks in [[39_999, 12], [32_769, 35_001], [40_000 - 3, 32_767]] {
+        let inputs = quantize_inputs(&built.plan.graph, &sample(peaks));
+        let got = built.plan.graph.eval(&inputs).unwrap();
+        assert_eq!(got[0].as_i64().unwrap().as_ref(), [peaks[0] as i64, peaks[1] as i64]);
+    }
+}

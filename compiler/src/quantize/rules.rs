@@ -34,7 +34,10 @@ pub fn quantize(g: &Graph, cal: &Calibration, opts: &QuantOptions) -> Result<Qua
             Some(Val::Const(t)) if t.dtype() != DType::F32 => q.scale_one_const(&q.name(o), &t)?,
             _ => q.value(o)?,
         };
-        let mut v = q.narrow(v, o, &format!("{}.out", q.name(o)))?;
+        // An integer output (an argmax index, a count) is exact: narrowing
+        // it to the calibrated range would round indices past `2^(bits−1)`.
+        let integer = g.fact(o).is_some_and(|f| f.dtype != DType::F32);
+        let mut v = if integer { v } else { q.narrow(v, o, &format!("{}.out", q.name(o)))? };
         // An output that is an input or a constant (an identity model, a
         // cast that changes nothing) is copied by a plain requantization to
         // its own type: the proof then shows that the output is that value,

@@ -15,13 +15,23 @@
 //! * **ReLU** at its domain's scale (`z = max(y, 0)`): `y = pos − neg` with
 //!   `pos, neg` range-checked in chunks and `pos·neg = 0` (a zerocheck);
 //!   `z = pos`, the `rem` chunks as above; no table, no committed `y`;
-//! * one multiplicity column per distinct table and one for the range table
-//!   `[0, 2^c)`.
+//! * one multiplicity column per distinct table and one per range bucket
+//!   (see below) for the range table `[0, 2^c)`.
 //!
 //! The chunk width `c` (6 to 16 bits) is chosen per partition from the
 //! number of range-checked entries ([`ColumnPlan::new`]). A chunk narrower
 //! than `c` (`w < c`) is range-checked twice, as `v` and `v + 2^c − 2^w`,
 //! which together force `v < 2^w`.
+//!
+//! **Range buckets.** The range-checked chunks are split into buckets of
+//! at most [`RANGE_BUCKET_VARS`] packed variables (largest chunks first;
+//! a chunk larger than that is a bucket of its own), each its own logUp
+//! argument with its own multiplicity column. The lookup argument's
+//! prover holds its fraction tree in the extension field (~70 bytes per
+//! looked-up entry); one argument over all chunks of SmolLM2-135M at 64
+//! positions (2^28 entries) would need ~20 GB, a bucket needs ~600 MB and
+//! buckets are proven one after the other. The price is one
+//! `2^c`-entry multiplicity column and one small table tree per bucket.
 //!
 //! Saturation (an input far outside the calibrated range, so that the
 //! requantized index leaves the table's domain) is part of the statement:
@@ -124,6 +134,48 @@ pub struct TablePlan {
     pub packing: Packing,
 }
 
+/// Most packed variables of one range argument in the keys `zkc` makes
+/// (`VerifyingKey::range_bucket_vars`; see the module docs).
+pub const RANGE_BUCKET_VARS: usize = 23;
+
+/// One range argument: some of the plan's range entries packed together,
+/// with their multiplicity column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeBucket {
+    /// Indices into [`ColumnPlan::range`], in packing order.
+    pub entries: Vec<usize>,
+    pub packing: Packing,
+    /// The multiplicity column of the table `[0, 2^c)` for these entries.
+    pub mult: usize,
+}
+
+/// Splits entries of `2^vars[i]` rows into buckets of at most
+/// `2^max_vars` packed rows, largest first (a larger entry is a bucket of
+/// its own). Returns each bucket's entry indices.
+pub fn bucket_entries(vars: &[usize], max_vars: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..vars.len()).collect();
+    // Stable: equal sizes keep the plan's order.
+    order.sort_by_key(|&i| std::cmp::Reverse(vars[i]));
+    let mut out: Vec<Vec<usize>> = vec![];
+    let mut used = 0usize;
+    for i in order {
+        let n = 1usize << vars[i];
+        match out.last_mut() {
+            // Sizes come in decreasing powers of two, so a bucket that has
+            // room for this entry has it at an aligned offset.
+            Some(b) if used + n <= 1usize << max_vars => {
+                b.push(i);
+                used += n;
+            }
+            _ => {
+                out.push(vec![i]);
+                used = n;
+            }
+        }
+    }
+    out
+}
+
 /// A range-checked virtual column: committed column plus a constant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RangeEntry {
@@ -145,8 +197,9 @@ pub struct ColumnPlan {
     pub nodes: BTreeMap<usize, NodeCols>,
     pub tables: Vec<TablePlan>,
     pub range: Vec<RangeEntry>,
-    pub range_packing: Packing,
-    pub range_mult: Option<usize>,
+    /// The range arguments over [`ColumnPlan::range`] (none without range
+    /// checks).
+    pub range_buckets: Vec<RangeBucket>,
     /// Range-check chunk width `c`: every chunk is looked up in `[0, 2^c)`.
     pub chunk: u32,
 }
@@ -197,7 +250,7 @@ impl ColumnPlan {
     /// minimises the proof's work on it: the range argument's looked-up
     /// entries (packed, so narrower chunks mean more of them) and table
     /// rows, plus every committed entry (narrower chunks mean more columns;
-    /// the range table's multiplicity column is one). A small model checks
+    /// each range bucket's multiplicity column is one). A small model checks
     /// 8-bit chunks against a 256-row table instead of 16-bit ones against
     /// 65 536 rows. A function of the key alone, so prover and verifier
     /// agree.
@@ -206,7 +259,8 @@ impl ColumnPlan {
         for c in CHUNK_WIDTHS.rev() {
             let plan = Self::with_chunk(vk, color, saturating, c)?;
             let committed: usize = plan.layouts.iter().map(Layout::padded_len).sum();
-            let cost = plan.range_packing.len() + committed + (1usize << c);
+            let looked_up: usize = plan.range_buckets.iter().map(|b| b.packing.len() + (1usize << c)).sum();
+            let cost = looked_up + committed;
             if best.as_ref().is_none_or(|(b, _)| cost < *b) {
                 best = Some((cost, plan));
             }
@@ -250,10 +304,11 @@ impl ColumnPlan {
                 .collect();
             plan.tables[ti].packing = Packing::new(&vars);
         }
-        if !plan.range.is_empty() {
-            plan.range_mult = Some(plan.col(&[1 << chunk]));
-            let vars: Vec<usize> = plan.range.iter().map(|e| plan.layouts[e.col].vars()).collect();
-            plan.range_packing = Packing::new(&vars);
+        let vars: Vec<usize> = plan.range.iter().map(|e| plan.layouts[e.col].vars()).collect();
+        for entries in bucket_entries(&vars, usize::from(vk.range_bucket_vars)) {
+            let mult = plan.col(&[1 << chunk]);
+            let packing = Packing::new(&entries.iter().map(|&i| vars[i]).collect::<Vec<_>>());
+            plan.range_buckets.push(RangeBucket { entries, packing, mult });
         }
         Ok(plan)
     }
@@ -267,8 +322,7 @@ impl ColumnPlan {
             nodes: BTreeMap::new(),
             tables: vec![],
             range: vec![],
-            range_packing: Packing::new(&[]),
-            range_mult: None,
+            range_buckets: vec![],
             chunk,
         }
     }
@@ -441,17 +495,24 @@ impl ColumnPlan {
             rows[0] += (t.packing.len() - real) as u64;
             cols[t.mult] = rows.iter().map(|&c| F::from_u64(c)).collect();
         }
-        if let Some(mc) = self.range_mult {
+        for b in &self.range_buckets {
             let mut counts = vec![0u64; 1 << self.chunk];
-            for e in &self.range {
+            let mut filled = 0;
+            for e in b.entries.iter().map(|&i| self.range[i]) {
                 for &v in &cols[e.col] {
-                    counts[(zkml_proof::field::decode_i64(v) as u64 + e.offset) as usize] += 1;
+                    // An honest chunk is below 2^c; a value that is not is
+                    // counted nowhere and the argument fails.
+                    if let Some(c) = counts
+                        .get_mut((zkml_proof::field::decode_i64(v) as u64).wrapping_add(e.offset) as usize)
+                    {
+                        *c += 1;
+                    }
                 }
+                filled += self.layouts[e.col].padded_len();
             }
-            counts[0] += (self.range_packing.len()
-                - self.range.iter().map(|e| self.layouts[e.col].padded_len()).sum::<usize>())
-                as u64;
-            cols[mc] = counts.iter().map(|&c| F::from_u64(c)).collect();
+            // The packing's unused rows are zeros.
+            counts[0] += (b.packing.len() - filled) as u64;
+            cols[b.mult] = counts.iter().map(|&c| F::from_u64(c)).collect();
         }
         Ok(cols)
     }

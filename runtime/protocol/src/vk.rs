@@ -27,7 +27,7 @@ use zkml_proof::store::Source;
 
 pub const VK_MAGIC: &[u8; 8] = b"ZKMLVK01";
 /// Bump on any change of the key's content or of the protocol.
-pub const VK_VERSION: u32 = 5;
+pub const VK_VERSION: u32 = 6;
 /// Constants up to this many entries live in the key itself.
 pub const INLINE_MAX: usize = 64;
 
@@ -60,7 +60,14 @@ pub struct VerifyingKey {
     /// A decoder plan's shape: its statements are generations
     /// (`zkml_ir::decoder`).
     pub decoder: Option<zkml_ir::Decoder>,
+    /// Most packed variables of one range argument
+    /// ([`crate::columns::RANGE_BUCKET_VARS`] unless a test asks for
+    /// smaller buckets with [`ProvingKey::with_range_buckets`]).
+    pub range_bucket_vars: u8,
 }
+
+/// Range-bucket sizes a key may ask for (`2^1` to `2^40` packed rows).
+pub const RANGE_BUCKET_VARS_ALLOWED: std::ops::RangeInclusive<u8> = 1..=40;
 
 /// What the prover needs beyond the plan: the committed weights.
 #[derive(Debug)]
@@ -189,6 +196,7 @@ pub(crate) fn structure(graph: &Graph, partitions: &Partitioning, producer: &str
         inline: BTreeMap::new(),
         weights: vec![],
         decoder: graph.decoder().cloned(),
+        range_bucket_vars: crate::columns::RANGE_BUCKET_VARS as u8,
     };
     for (id, n) in graph.nodes() {
         if let Op::Const(c) = &n.op
@@ -223,6 +231,22 @@ fn finish(mut vk: VerifyingKey, weights: Vec<Option<Committed>>) -> Result<Provi
 }
 
 impl ProvingKey {
+    /// The same key with range arguments of at most `2^vars` packed rows:
+    /// more, smaller logUp arguments (less prover memory, a larger proof).
+    /// The key's digest changes with it, so proofs made with one setting
+    /// never verify under the other. `zkc` keys use
+    /// [`crate::columns::RANGE_BUCKET_VARS`]; tests use small buckets to
+    /// prove small models with many range arguments.
+    pub fn with_range_buckets(mut self, vars: u8) -> Result<ProvingKey> {
+        self.vk.range_bucket_vars = vars;
+        self.vk.validate()?;
+        for color in 0..self.vk.partitions.len() {
+            ColumnPlan::new(&self.vk, color, &[])?;
+        }
+        self.digest = self.vk.digest()?;
+        Ok(self)
+    }
+
     /// The weights' prover data (codewords and Merkle trees, partition by
     /// partition) in the stored form [`setup_stored`] reads; empty without
     /// committed weights.
@@ -299,6 +323,12 @@ impl VerifyingKey {
     /// verifier index out of bounds.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Key(m));
+        if !RANGE_BUCKET_VARS_ALLOWED.contains(&self.range_bucket_vars) {
+            return bad(format!(
+                "range buckets of 2^{} rows; {RANGE_BUCKET_VARS_ALLOWED:?} are supported",
+                self.range_bucket_vars
+            ));
+        }
         for (id, n) in self.nodes.iter().enumerate() {
             let mut facts = Vec::with_capacity(n.inputs.len());
             for v in &n.inputs {

@@ -54,7 +54,7 @@ pub(crate) use range::{argue_range, reduce_requant};
 pub(crate) use table::argue_tables;
 pub(crate) use zerocheck::{argue_relu, argue_saturation, relu_nodes};
 
-use crate::columns::{Chunks, ColumnPlan, NodeCols, requant_params, shape_of, witness_ints};
+use crate::columns::{Chunks, ColumnPlan, NodeCols, RangeBucket, requant_params, shape_of, witness_ints};
 use crate::layout::{Layout, index_eval};
 use crate::ops::Kind;
 use crate::packing::Claim;

@@ -3,24 +3,40 @@
 
 use super::*;
 
-/// Distinct committed columns of the range entries, in first-use order.
-fn range_cols(cols: &ColumnPlan) -> Vec<usize> {
+/// Distinct committed columns of a bucket's range entries, in first-use
+/// order.
+fn range_cols(cols: &ColumnPlan, b: &RangeBucket) -> Vec<usize> {
     let mut out: Vec<usize> = vec![];
-    for e in &cols.range {
-        if out.last() != Some(&e.col) {
-            out.push(e.col);
+    for &i in &b.entries {
+        let col = cols.range[i].col;
+        if !out.contains(&col) {
+            out.push(col);
         }
     }
     out
 }
 
+/// The range arguments of a partition: one logUp argument per bucket
+/// (`ColumnPlan::range_buckets`), in order.
 pub(crate) fn argue_range<S: Side>(s: &mut S) -> Result<()> {
-    let Some(mc) = s.cols().range_mult else { return Ok(()) };
-    let rp = s.cols().range_packing.clone();
+    let buckets = s.cols().range_buckets.clone();
+    for (k, b) in buckets.iter().enumerate() {
+        argue_bucket(s, k, b)?;
+    }
+    Ok(())
+}
+
+/// One bucket: its chunks, shifted by their offsets and packed, are looked
+/// up in `[0, 2^c)`; each chunk column is then opened at the lookup
+/// point's suffix and the packed evaluation rebuilt from the openings.
+fn argue_bucket<S: Side>(s: &mut S, k: usize, b: &RangeBucket) -> Result<()> {
+    let rp = &b.packing;
     let table: Vec<F> = (0..1u64 << s.cols().chunk).map(F::from_u64).collect();
-    let claims = s.logup(rp.vars, std::slice::from_ref(&table), mc, "range checks", |w| {
+    let what = format!("range checks, bucket {k}");
+    let claims = s.logup(rp.vars, std::slice::from_ref(&table), b.mult, &what, |w| {
         let mut cat = vec![F::ZERO; rp.len()];
-        for (e, &(off, k)) in w.cols.range.iter().zip(&rp.slots) {
+        for (&i, &(off, k)) in b.entries.iter().zip(&rp.slots) {
+            let e = w.cols.range[i];
             let add = F::from_u64(e.offset);
             for (dst, &src) in cat[off..off + (1 << k)].iter_mut().zip(w.col(e.col)) {
                 *dst = src + add;
@@ -30,18 +46,19 @@ pub(crate) fn argue_range<S: Side>(s: &mut S) -> Result<()> {
     })?;
     s.check(
         || claims.table_evals == [index_eval(&claims.table_point)],
-        || "range checks: table evaluation is wrong".into(),
+        || format!("{what}: table evaluation is wrong"),
     )?;
-    s.col_claim(mc, &claims.table_point, claims.multiplicity_eval);
+    s.col_claim(b.mult, &claims.table_point, claims.multiplicity_eval);
     let rho = &claims.lookup_point;
-    let cols = range_cols(s.cols());
-    // Each column is opened at the point of its first range entry (a chunk
-    // checked twice, with an offset, is one column in two slots).
+    let cols = range_cols(s.cols(), b);
+    // Each column is opened at the point of its first entry in the bucket
+    // (a chunk checked twice, with an offset, is one column in two slots
+    // of one size, so at one suffix).
     let points: Vec<Vec<EF>> = cols
         .iter()
         .map(|&col| {
-            let i = s.cols().range.iter().position(|e| e.col == col).unwrap_or(0);
-            rp.suffix(i, rho).to_vec()
+            let j = b.entries.iter().position(|&i| s.cols().range[i].col == col).unwrap_or(0);
+            rp.suffix(j, rho).to_vec()
         })
         .collect();
     let at: Vec<(usize, &[EF])> = cols.iter().zip(&points).map(|(&c, p)| (c, p.as_slice())).collect();
@@ -49,13 +66,14 @@ pub(crate) fn argue_range<S: Side>(s: &mut S) -> Result<()> {
     s.check(
         || {
             let mut sum = EF::ZERO;
-            for (i, e) in s.cols().range.iter().enumerate() {
-                let k = cols.iter().position(|&c| c == e.col).unwrap_or(0);
-                sum += rp.slot_weight(i, rho) * (ev[k] + EF::from_u64(e.offset));
+            for (j, &i) in b.entries.iter().enumerate() {
+                let e = s.cols().range[i];
+                let c = cols.iter().position(|&c| c == e.col).unwrap_or(0);
+                sum += rp.slot_weight(j, rho) * (ev[c] + EF::from_u64(e.offset));
             }
             claims.column_evals == [sum]
         },
-        || "range checks: looked-up column disagrees with the committed chunks".into(),
+        || format!("{what}: looked-up column disagrees with the committed chunks"),
     )
 }
 

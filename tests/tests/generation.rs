@@ -169,19 +169,23 @@ fn a_generation_proof_verifies_and_every_cheat_is_rejected() {
     f.next_ids = next_padded;
     assert!(verify(&pk.vk, &prompt, &f, &proof_padded).unwrap_err().contains("proof rejected"));
 
-    // A witness whose proven argmax is altered at a generated position.
-    let mut values = done.values.clone();
+    // A witness whose argmax is altered at a generated position, where it
+    // is computed (the index arithmetic after the proven maxima), with
+    // everything downstream recomputed from the lie.
     let o = plan.graph.outputs()[0];
-    let mut next = values[o.node][o.slot].as_i64().unwrap().to_vec();
-    let t = (next[prompt.len() - 1] + 1) % d.vocab as i64;
-    next[prompt.len() - 1] = t;
-    values[o.node][o.slot] = Tensor::from_i64([1, d.positions], next.clone()).unwrap();
-    if let Ok((forged, _)) = zkml_protocol::prove(&pk, &values) {
-        let mut f = honest.clone();
-        f.next_ids = next;
-        f.generated_ids[0] = t;
-        assert!(verify(&pk.vk, &prompt, &f, &forged).unwrap_err().contains("proof rejected"));
-    }
+    let id = plan.graph.node(o.node).inputs.first().map_or(o.node, |v| v.node);
+    let at = prompt.len() - 1;
+    let vocab = d.vocab as i64;
+    let values = zkml_tests::run_altered(&plan.graph, &[done.input.clone()], id, &move |v| {
+        v[at] = (v[at] + 1) % vocab;
+    });
+    let next = values[o.node][o.slot].as_i64().unwrap().to_vec();
+    assert_ne!(next[at], honest.generated_ids[0], "the lie reaches the output");
+    let (forged, _) = zkml_protocol::prove(&pk, &values).expect("the prover proves whatever it is given");
+    let mut f = honest.clone();
+    f.generated_ids[0] = next[at];
+    f.next_ids = next;
+    assert!(verify(&pk.vk, &prompt, &f, &forged).unwrap_err().contains("proof rejected"));
 
     // Tampered proof bytes.
     let bytes = proof.to_file_bytes(&pk.digest).unwrap();

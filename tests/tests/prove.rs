@@ -515,6 +515,53 @@ fn range_buckets_prove_and_reject_cheats() {
     assert!(c.pk.with_range_buckets(0).is_err());
 }
 
+/// A large witness is committed in groups of bounded size, each its own
+/// commitment and opening (what bounds the opening's memory). With tiny
+/// groups the Llama block has many: the proof verifies, and a lie in a
+/// column of the last group, or a nonzero padding entry there, is
+/// rejected.
+#[test]
+fn witness_groups_prove_and_reject_cheats() {
+    use p3_field::PrimeCharacteristicRing;
+    use zkml_proof::F;
+    use zkml_protocol::columns::{ColumnPlan, NodeCols};
+    let mut c = Case::new("llama.onnx", 5);
+    c.pk = c.pk.with_witness_groups(12).unwrap();
+    let plan = ColumnPlan::new(&c.pk.vk, 0, &[]).unwrap();
+    let groups = plan.witness_groups();
+    assert!(
+        groups.packings.len() > zkml_protocol::packing::MAX_GROUPS + 2,
+        "{} groups",
+        groups.packings.len()
+    );
+    let (proof, _) = zkml_protocol::prove(&c.pk, &c.values).unwrap();
+    zkml_protocol::verify(&c.pk.vk, &c.inputs(), &c.outputs(), &proof).unwrap();
+
+    // A table lookup whose output column sits in a group after the first.
+    let (z, g) = plan
+        .nodes
+        .values()
+        .filter_map(|n| match n {
+            NodeCols::Table { z, .. } => Some((*z, groups.place[*z].0)),
+            _ => None,
+        })
+        .max_by_key(|&(_, g)| g)
+        .expect("a table lookup");
+    assert!(g > 0, "every table output landed in the first group");
+    let lie = move |_: &ColumnPlan, cols: &mut [Vec<F>]| cols[z][0] += F::ONE;
+    assert!(assert_rejected(&c, &c.values, &lie, "table output in a later group"), "no proof produced");
+    let padded = (0..plan.layouts.len())
+        .filter(|&i| groups.place[i].0 > 0)
+        .find_map(|i| {
+            let l = &plan.layouts[i];
+            (0..l.padded_len()).find(|&p| !l.real_mask()[p]).map(|p| (i, p))
+        })
+        .expect("a padded column in a later group");
+    let pad = move |_: &ColumnPlan, cols: &mut [Vec<F>]| cols[padded.0][padded.1] = F::ONE;
+    assert!(assert_rejected(&c, &c.values, &pad, "padding in a later group"), "no proof produced");
+    assert!(Case::new("mlp.onnx", 5).pk.with_witness_groups(41).is_err());
+}
+
 #[test]
 fn rejects_other_input_output_and_key() {
     let c = Case::new("mlp.onnx", 9);

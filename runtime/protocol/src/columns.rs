@@ -202,6 +202,9 @@ pub struct ColumnPlan {
     pub range_buckets: Vec<RangeBucket>,
     /// Range-check chunk width `c`: every chunk is looked up in `[0, 2^c)`.
     pub chunk: u32,
+    /// Most entries of one witness group, as `log2` (the key's
+    /// `witness_group_vars`).
+    pub group_vars: usize,
 }
 
 /// Lookup parameters the protocol uses: `(mult, shift, h, m)`.
@@ -281,6 +284,7 @@ impl ColumnPlan {
             .get(color)
             .ok_or_else(|| Error::Key(format!("partition {color} does not exist")))?;
         let mut plan = ColumnPlan::empty(color, chunk);
+        plan.group_vars = usize::from(vk.witness_group_vars);
         for &v in &part.inputs {
             let c = plan.col(&shape_of(vk, v));
             plan.boundary_in.insert(v, c);
@@ -324,6 +328,7 @@ impl ColumnPlan {
             range: vec![],
             range_buckets: vec![],
             chunk,
+            group_vars: crate::packing::WITNESS_GROUP_VARS,
         }
     }
 
@@ -405,7 +410,10 @@ impl ColumnPlan {
 
     /// How the columns are packed into the witness commitments.
     pub fn witness_groups(&self) -> crate::packing::Groups {
-        crate::packing::Groups::new(&self.layouts.iter().map(|l| l.vars()).collect::<Vec<_>>())
+        crate::packing::Groups::bounded(
+            &self.layouts.iter().map(|l| l.vars()).collect::<Vec<_>>(),
+            self.group_vars,
+        )
     }
 
     /// `Σ_j 2^(c·j) v_j` from the chunks' evaluations.

@@ -257,7 +257,7 @@ fn commit_part_with(
         None
     } else {
         let refs: Vec<&[F]> = col_data.iter().map(|c| c.as_slice()).collect();
-        Some(Committed::new(cols.layouts.clone(), &refs)?)
+        Some(Committed::new(cols.layouts.clone(), cols.group_vars, &refs)?)
     };
     Ok(PartWitness { cols, col_data, committed })
 }

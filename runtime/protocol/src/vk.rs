@@ -64,10 +64,15 @@ pub struct VerifyingKey {
     /// ([`crate::columns::RANGE_BUCKET_VARS`] unless a test asks for
     /// smaller buckets with [`ProvingKey::with_range_buckets`]).
     pub range_bucket_vars: u8,
+    /// Most entries of one witness commitment group, as `log2`
+    /// ([`crate::packing::WITNESS_GROUP_VARS`] unless a test asks for
+    /// smaller groups with [`ProvingKey::with_witness_groups`]).
+    pub witness_group_vars: u8,
 }
 
-/// Range-bucket sizes a key may ask for (`2^1` to `2^40` packed rows).
-pub const RANGE_BUCKET_VARS_ALLOWED: std::ops::RangeInclusive<u8> = 1..=40;
+/// Range-bucket and witness-group sizes a key may ask for (`2^1` to
+/// `2^40` entries, as `log2`).
+pub const SIZE_VARS_ALLOWED: std::ops::RangeInclusive<u8> = 1..=40;
 
 /// What the prover needs beyond the plan: the committed weights.
 #[derive(Debug)]
@@ -197,6 +202,7 @@ pub(crate) fn structure(graph: &Graph, partitions: &Partitioning, producer: &str
         weights: vec![],
         decoder: graph.decoder().cloned(),
         range_bucket_vars: crate::columns::RANGE_BUCKET_VARS as u8,
+        witness_group_vars: crate::packing::WITNESS_GROUP_VARS as u8,
     };
     for (id, n) in graph.nodes() {
         if let Op::Const(c) = &n.op
@@ -239,6 +245,19 @@ impl ProvingKey {
     /// prove small models with many range arguments.
     pub fn with_range_buckets(mut self, vars: u8) -> Result<ProvingKey> {
         self.vk.range_bucket_vars = vars;
+        self.revalidate()
+    }
+
+    /// The same key with witness commitment groups of at most `2^vars`
+    /// entries: more, smaller commitments and openings (less prover
+    /// memory, a larger proof). The digest changes with it, as for
+    /// [`ProvingKey::with_range_buckets`].
+    pub fn with_witness_groups(mut self, vars: u8) -> Result<ProvingKey> {
+        self.vk.witness_group_vars = vars;
+        self.revalidate()
+    }
+
+    fn revalidate(mut self) -> Result<ProvingKey> {
         self.vk.validate()?;
         for color in 0..self.vk.partitions.len() {
             ColumnPlan::new(&self.vk, color, &[])?;
@@ -323,11 +342,12 @@ impl VerifyingKey {
     /// verifier index out of bounds.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Key(m));
-        if !RANGE_BUCKET_VARS_ALLOWED.contains(&self.range_bucket_vars) {
-            return bad(format!(
-                "range buckets of 2^{} rows; {RANGE_BUCKET_VARS_ALLOWED:?} are supported",
-                self.range_bucket_vars
-            ));
+        for (what, vars) in
+            [("range buckets", self.range_bucket_vars), ("witness groups", self.witness_group_vars)]
+        {
+            if !SIZE_VARS_ALLOWED.contains(&vars) {
+                return bad(format!("{what} of 2^{vars} entries; {SIZE_VARS_ALLOWED:?} are supported"));
+            }
         }
         for (id, n) in self.nodes.iter().enumerate() {
             let mut facts = Vec::with_capacity(n.inputs.len());

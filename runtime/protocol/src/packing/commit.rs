@@ -53,9 +53,12 @@ pub struct Committed {
 }
 
 impl Committed {
-    /// Packs and commits padded tables (`tables[i]` of `layouts[i]`).
-    pub fn new(layouts: Vec<Layout>, tables: &[&[F]]) -> Result<Committed> {
-        Committed::with(layouts, pcs, |i, dst| dst.copy_from_slice(&tables[i][..dst.len()]))
+    /// Packs and commits padded witness tables (`tables[i]` of
+    /// `layouts[i]`) in groups of at most `2^group_vars` entries
+    /// ([`Groups::bounded`]).
+    pub fn new(layouts: Vec<Layout>, group_vars: usize, tables: &[&[F]]) -> Result<Committed> {
+        let groups = Groups::bounded(&layouts.iter().map(|l| l.vars()).collect::<Vec<_>>(), group_vars);
+        Committed::grouped(layouts, groups, pcs, |i, dst| dst.copy_from_slice(&tables[i][..dst.len()]))
     }
 
     /// Like [`Committed::new`], with table `i` written by `fill(i, slot)`
@@ -66,6 +69,17 @@ impl Committed {
         fill: impl Fn(usize, &mut [F]),
     ) -> Result<Committed> {
         let groups = Groups::new(&layouts.iter().map(|l| l.vars()).collect::<Vec<_>>());
+        Committed::grouped(layouts, groups, params, fill)
+    }
+
+    /// [`Committed::with`] in the given groups (one commitment each, made
+    /// one after the other).
+    pub fn grouped(
+        layouts: Vec<Layout>,
+        groups: Groups,
+        params: fn(usize) -> TensorPcs,
+        fill: impl Fn(usize, &mut [F]),
+    ) -> Result<Committed> {
         let mut parts = vec![];
         for (g, packing) in groups.packings.iter().enumerate() {
             let mut table = vec![F::ZERO; packing.len()];

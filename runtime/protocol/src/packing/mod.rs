@@ -175,18 +175,42 @@ pub struct Groups {
 /// is already small.
 pub const MAX_GROUPS: usize = 3;
 
+/// Most entries of one witness group (`2^26`): a larger witness is cut
+/// into groups of this size before the [`MAX_GROUPS`] split of the rest.
+/// The opening of a group holds about 64 bytes per entry (the packed
+/// polynomial, the claims' `eq` combination, `eq(τ, ·)`, the padding
+/// indicator, then their first fold), and groups are committed and opened
+/// one after the other, so this bounds the prover's transient memory at
+/// ~4.3 GB: SmolLM2-135M at 64 positions commits 411M entries, whose
+/// `2^28`-entry group alone would have needed 17 GB. Each group is one
+/// more PCS opening in the proof (~3 MB at this size).
+pub const WITNESS_GROUP_VARS: usize = 26;
+
 impl Groups {
+    /// The groups of committed weights.
     pub fn new(vars: &[usize]) -> Groups {
+        Groups::bounded(vars, usize::MAX)
+    }
+
+    /// Full groups of `2^max_vars` entries while more than that is left,
+    /// then at most [`MAX_GROUPS`] groups for the rest.
+    pub fn bounded(vars: &[usize], max_vars: usize) -> Groups {
         let mut left: Vec<usize> = (0..vars.len()).collect();
         left.sort_by_key(|&i| std::cmp::Reverse(vars[i]));
         let mut place = vec![(0, 0); vars.len()];
         let mut packings = vec![];
+        let bound = 1usize.checked_shl(max_vars as u32).unwrap_or(usize::MAX);
+        // Groups made once what is left fits the bound.
+        let mut tail = 0;
         while !left.is_empty() {
-            let members = if packings.len() + 1 == MAX_GROUPS {
+            let total: usize = left.iter().map(|&i| 1usize << vars[i]).sum();
+            let members = if total <= bound && tail + 1 == MAX_GROUPS {
                 std::mem::take(&mut left)
             } else {
-                let total: usize = left.iter().map(|&i| 1usize << vars[i]).sum();
-                let cap = 1usize << (usize::BITS - 1 - total.leading_zeros());
+                tail += usize::from(total <= bound);
+                // A table larger than the bound is a group of its own.
+                let cap =
+                    (1usize << (usize::BITS - 1 - total.leading_zeros())).min(bound).max(1 << vars[left[0]]);
                 let (mut fill, mut rest, mut used) = (vec![], vec![], 0usize);
                 for &i in &left {
                     if used + (1 << vars[i]) <= cap {
@@ -214,5 +238,47 @@ impl Groups {
             self.place.iter().enumerate().filter(|(_, p)| p.0 == g).map(|(i, p)| (p.1, i)).collect();
         m.sort();
         m.into_iter().map(|(_, i)| i).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Every table is placed once, in one group, inside its packing;
+        /// a group exceeds the bound only to hold one larger table; at
+        /// most `MAX_GROUPS` groups are made once the rest fits; and with
+        /// no bound (weights) there are at most `MAX_GROUPS` groups.
+        #[test]
+        fn bounded_groups_place_every_table(
+            vars in proptest::collection::vec(0usize..14, 1..40),
+            bound in 4usize..16,
+        ) {
+            for (groups, max) in [(Groups::bounded(&vars, bound), bound), (Groups::new(&vars), usize::MAX)] {
+                let mut count = vec![0usize; groups.packings.len()];
+                for (i, &(g, slot)) in groups.place.iter().enumerate() {
+                    let (_, k) = groups.packings[g].slots[slot];
+                    prop_assert_eq!(k, vars[i]);
+                    count[g] += 1;
+                }
+                prop_assert_eq!(count.iter().sum::<usize>(), vars.len());
+                let bound_len = 1usize.checked_shl(max as u32).unwrap_or(usize::MAX);
+                let mut tail = 0;
+                for (g, p) in groups.packings.iter().enumerate() {
+                    let members = groups.members(g);
+                    prop_assert!(!members.is_empty());
+                    let real: usize = members.iter().map(|&i| 1usize << vars[i]).sum();
+                    prop_assert!(p.len() <= bound_len.max(1 << vars[members[0]]));
+                    prop_assert!(p.len() < 2 * real.max(1));
+                    tail += usize::from(p.len() < bound_len);
+                }
+                prop_assert!(tail <= MAX_GROUPS);
+                if max == usize::MAX {
+                    prop_assert!(groups.packings.len() <= MAX_GROUPS);
+                }
+            }
+        }
     }
 }

@@ -27,7 +27,9 @@
 //!
 //! **Groups.** Tables are split into at most [`MAX_GROUPS`] packed polynomials
 //! ([`Groups`]) so that the total is not rounded up to the next power of
-//! two; each group is committed and opened on its own.
+//! two; each group is committed and opened on its own. A witness larger
+//! than `2^`[`WITNESS_GROUP_VARS`] entries is first cut into full groups
+//! of that size, which bounds the memory of each opening.
 //!
 //! **Sparse claims.** A claim point whose leading coordinates are exactly
 //! 0 or 1 (an embedding row picked by a public token id) touches one block

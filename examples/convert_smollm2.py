@@ -177,6 +177,18 @@ def reference(ids, w, cfg, layers):
     return (x @ head.T)[None]
 
 
+def block_tail(b, x, o, w, p, n):
+    """The rest of a decoder layer after attention's output `o`: the output
+    projection and residual, then the SwiGLU MLP and its residual."""
+    op, lin = b.op, b.linear
+    x = op("Add", [x, lin(o, w[p + "attn_output.weight"], n + ".o_proj")], n + ".attn_residual")
+    y = b.rms(x, w[p + "ffn_norm.weight"], n + ".post_attention_layernorm")
+    g = lin(y, w[p + "ffn_gate.weight"], n + ".gate_proj")
+    act = op("Mul", [g, op("Sigmoid", [g], n + ".sigmoid")], n + ".silu")
+    up = lin(y, w[p + "ffn_up.weight"], n + ".up_proj")
+    return op("Add", [x, lin(op("Mul", [act, up], n + ".swiglu"), w[p + "ffn_down.weight"], n + ".down_proj")], n + ".mlp_residual")
+
+
 def build(w, cfg, layers, seq):
     d, h, kv, hd, eps = cfg["d"], cfg["h"], cfg["kv"], cfg["hd"], cfg["eps"]
     b = Builder(seq, hd, h, kv, eps)
@@ -199,12 +211,7 @@ def build(w, cfg, layers, seq):
         a = op("Softmax", [op("Add", [s, mask], n + ".masked")], n + ".attn", axis=-1)
         o = op("Transpose", [op("MatMul", [a, v], n + ".av")], n + ".o_t", perm=[0, 2, 1, 3])
         o = op("Reshape", [o, const(np.array([1, seq, d], np.int64))], n + ".o")
-        x = op("Add", [x, lin(o, w[p + "attn_output.weight"], n + ".o_proj")], n + ".attn_residual")
-        y = b.rms(x, w[p + "ffn_norm.weight"], n + ".post_attention_layernorm")
-        g = lin(y, w[p + "ffn_gate.weight"], n + ".gate_proj")
-        act = op("Mul", [g, op("Sigmoid", [g], n + ".sigmoid")], n + ".silu")
-        up = lin(y, w[p + "ffn_up.weight"], n + ".up_proj")
-        x = op("Add", [x, lin(op("Mul", [act, up], n + ".swiglu"), w[p + "ffn_down.weight"], n + ".down_proj")], n + ".mlp_residual")
+        x = block_tail(b, x, o, w, p, n)
     x = b.rms(x, w["output_norm.weight"], "norm")
     head = "output.weight" in w and const(w["output.weight"], "lm_head.weight") or emb
     return b.model("smollm2", x, head, d, cfg["vocab"])
@@ -251,12 +258,7 @@ def build_with_past(w, cfg, layers, seq):
         a = op("Softmax", [op("Add", [sc, bias], n + ".masked")], n + ".attn", axis=-1)
         o = op("Transpose", [op("MatMul", [a, repeat(v, n + ".v_rep")], n + ".av")], n + ".o_t", perm=[0, 2, 1, 3])
         o = op("Reshape", [o, const(np.array([1, 1, d], np.int64))], n + ".o")
-        x = op("Add", [x, lin(o, w[p + "attn_output.weight"], n + ".o_proj")], n + ".attn_residual")
-        y = b.rms(x, w[p + "ffn_norm.weight"], n + ".post_attention_layernorm")
-        g = lin(y, w[p + "ffn_gate.weight"], n + ".gate_proj")
-        act = op("Mul", [g, op("Sigmoid", [g], n + ".sigmoid")], n + ".silu")
-        up = lin(y, w[p + "ffn_up.weight"], n + ".up_proj")
-        x = op("Add", [x, lin(op("Mul", [act, up], n + ".swiglu"), w[p + "ffn_down.weight"], n + ".down_proj")], n + ".mlp_residual")
+        x = block_tail(b, x, o, w, p, n)
     x = b.rms(x, w["output_norm.weight"], "norm")
     head = "output.weight" in w and const(w["output.weight"], "lm_head.weight") or emb
     model = b.model("smollm2_with_past", x, head, d, cfg["vocab"])

@@ -405,14 +405,29 @@ fn rejects_dishonest_relu() {
     }
 }
 
+/// A malicious columns hook: the first value of `lo` (two chunks or more)
+/// whose high chunk is nonzero keeps its value with the low chunk raised by
+/// `2^chunk` and the high one lowered by one (a chunk out of its range).
+fn carry_hook(
+    lo: &zkml_protocol::columns::Chunks,
+    chunk: u32,
+) -> impl Fn(&zkml_protocol::columns::ColumnPlan, &mut [Vec<zkml_proof::F>]) + Sync + use<> {
+    use p3_field::PrimeCharacteristicRing;
+    use zkml_proof::F;
+    let (c0, c1) = (lo.cols[0], lo.cols[1]);
+    move |_, cols| {
+        let i = cols[c1].iter().position(|v| *v != F::ZERO).expect("a nonzero high chunk");
+        cols[c0][i] += F::from_u64(1 << chunk);
+        cols[c1][i] -= F::ONE;
+    }
+}
+
 /// The range-check chunk width follows the model's size (8-bit chunks for
 /// the small MLP, wider for a transformer block); at each width a value
 /// whose chunks carry (the same combined value, one chunk ≥ 2^c) is
 /// rejected by the range argument.
 #[test]
 fn chunk_width_adapts_and_chunks_cannot_carry() {
-    use p3_field::PrimeCharacteristicRing;
-    use zkml_proof::F;
     use zkml_protocol::columns::{ColumnPlan, NodeCols};
     let mut widths = vec![];
     for name in ["mlp.onnx", "gpt2.onnx"] {
@@ -427,12 +442,7 @@ fn chunk_width_adapts_and_chunks_cannot_carry() {
                 _ => None,
             })
             .expect("a requantization with two chunks");
-        let (c0, c1, width) = (lo.cols[0], lo.cols[1], plan.chunk);
-        let carry = move |_: &ColumnPlan, cols: &mut [Vec<F>]| {
-            let i = cols[c1].iter().position(|v| *v != F::ZERO).expect("a nonzero high chunk");
-            cols[c0][i] += F::from_u64(1 << width);
-            cols[c1][i] -= F::ONE;
-        };
+        let (carry, width) = (carry_hook(&lo, plan.chunk), plan.chunk);
         let what = format!("{name}: chunk carried at width {width}");
         assert!(assert_rejected(&c, &c.values, &carry, &what), "{what}: no proof produced");
     }
@@ -491,12 +501,7 @@ fn range_buckets_prove_and_reject_cheats() {
             })
         })
         .expect("a requantization with two chunks");
-    let (c0, c1, width) = (lo.cols[0], lo.cols[1], plan.chunk);
-    let carry = move |_: &ColumnPlan, cols: &mut [Vec<F>]| {
-        let i = cols[c1].iter().position(|v| *v != F::ZERO).expect("a nonzero high chunk");
-        cols[c0][i] += F::from_u64(1 << width);
-        cols[c1][i] -= F::ONE;
-    };
+    let carry = carry_hook(&lo, plan.chunk);
     assert!(assert_rejected(&c, &c.values, &carry, "bucketed chunk carried"), "carry: no proof produced");
     // Multiplicities moved from one bucket to another (their total is
     // unchanged, each bucket's is wrong).

@@ -28,7 +28,7 @@
 
 use crate::Executor;
 use zkml_ir::ops::layout::{Concat, Slice};
-use zkml_ir::{Graph, IrError, Op, OpDef, OpError, Tensor};
+use zkml_ir::{Graph, IrError, Op, OpDef, OpError, Tensor, TensorData};
 
 /// The query axis of each node's first output (`None`: not
 /// position-dependent, or recomputed whole), and whether it depends on
@@ -115,6 +115,43 @@ pub fn query_axes(g: &Graph, positions: usize) -> QueryAxes {
 fn rows(t: &Tensor, axis: usize, lo: usize, hi: usize) -> Result<Tensor, OpError> {
     let s = Slice { axis, start: lo as i64, end: hi as i64, step: 1 };
     Ok(s.eval(&[t])?.remove(0))
+}
+
+/// Whether [`write_rows`] applies: `part` has `whole`'s storage width and
+/// shape except along `axis`, and its rows fit from `lo`.
+fn rows_fit(whole: &Tensor, part: &Tensor, axis: usize, lo: usize) -> bool {
+    let (w, p) = (whole.shape(), part.shape());
+    p.len() == w.len()
+        && axis < w.len()
+        && (0..w.len()).all(|i| i == axis || p[i] == w[i])
+        && lo + p[axis] <= w[axis]
+        && std::mem::discriminant(whole.data()) == std::mem::discriminant(part.data())
+}
+
+/// `whole` with its rows `[lo, lo + k)` along `axis` replaced by `part`'s
+/// `k` rows ([`rows_fit`]), written in place when `whole` owns its data:
+/// a step copies its own rows, not the whole tensor.
+fn write_rows(whole: Tensor, part: &Tensor, axis: usize, lo: usize) -> Result<Tensor, OpError> {
+    let shape = whole.shape().to_vec();
+    let (n, inner) = (shape[axis], shape[axis + 1..].iter().product::<usize>());
+    let run = part.shape()[axis] * inner;
+    fn put<T: Copy>(dst: &mut [T], src: &[T], n: usize, inner: usize, lo: usize, run: usize) {
+        for (o, chunk) in src.chunks_exact(run.max(1)).enumerate() {
+            let at = (o * n + lo) * inner;
+            dst[at..at + chunk.len()].copy_from_slice(chunk);
+        }
+    }
+    let mut data = whole.into_data();
+    match (&mut data, part.data()) {
+        (TensorData::F32(d), TensorData::F32(s)) => put(d, s, n, inner, lo, run),
+        (TensorData::I64(d), TensorData::I64(s)) => put(d, s, n, inner, lo, run),
+        (TensorData::Bool(d), TensorData::Bool(s)) => put(d, s, n, inner, lo, run),
+        (TensorData::I8(d), TensorData::I8(s)) => put(d, s, n, inner, lo, run),
+        (TensorData::I16(d), TensorData::I16(s)) => put(d, s, n, inner, lo, run),
+        (TensorData::I32(d), TensorData::I32(s)) => put(d, s, n, inner, lo, run),
+        _ => return Err(OpError::new("cached rows of another storage width")),
+    }
+    Tensor::new(shape, data)
 }
 
 /// The operands of `node` for rows `[lo, hi)` of its output's axis `a`:
@@ -227,18 +264,25 @@ impl<'e, 'g> Cached<'e, 'g> {
                     let op = op_for_rows(&node.op, a, hi - lo);
                     let part = self.exec.eval_node(id, &op, &refs).map_err(err)?.remove(0);
                     zkml_ir::check_range(&part, &node.outputs[0].fact).map_err(err)?;
-                    let whole = &self.values[id][0];
-                    let n = whole.shape()[a];
-                    let mut pieces = vec![];
-                    if lo > 0 {
-                        pieces.push(rows(whole, a, 0, lo).map_err(err)?);
-                    }
-                    pieces.push(part);
-                    if hi < n {
-                        pieces.push(rows(whole, a, hi, n).map_err(err)?);
-                    }
-                    let refs: Vec<&Tensor> = pieces.iter().collect();
-                    self.values[id][0] = Concat { axis: a }.eval(&refs).map_err(err)?.remove(0);
+                    self.values[id][0] = if rows_fit(&self.values[id][0], &part, a, lo) {
+                        let whole = std::mem::replace(&mut self.values[id][0], Tensor::scalar_f32(0.0));
+                        write_rows(whole, &part, a, lo).map_err(err)?
+                    } else {
+                        // Another storage width than the last pass's: rebuilt
+                        // from pieces.
+                        let whole = &self.values[id][0];
+                        let n = whole.shape()[a];
+                        let mut pieces = vec![];
+                        if lo > 0 {
+                            pieces.push(rows(whole, a, 0, lo).map_err(err)?);
+                        }
+                        pieces.push(part);
+                        if hi < n {
+                            pieces.push(rows(whole, a, hi, n).map_err(err)?);
+                        }
+                        let refs: Vec<&Tensor> = pieces.iter().collect();
+                        Concat { axis: a }.eval(&refs).map_err(err)?.remove(0)
+                    };
                 }
                 None => {
                     let args: Vec<&Tensor> =
@@ -252,5 +296,55 @@ impl<'e, 'g> Cached<'e, 'g> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows written in place equal the slices-and-concat rebuild, along
+    /// every axis and for a narrow storage width.
+    #[test]
+    fn rows_written_in_place_equal_the_concat_rebuild() {
+        let shape = [2usize, 5, 3];
+        let whole = Tensor::new(shape, TensorData::I16((0..30).collect())).unwrap();
+        for axis in 0..3 {
+            for (lo, k) in [(0, 1), (1, 1), (shape[axis] - 1, 1), (0, shape[axis])] {
+                let mut ps = shape.to_vec();
+                ps[axis] = k;
+                let n: usize = ps.iter().product();
+                let part =
+                    Tensor::new(ps, TensorData::I16((0..n as i16).map(|x| 100 + x).collect())).unwrap();
+                assert!(rows_fit(&whole, &part, axis, lo));
+                let fast = write_rows(whole.clone(), &part, axis, lo).unwrap();
+                let mut pieces = vec![];
+                if lo > 0 {
+                    pieces.push(rows(&whole, axis, 0, lo).unwrap());
+                }
+                pieces.push(part.clone());
+                if lo + k < shape[axis] {
+                    pieces.push(rows(&whole, axis, lo + k, shape[axis]).unwrap());
+                }
+                let refs: Vec<&Tensor> = pieces.iter().collect();
+                let slow = Concat { axis }.eval(&refs).unwrap().remove(0);
+                assert_eq!(fast.shape(), slow.shape());
+                assert_eq!(
+                    fast.as_i64().unwrap(),
+                    slow.as_i64().unwrap(),
+                    "axis {axis}, rows {lo}..{}",
+                    lo + k
+                );
+            }
+        }
+        // The whole tensor is shared elsewhere: that copy is unchanged.
+        let part = Tensor::new([2, 1, 3], TensorData::I16(vec![7; 6])).unwrap();
+        let kept = whole.clone();
+        let _ = write_rows(whole.clone(), &part, 1, 2).unwrap();
+        assert_eq!(kept, whole);
+        // Another width or shape does not fit.
+        let wide = Tensor::from_i64([2, 1, 3], vec![7; 6]).unwrap();
+        assert!(!rows_fit(&whole, &wide, 1, 2));
+        assert!(!rows_fit(&whole, &part, 1, 5));
     }
 }

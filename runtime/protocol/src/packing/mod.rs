@@ -184,7 +184,7 @@ pub const MAX_GROUPS: usize = 3;
 /// indicator, then their first fold), and groups are committed and opened
 /// one after the other, so this bounds the prover's transient memory at
 /// ~4.3 GB: SmolLM2-135M at 64 positions commits 411M entries, whose
-/// `2^28`-entry group alone would have needed 17 GB. Each group is one
+/// `2^28`-entry group alone would need 17 GB. Each group is one
 /// more PCS opening in the proof (~3 MB at this size).
 pub const WITNESS_GROUP_VARS: usize = 26;
 

@@ -177,6 +177,17 @@ def reference(ids, w, cfg, layers):
     return (x @ head.T)[None]
 
 
+def block_head(b, x, w, p, n, cos, sin):
+    """A decoder layer up to attention: the input norm, the Q/K/V
+    projections split into heads, RoPE on Q and K."""
+    h, kv, lin = b.h, b.kv, b.linear
+    y = b.rms(x, w[p + "attn_norm.weight"], n + ".input_layernorm")
+    q = b.heads(lin(y, unpermute(w[p + "attn_q.weight"], h), n + ".q_proj"), h, n + ".q")
+    k = b.heads(lin(y, unpermute(w[p + "attn_k.weight"], kv), n + ".k_proj"), kv, n + ".k")
+    v = b.heads(lin(y, w[p + "attn_v.weight"], n + ".v_proj"), kv, n + ".v")
+    return b.rope(q, cos, sin, n + ".q_rope"), b.rope(k, cos, sin, n + ".k_rope"), v
+
+
 def block_tail(b, x, o, w, p, n):
     """The rest of a decoder layer after attention's output `o`: the output
     projection and residual, then the SwiGLU MLP and its residual."""
@@ -192,7 +203,7 @@ def block_tail(b, x, o, w, p, n):
 def build(w, cfg, layers, seq):
     d, h, kv, hd, eps = cfg["d"], cfg["h"], cfg["kv"], cfg["hd"], cfg["eps"]
     b = Builder(seq, hd, h, kv, eps)
-    op, const, lin = b.op, b.const, b.linear
+    op, const = b.op, b.const
     cos, sin = rope_tables(seq, hd, cfg["theta"])
     cos, sin = const(cos[None, None], "rope.cos"), const(sin[None, None], "rope.sin")
     mask = const(np.triu(np.full((seq, seq), -1e9, np.float32), 1)[None, None], "causal_mask")
@@ -200,11 +211,7 @@ def build(w, cfg, layers, seq):
     x = op("Gather", [emb, "input_ids"], "embed", axis=0)
     for l in range(layers):
         p, n = f"blk.{l}.", f"layers.{l}"
-        y = b.rms(x, w[p + "attn_norm.weight"], n + ".input_layernorm")
-        q = b.heads(lin(y, unpermute(w[p + "attn_q.weight"], h), n + ".q_proj"), h, n + ".q")
-        k = b.heads(lin(y, unpermute(w[p + "attn_k.weight"], kv), n + ".k_proj"), kv, n + ".k")
-        v = b.heads(lin(y, w[p + "attn_v.weight"], n + ".v_proj"), kv, n + ".v")
-        q, k = b.rope(q, cos, sin, n + ".q_rope"), b.rope(k, cos, sin, n + ".k_rope")
+        q, k, v = block_head(b, x, w, p, n, cos, sin)
         k, v = b.repeat_kv(k, n + ".k_rep"), b.repeat_kv(v, n + ".v_rep")
         kt = op("Transpose", [k], n + ".kT", perm=[0, 1, 3, 2])
         s = op("Mul", [op("MatMul", [q, kt], n + ".qk"), const(np.array(1 / np.sqrt(hd), np.float32))], n + ".scores")
@@ -221,7 +228,7 @@ def build_with_past(w, cfg, layers, seq):
     """One decoding step against a static K/V cache of `seq` rows."""
     d, h, kv, hd, eps = cfg["d"], cfg["h"], cfg["kv"], cfg["hd"], cfg["eps"]
     b = Builder(1, hd, h, kv, eps)
-    op, const, lin = b.op, b.const, b.linear
+    op, const = b.op, b.const
     cos, sin = rope_tables(seq, hd, cfg["theta"])
     axes1, axes12 = const(np.array([1], np.int64)), const(np.array([1, 2], np.int64))
     # Rows of the positional tables at this token's position: [1, 1, 1, hd].
@@ -235,28 +242,19 @@ def build_with_past(w, cfg, layers, seq):
     x = op("Gather", [emb, "input_ids"], "embed", axis=0)
     total = seq + 1
 
-    def repeat(t, name):
-        u = op("Unsqueeze", [t, const(np.array([2], np.int64))], name + "/unsqueeze")
-        e = op("Expand", [u, const(np.array([1, kv, h // kv, total, hd], np.int64))], name + "/expand")
-        return op("Reshape", [e, const(np.array([1, h, total, hd], np.int64))], name + "/reshape")
-
     cache_in, cache_out = [], []
     for l in range(layers):
         p, n = f"blk.{l}.", f"layers.{l}"
-        y = b.rms(x, w[p + "attn_norm.weight"], n + ".input_layernorm")
-        q = b.heads(lin(y, unpermute(w[p + "attn_q.weight"], h), n + ".q_proj"), h, n + ".q")
-        k = b.heads(lin(y, unpermute(w[p + "attn_k.weight"], kv), n + ".k_proj"), kv, n + ".k")
-        v = b.heads(lin(y, w[p + "attn_v.weight"], n + ".v_proj"), kv, n + ".v")
-        q, k = b.rope(q, cos, sin, n + ".q_rope"), b.rope(k, cos, sin, n + ".k_rope")
+        q, k, v = block_head(b, x, w, p, n, cos, sin)
         pk, pv = f"past_key_values.{l}.key", f"past_key_values.{l}.value"
         k = op("Concat", [pk, k], f"present.{l}.key", axis=2)
         v = op("Concat", [pv, v], f"present.{l}.value", axis=2)
         cache_in += [pk, pv]
         cache_out += [k, v]
-        kt = op("Transpose", [repeat(k, n + ".k_rep")], n + ".kT", perm=[0, 1, 3, 2])
+        kt = op("Transpose", [b.repeat_kv(k, n + ".k_rep", total)], n + ".kT", perm=[0, 1, 3, 2])
         sc = op("Mul", [op("MatMul", [q, kt], n + ".qk"), const(np.array(1 / np.sqrt(hd), np.float32))], n + ".scores")
         a = op("Softmax", [op("Add", [sc, bias], n + ".masked")], n + ".attn", axis=-1)
-        o = op("Transpose", [op("MatMul", [a, repeat(v, n + ".v_rep")], n + ".av")], n + ".o_t", perm=[0, 2, 1, 3])
+        o = op("Transpose", [op("MatMul", [a, b.repeat_kv(v, n + ".v_rep", total)], n + ".av")], n + ".o_t", perm=[0, 2, 1, 3])
         o = op("Reshape", [o, const(np.array([1, 1, d], np.int64))], n + ".o")
         x = block_tail(b, x, o, w, p, n)
     x = b.rms(x, w["output_norm.weight"], "norm")

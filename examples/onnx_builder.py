@@ -44,8 +44,11 @@ class Builder:
         rot = op("Concat", [op("Neg", [b], name + "/neg"), a], name + "/rotate_half", axis=-1)
         return op("Add", [op("Mul", [t, cos], name + "/cos"), op("Mul", [rot, sin], name + "/sin")], name)
 
-    def repeat_kv(self, t, name):
-        h, kv, seq, hd = self.h, self.kv, self.seq, self.hd
+    def repeat_kv(self, t, name, length=None):
+        """Key/value heads repeated for grouped-query attention, over
+        `length` positions (the sequence by default; a cache's rows)."""
+        h, kv, hd = self.h, self.kv, self.hd
+        seq = length or self.seq
         u = self.op("Unsqueeze", [t, self.const(np.array([2], np.int64))], name + "/unsqueeze")
         e = self.op("Expand", [u, self.const(np.array([1, kv, h // kv, seq, hd], np.int64))], name + "/expand")
         return self.op("Reshape", [e, self.const(np.array([1, h, seq, hd], np.int64))], name + "/reshape")
